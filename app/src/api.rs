@@ -1,0 +1,118 @@
+//! The contract between the UI and the server: data transfer objects shared by both
+//! compile targets, and the [`OpsApi`] trait the server implements (ssr only).
+//!
+//! Keeping the trait here lets server functions stay thin and lets the server crate own all
+//! SQL without the UI depending on it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One row of the orders list, as projected from the order's events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRow {
+    pub order_id: String,
+    pub customer_id: Option<String>,
+    pub status: String,
+    pub total_cents: Option<i64>,
+    pub currency: Option<String>,
+    pub item_count: Option<i32>,
+    pub failure_reason: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderRow {
+    /// "12.50 EUR", or an em dash when the total is not known yet.
+    pub fn total_display(&self) -> String {
+        match self.total_cents {
+            Some(c) => format!(
+                "{}{}.{:02} {}",
+                if c < 0 { "-" } else { "" },
+                c.unsigned_abs() / 100,
+                c.unsigned_abs() % 100,
+                self.currency.as_deref().unwrap_or("")
+            )
+            .trim_end()
+            .to_string(),
+            None => "—".to_string(),
+        }
+    }
+}
+
+/// What arrives on the live push stream (`/api/live`), one JSON object per SSE message.
+/// The SSE event name is [`LiveMessage::event_name`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveMessage {
+    /// An order was created or changed.
+    Order(OrderRow),
+}
+
+impl LiveMessage {
+    pub fn event_name(&self) -> &'static str {
+        match self {
+            LiveMessage::Order(_) => "order",
+        }
+    }
+}
+
+/// The upper bound of one page of orders.
+pub const MAX_PAGE: i64 = 500;
+
+/// Errors from the read model, boxed so the UI does not depend on the server's error types.
+pub type OpsError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(feature = "ssr")]
+mod server_side {
+    use super::{OpsError, OrderRow};
+    use std::sync::Arc;
+
+    /// Read-model operations the pages need. Implemented by the `switchyard` server over
+    /// PostgreSQL and provided to server functions through Leptos context.
+    #[async_trait::async_trait]
+    pub trait OpsApi: Send + Sync + 'static {
+        /// The most recently changed orders, newest first.
+        async fn recent_orders(&self, limit: i64) -> Result<Vec<OrderRow>, OpsError>;
+    }
+
+    /// The handle server functions find in context.
+    pub type SharedOps = Arc<dyn OpsApi>;
+}
+#[cfg(feature = "ssr")]
+pub use server_side::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(total: Option<i64>) -> OrderRow {
+        OrderRow {
+            order_id: "ORD-1".into(),
+            customer_id: None,
+            status: "created".into(),
+            total_cents: total,
+            currency: Some("EUR".into()),
+            item_count: None,
+            failure_reason: None,
+            created_at: None,
+            updated_at: DateTime::<Utc>::from_timestamp(0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn totals_render_in_major_units() {
+        assert_eq!(row(Some(1250)).total_display(), "12.50 EUR");
+        assert_eq!(row(Some(5)).total_display(), "0.05 EUR");
+        assert_eq!(row(Some(-199)).total_display(), "-1.99 EUR");
+        assert_eq!(row(None).total_display(), "—");
+    }
+
+    #[test]
+    fn live_messages_are_tagged_json() {
+        let m = LiveMessage::Order(row(Some(1)));
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.starts_with(r#"{"kind":"order","#), "{json}");
+        assert_eq!(serde_json::from_str::<LiveMessage>(&json).unwrap(), m);
+        assert_eq!(m.event_name(), "order");
+    }
+}

@@ -1,0 +1,13 @@
+# Shared settings for the project's scripts: pinned tool versions and the cache layout.
+# Sourced, never run. Everything cached lives outside the clone so CI and later runs reuse it.
+export SY_CACHE="${SWITCHYARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard}"
+export SY_TOOLS="$SY_CACHE/tools"
+export SY_NPM="$SY_CACHE/npm"
+export WASM_BINDGEN_VERSION="0.2.130"
+export BINARYEN_VERSION="132.0.0"
+export PLAYWRIGHT_VERSION="1.64.1"
+export NISSHI_VERSION="0.8.1"
+export NISSHI_RUSTC="1.96.0"
+# One cargo target dir outside the clone, reused by CI when present.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SY_CACHE/target}"
+export PATH="$SY_TOOLS/bin:$SY_NPM/node_modules/.bin:$PATH"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for demos and tests, in a data directory of its own.
+#
+#   scripts/pg.sh start NAME PORT   -> prints its DATABASE_URL (starts it if not running)
+#   scripts/pg.sh stop NAME
+#
+# Uses Debian's PostgreSQL binaries (scripts/setup.sh installs them). As root the server
+# runs as the `postgres` user, since PostgreSQL refuses to run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+cmd="${1:?usage: pg.sh start|stop NAME [PORT]}"; name="${2:?name}"; port="${3:-54329}"
+bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+[ -x "$bin/initdb" ] || { echo "PostgreSQL binaries not found: run scripts/setup.sh build" >&2; exit 1; }
+dir="$SY_CACHE/pg/$name"
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+case "$cmd" in
+  start)
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" && chmod 700 "$dir" && \
+      { d="$SY_CACHE"; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d="$(dirname "$d")"; done; }
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
+    fi
+    # Test clusters trade crash safety of the OS for speed; demo clusters keep fsync on.
+    extra=""; case "$name" in test*) extra="-c fsync=off -c synchronous_commit=off" ;; esac
+    if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $extra" start >/dev/null
+    fi
+    echo "postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+  stop)
+    if [ -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+    fi
+    ;;
+  *) echo "usage: pg.sh start|stop NAME [PORT]" >&2; exit 2 ;;
+esac

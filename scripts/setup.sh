@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs everything Switchyard needs that a fresh machine lacks, idempotently.
+#
+# Why a script of our own: these machines reach only package registries, and several
+# tools take minutes to build (Nisshi ~23 min, wasm-bindgen-cli ~4 min). Each result is
+# cached outside the clone under $SWITCHYARD_CACHE so CI and later runs reuse it; a step
+# whose result is already there is skipped in milliseconds.
+#
+# Usage: scripts/setup.sh [build|test|all]
+#   build : what `make demo` needs (wasm target, wasm-bindgen, wasm-opt, postgres binaries)
+#   test  : build + what `make test` adds (Nisshi broker, Chromium, playwright-core)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+what="${1:-all}"
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+apt_ensure() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+setup_build() {
+  apt_ensure build-essential pkg-config zlib1g-dev postgresql curl
+  if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
+    log "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ ! -x "$SY_TOOLS/bin/wasm-bindgen" ] || ! "$SY_TOOLS/bin/wasm-bindgen" --version | grep -q "$WASM_BINDGEN_VERSION"; then
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 4 min cold)"
+    # No --locked: the registry mirror lacks a version the CLI's lockfile names.
+    CARGO_TARGET_DIR="$SY_CACHE/install-build" \
+      cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --root "$SY_TOOLS" --quiet
+  fi
+  if [ ! -x "$SY_NPM/node_modules/.bin/wasm-opt" ]; then
+    log "npm install binaryen@$BINARYEN_VERSION (never Debian's: it breaks externref tables)"
+    mkdir -p "$SY_NPM"
+    npm install --prefix "$SY_NPM" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION" "playwright-core@$PLAYWRIGHT_VERSION"
+  fi
+}
+
+setup_test() {
+  apt_ensure chromium
+  if [ ! -x "$SY_TOOLS/bin/nisshi" ]; then
+    if ! rustup toolchain list | grep -q "^$NISSHI_RUSTC"; then
+      log "rustup toolchain install $NISSHI_RUSTC (Nisshi needs rustc >= 1.96)"
+      rustup toolchain install "$NISSHI_RUSTC" --profile minimal
+    fi
+    log "cargo install nisshi $NISSHI_VERSION (about 23 min cold; cached in $SY_TOOLS)"
+    CARGO_TARGET_DIR="$SY_CACHE/install-build" \
+      cargo "+$NISSHI_RUSTC" install nisshi --version "$NISSHI_VERSION" --locked --root "$SY_TOOLS" --quiet
+  fi
+  if [ ! -d "$SY_NPM/node_modules/playwright-core" ]; then
+    npm install --prefix "$SY_NPM" --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_VERSION"
+  fi
+}
+
+case "$what" in
+  build) setup_build ;;
+  test) setup_build; setup_test ;;
+  all) setup_build; setup_test ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+rm -rf "$SY_CACHE/install-build"
+log "ready (tools in $SY_CACHE)"

@@ -1,0 +1,50 @@
+//! The fleet: the services that produce the event contract. For now a single order
+//! source that publishes realistic `order.created` events; the saga services come with
+//! their own issue.
+
+pub mod orders;
+
+use crate::contract::Envelope;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::time::Duration;
+
+/// Publishes one event to the topic named by its type, keyed by its aggregate id, with
+/// the contract's routing headers.
+pub async fn publish(producer: &FutureProducer, env: &Envelope) -> anyhow::Result<(i32, i64)> {
+    let value = serde_json::to_vec(env)?;
+    let mut headers = OwnedHeaders::new();
+    for (k, v) in env.headers() {
+        headers = headers.insert(Header {
+            key: k,
+            value: Some(v.as_bytes()),
+        });
+    }
+    let record = FutureRecord::to(&env.event_type)
+        .key(env.aggregate_id.as_bytes())
+        .payload(&value)
+        .headers(headers);
+    let delivery = producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .map_err(|(e, _)| anyhow::anyhow!("publish {}: {e}", env.event_type))?;
+    Ok((delivery.partition, delivery.offset))
+}
+
+/// Publishes raw bytes as they are: for malformed-input tests and demos of quarantine.
+pub async fn publish_raw(
+    producer: &FutureProducer,
+    topic: &str,
+    key: Option<&[u8]>,
+    value: &[u8],
+) -> anyhow::Result<(i32, i64)> {
+    let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(value);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    let delivery = producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .map_err(|(e, _)| anyhow::anyhow!("publish raw to {topic}: {e}"))?;
+    Ok((delivery.partition, delivery.offset))
+}

@@ -1,0 +1,238 @@
+//! The ingest loop: one member of the console's Kafka consumer group.
+//!
+//! Exactly-once into PostgreSQL rests on three rules:
+//! 1. a batch's rows and the group's next offsets are written in one transaction;
+//! 2. a newly assigned partition starts at the offset stored in PostgreSQL (the rebalance
+//!    callback below), not at Kafka's committed offset;
+//! 3. Kafka offsets are committed only after the database commit, so they never run ahead.
+//!
+//! Redelivery (after a crash, or two members briefly owning one partition during a
+//! rebalance) is then harmless: the event store's unique source position drops the copy,
+//! and only rows actually inserted feed the projections.
+
+use super::decode::{decode, Decoded, RawRecord};
+use super::writer::{load_positions, write_batch, Batch};
+use crate::kafka::client_config;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+use sqlx::PgPool;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+#[derive(Clone, Debug)]
+pub struct IngestSettings {
+    pub brokers: String,
+    pub database_url: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    pub batch_max: usize,
+    pub batch_wait: Duration,
+    pub session_timeout_ms: u32,
+}
+
+/// Consumer context whose rebalance callback seeks to the positions stored in PostgreSQL.
+struct PositionsContext {
+    database_url: String,
+    group_id: String,
+}
+
+impl ClientContext for PositionsContext {}
+
+impl PositionsContext {
+    /// Loads stored positions over a short-lived connection on a thread of its own: the
+    /// callback runs inside librdkafka's poll and must not depend on the caller's runtime.
+    fn stored_positions(&self) -> anyhow::Result<std::collections::BTreeMap<(String, i32), i64>> {
+        let url = self.database_url.clone();
+        let group = self.group_id.clone();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    let pool = sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(1)
+                        .connect(&url)
+                        .await?;
+                    let positions = load_positions(&pool, &group).await?;
+                    pool.close().await;
+                    Ok(positions)
+                })
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("position loader panicked"))?
+        })
+    }
+}
+
+impl ConsumerContext for PositionsContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let positions = loop {
+                    match self.stored_positions() {
+                        Ok(p) => break p,
+                        Err(e) => {
+                            // Assigning without positions could re-read or skip: wait instead.
+                            tracing::warn!(error = %e, "cannot load stored positions; retrying");
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                };
+                let parts: Vec<(String, i32)> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .collect();
+                for (topic, partition) in &parts {
+                    let offset = match positions.get(&(topic.clone(), *partition)) {
+                        Some(next) => Offset::Offset(*next),
+                        None => Offset::Stored,
+                    };
+                    let _ = tpl.set_partition_offset(topic, *partition, offset);
+                }
+                tracing::info!(partitions = parts.len(), "partitions assigned");
+                if let Err(e) = consumer.assign(tpl) {
+                    tracing::error!(error = %e, "assign failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                tracing::info!(partitions = tpl.count(), "partitions revoked");
+                let _ = consumer.unassign();
+            }
+            other => {
+                tracing::error!(?other, "rebalance error");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
+    let headers = m
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default();
+    RawRecord {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers,
+        timestamp_ms: m.timestamp().to_millis(),
+    }
+}
+
+fn add(batch: &mut Batch, rec: RawRecord) {
+    let next = rec.offset + 1;
+    let pos = batch
+        .positions
+        .entry((rec.topic.clone(), rec.partition))
+        .or_insert(next);
+    *pos = (*pos).max(next);
+    match decode(&rec) {
+        Decoded::Event(e) => batch.events.push(e),
+        Decoded::Quarantine(q) => {
+            tracing::warn!(topic = %q.topic, partition = q.partition, offset = q.offset,
+                reason = %q.reason, "record quarantined");
+            batch.quarantined.push(q)
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true. Database errors are retried with the same batch, so a
+/// PostgreSQL restart delays ingest but loses nothing.
+pub async fn run(
+    pool: PgPool,
+    settings: IngestSettings,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let consumer: StreamConsumer<PositionsContext> = client_config(&settings.brokers)
+        .set("group.id", &settings.group_id)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set(
+            "session.timeout.ms",
+            settings.session_timeout_ms.to_string(),
+        )
+        .set("partition.assignment.strategy", "range")
+        .create_with_context(PositionsContext {
+            database_url: settings.database_url.clone(),
+            group_id: settings.group_id.clone(),
+        })?;
+    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    tracing::info!(group = %settings.group_id, topics = topics.len(), "ingest started");
+
+    let mut total: u64 = 0;
+    let mut last_log = Instant::now();
+    loop {
+        let first = tokio::select! {
+            m = consumer.recv() => m,
+            _ = shutdown.changed() => break,
+        };
+        let mut batch = Batch::default();
+        match first {
+            Ok(m) => add(&mut batch, raw_record(&m)),
+            Err(e) => {
+                tracing::warn!(error = %e, "kafka receive error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + settings.batch_wait;
+        while batch.len() < settings.batch_max {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(m)) => add(&mut batch, raw_record(&m)),
+                Ok(Err(e)) => tracing::warn!(error = %e, "kafka receive error"),
+                Err(_) => break,
+            }
+        }
+        let outcome = loop {
+            match write_batch(&pool, &settings.group_id, &batch).await {
+                Ok(o) => break o,
+                Err(e) => {
+                    tracing::error!(error = %e, records = batch.len(), "batch write failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return Ok(()),
+                    }
+                }
+            }
+        };
+        commit_to_kafka(&consumer, &batch);
+        total += outcome.stored as u64;
+        if last_log.elapsed() > Duration::from_secs(10) {
+            tracing::info!(total, "ingest progress");
+            last_log = Instant::now();
+        }
+    }
+    tracing::info!(total, "ingest stopped");
+    Ok(())
+}
+
+/// Mirrors the stored positions into Kafka (for lag tooling). Best effort: PostgreSQL is
+/// the source of truth, so a failed or lost commit only costs a harmless redelivery.
+fn commit_to_kafka(consumer: &StreamConsumer<PositionsContext>, batch: &Batch) {
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), next) in &batch.positions {
+        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        tracing::debug!(error = %e, "kafka commit failed (harmless)");
+    }
+}

@@ -1,0 +1,293 @@
+//! Decoding one Kafka record into what the store keeps. Pure and total: every input
+//! becomes either an [`EventRow`] or a [`QuarantineRow`] with a reason, never a panic.
+//!
+//! Two JSON shapes are accepted: the contract's envelope, and the seed's older
+//! `{...fields, metadata: {timestamp, source, correlationId}}` (whose type is its topic).
+
+use crate::contract::{self, Envelope};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Values above this size are quarantined rather than parsed.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+/// A record as it came off the wire.
+#[derive(Clone, Debug, Default)]
+pub struct RawRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Broker or producer timestamp, milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub event_id: Option<Uuid>,
+    pub event_type: String,
+    pub aggregate_id: String,
+    pub aggregate_version: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+    pub source: Option<String>,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+    pub headers: Value,
+    pub data: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuarantineRow {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Value,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decoded {
+    Event(EventRow),
+    Quarantine(QuarantineRow),
+}
+
+/// Headers as JSON: `[{"key": k, "text": v}]`, or `"hex"` for values that are not UTF-8,
+/// or neither for a null value. Order and repeats are kept.
+pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
+    Value::Array(
+        headers
+            .iter()
+            .map(|(k, v)| {
+                let mut o = Map::new();
+                o.insert("key".into(), Value::String(k.clone()));
+                match v {
+                    Some(bytes) => match std::str::from_utf8(bytes) {
+                        Ok(s) => o.insert("text".into(), Value::String(s.to_string())),
+                        Err(_) => o.insert("hex".into(), Value::String(hex(bytes))),
+                    },
+                    None => None,
+                };
+                Value::Object(o)
+            })
+            .collect(),
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn decode(rec: &RawRecord) -> Decoded {
+    match decode_event(rec) {
+        Ok(ev) => Decoded::Event(ev),
+        Err(reason) => Decoded::Quarantine(QuarantineRow {
+            topic: rec.topic.clone(),
+            partition: rec.partition,
+            offset: rec.offset,
+            key: rec.key.clone(),
+            value: rec.value.clone(),
+            headers: headers_json(&rec.headers),
+            reason,
+        }),
+    }
+}
+
+fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
+    let bytes = rec.value.as_deref().ok_or("empty value (tombstone)")?;
+    if bytes.len() > MAX_VALUE_BYTES {
+        return Err(format!(
+            "oversized value: {} bytes (limit {MAX_VALUE_BYTES})",
+            bytes.len()
+        ));
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("invalid UTF-8 after byte {}", e.valid_up_to()))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Value::Object(obj) = value else {
+        return Err("not a JSON object".into());
+    };
+    let mut row = if obj.contains_key("type") && obj.contains_key("aggregate_id") {
+        from_envelope(rec, obj)?
+    } else if obj.get("metadata").is_some_and(Value::is_object) {
+        from_seed(rec, obj)?
+    } else {
+        return Err("unrecognised shape: neither the envelope nor the seed's event".into());
+    };
+    if !contract::is_known_type(&row.event_type) {
+        return Err(format!("unknown event type {:?}", row.event_type));
+    }
+    if row.aggregate_id.is_empty() {
+        return Err("missing aggregate id".into());
+    }
+    row.headers = headers_json(&rec.headers);
+    Ok(row)
+}
+
+fn base_row(
+    rec: &RawRecord,
+    event_type: String,
+    aggregate_id: String,
+    at: DateTime<Utc>,
+) -> EventRow {
+    EventRow {
+        topic: rec.topic.clone(),
+        partition: rec.partition,
+        offset: rec.offset,
+        key: rec.key.clone(),
+        event_id: None,
+        event_type,
+        aggregate_id,
+        aggregate_version: None,
+        occurred_at: at,
+        source: None,
+        correlation_id: None,
+        causation_id: None,
+        headers: Value::Null,
+        data: Value::Null,
+    }
+}
+
+fn from_envelope(rec: &RawRecord, obj: Map<String, Value>) -> Result<EventRow, String> {
+    let env: Envelope =
+        serde_json::from_value(Value::Object(obj)).map_err(|e| format!("bad envelope: {e}"))?;
+    let mut row = base_row(rec, env.event_type, env.aggregate_id, env.occurred_at);
+    row.event_id = Some(env.id);
+    row.aggregate_version = env.aggregate_version;
+    row.source = Some(env.source);
+    row.correlation_id = Some(env.correlation_id);
+    row.causation_id = env.causation_id;
+    row.data = env.data;
+    Ok(row)
+}
+
+fn from_seed(rec: &RawRecord, mut obj: Map<String, Value>) -> Result<EventRow, String> {
+    let meta = match obj.remove("metadata") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let aggregate_id = ["orderId", "order_id", "aggregateId", "aggregate_id", "id"]
+        .iter()
+        .find_map(|k| match obj.get(*k) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        })
+        .ok_or("seed event without orderId")?;
+    let at = match meta.get("timestamp") {
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map_err(|e| format!("bad metadata.timestamp: {e}"))?
+            .with_timezone(&Utc),
+        _ => rec
+            .timestamp_ms
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+            .ok_or("seed event without metadata.timestamp")?,
+    };
+    let mut row = base_row(rec, rec.topic.clone(), aggregate_id, at);
+    let text = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
+    row.source = text("source");
+    row.correlation_id = text("correlationId");
+    row.data = Value::Object(obj);
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(topic: &str, value: &[u8]) -> RawRecord {
+        RawRecord {
+            topic: topic.into(),
+            partition: 1,
+            offset: 7,
+            key: Some(b"ORD-1".to_vec()),
+            value: Some(value.to_vec()),
+            headers: vec![("x-source".into(), Some(b"order-service".to_vec()))],
+            timestamp_ms: Some(1_700_000_000_000),
+        }
+    }
+
+    fn reason(d: Decoded) -> String {
+        match d {
+            Decoded::Quarantine(q) => q.reason,
+            Decoded::Event(e) => panic!("expected quarantine, got {e:?}"),
+        }
+    }
+
+    #[test]
+    fn envelope_decodes_with_all_fields() {
+        let env = Envelope::new(
+            "order.created",
+            "ORD-1",
+            "order-service",
+            json!({"total_cents": 5}),
+        );
+        let bytes = serde_json::to_vec(&env).unwrap();
+        let Decoded::Event(e) = decode(&rec("order.created", &bytes)) else {
+            panic!()
+        };
+        assert_eq!(e.event_id, Some(env.id));
+        assert_eq!(e.aggregate_id, "ORD-1");
+        assert_eq!(e.data["total_cents"], 5);
+        assert_eq!(e.headers[0]["key"], "x-source");
+        assert_eq!((e.partition, e.offset), (1, 7));
+    }
+
+    #[test]
+    fn seed_shape_is_accepted_with_topic_as_type() {
+        let v = json!({"orderId": "ORD-9", "total": 12, "metadata": {
+            "timestamp": "2026-11-25T10:00:00Z", "source": "payment", "correlationId": "c-1"}});
+        let Decoded::Event(e) = decode(&rec("payment.completed", v.to_string().as_bytes())) else {
+            panic!()
+        };
+        assert_eq!(e.event_type, "payment.completed");
+        assert_eq!(e.aggregate_id, "ORD-9");
+        assert_eq!(e.correlation_id.as_deref(), Some("c-1"));
+        assert!(e.data.get("metadata").is_none());
+    }
+
+    #[test]
+    fn malformed_records_are_quarantined_with_reasons() {
+        assert!(reason(decode(&rec("order.created", b"not json"))).starts_with("invalid JSON"));
+        assert!(reason(decode(&rec("order.created", &[0xff, 0xfe]))).starts_with("invalid UTF-8"));
+        assert_eq!(
+            reason(decode(&rec("order.created", b"[1,2]"))),
+            "not a JSON object"
+        );
+        assert!(
+            reason(decode(&rec("order.created", b"{\"a\":1}"))).starts_with("unrecognised shape")
+        );
+        let big = vec![b' '; MAX_VALUE_BYTES + 1];
+        assert!(reason(decode(&rec("order.created", &big))).starts_with("oversized"));
+        let mut tomb = rec("order.created", b"");
+        tomb.value = None;
+        assert!(reason(decode(&tomb)).contains("tombstone"));
+        let unknown = Envelope::new("order.teleported", "ORD-1", "x", json!({}));
+        let r = reason(decode(&rec(
+            "order.created",
+            &serde_json::to_vec(&unknown).unwrap(),
+        )));
+        assert!(r.starts_with("unknown event type"), "{r}");
+    }
+
+    #[test]
+    fn quarantine_keeps_bytes_and_binary_headers() {
+        let mut r = rec("order.created", &[0xff]);
+        r.headers.push(("bin".into(), Some(vec![0, 0, 0, 3, 0xff])));
+        r.headers.push(("none".into(), None));
+        let Decoded::Quarantine(q) = decode(&r) else {
+            panic!()
+        };
+        assert_eq!(q.value.as_deref(), Some(&[0xff][..]));
+        assert_eq!(q.headers[1]["hex"], "00000003ff");
+        assert!(q.headers[2].get("text").is_none());
+    }
+}

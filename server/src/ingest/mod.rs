@@ -1,0 +1,19 @@
+//! Ingest: Kafka records into PostgreSQL, exactly once.
+//!
+//! - [`decode`] turns one raw record into an event row or a quarantine row (pure, no I/O).
+//! - [`project`] folds a batch of events into projection deltas (pure).
+//! - [`writer`] writes a batch in one transaction: events, quarantine, projections,
+//!   consumer positions, and a NOTIFY for live push, all or nothing.
+//! - [`consumer`] runs the Kafka consumer group, batches records, seeks newly assigned
+//!   partitions to the positions stored in PostgreSQL, and commits to Kafka only after the
+//!   database has committed (so Kafka's offsets never run ahead of the read model).
+
+pub mod consumer;
+pub mod decode;
+pub mod project;
+pub mod writer;
+
+pub use decode::RawRecord;
+
+/// PostgreSQL channel on which committed batches are announced.
+pub const LIVE_CHANNEL: &str = "switchyard_live";

@@ -1,0 +1,13 @@
+//! The `switchyard` server as a library, so integration tests and benchmarks drive the same
+//! code the binary runs. See ARCHITECTURE.md for the map.
+
+pub mod config;
+pub mod contract;
+pub mod db;
+pub mod fleet;
+pub mod http;
+pub mod ingest;
+pub mod kafka;
+pub mod live;
+pub mod ops;
+pub mod telemetry;

@@ -1,0 +1,81 @@
+//! Live fan-out: one PostgreSQL `LISTEN` per console instance turns the ingest's NOTIFYs
+//! into [`LiveMessage`]s on a broadcast channel, which every open push stream reads.
+//! Because the NOTIFY comes from the database, every instance sees every batch, whichever
+//! instance ingested it.
+
+use crate::ingest::LIVE_CHANNEL;
+use crate::ops::orders_by_id;
+use serde::Deserialize;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::time::Duration;
+use switchyard_app::api::LiveMessage;
+use tokio::sync::broadcast;
+
+/// How many messages a slow browser may fall behind before it skips ahead.
+const CHANNEL_CAPACITY: usize = 1024;
+
+#[derive(Deserialize)]
+struct Notice {
+    #[serde(default)]
+    orders: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct LiveHub {
+    tx: broadcast::Sender<LiveMessage>,
+}
+
+impl Default for LiveHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LiveHub {
+    pub fn new() -> Self {
+        LiveHub {
+            tx: broadcast::channel(CHANNEL_CAPACITY).0,
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
+        self.tx.subscribe()
+    }
+
+    pub fn publish(&self, msg: LiveMessage) {
+        // No receivers is normal (no browser open).
+        let _ = self.tx.send(msg);
+    }
+
+    /// Listens for ingest notices until the process ends, reconnecting after database
+    /// restarts.
+    pub async fn run(self, pool: PgPool) {
+        loop {
+            if let Err(e) = self.listen(&pool).await {
+                tracing::warn!(error = %e, "live listener lost its connection; reconnecting");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn listen(&self, pool: &PgPool) -> sqlx::Result<()> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(LIVE_CHANNEL).await?;
+        loop {
+            let n = listener.recv().await?;
+            let Ok(notice) = serde_json::from_str::<Notice>(n.payload()) else {
+                tracing::warn!(payload = n.payload(), "unreadable live notice");
+                continue;
+            };
+            if notice.orders.is_empty() {
+                continue;
+            }
+            let mut rows = orders_by_id(pool, &notice.orders).await?;
+            rows.sort_by(|a, b| a.updated_at.cmp(&b.updated_at));
+            for row in rows {
+                self.publish(LiveMessage::Order(row));
+            }
+        }
+    }
+}

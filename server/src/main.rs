@@ -1,0 +1,238 @@
+//! The `switchyard` command: the console server and its companion tools.
+
+use clap::{Parser, Subcommand};
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard::config::{Common, Db, Http, IngestConfig};
+use switchyard::http::{router, AppState};
+use switchyard::ingest::consumer::{self, IngestSettings};
+use switchyard::kafka::{embedded::EmbeddedBroker, topics};
+use switchyard::live::LiveHub;
+use switchyard::ops::PgOps;
+use switchyard::{contract, db, fleet, kafka, telemetry};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Operations console for event-driven microservices"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the console: web UI, live push and Kafka ingest.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        http: Http,
+        #[command(flatten)]
+        ingest: IngestConfig,
+        /// Serve only; leave ingest to other instances.
+        #[arg(long)]
+        no_ingest: bool,
+        /// Also run the demo order source at this many orders per second.
+        #[arg(long, env = "SWITCHYARD_DEMO_RATE")]
+        demo_rate: Option<f64>,
+    },
+    /// Run only the Kafka ingest (no web server).
+    Ingest {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        ingest: IngestConfig,
+    },
+    /// Publish orders (or one raw record) to Kafka, then exit.
+    Produce {
+        #[command(flatten)]
+        common: Common,
+        /// How many `order.created` events to publish.
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// Use this order id (only with --count 1).
+        #[arg(long)]
+        order_id: Option<String>,
+        /// Publish these bytes as they are to `--topic` instead of orders.
+        #[arg(long)]
+        raw: Option<String>,
+        #[arg(long, default_value = "order.created")]
+        topic: String,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve {
+            common,
+            db,
+            http,
+            ingest,
+            no_ingest,
+            demo_rate,
+        } => serve(common, db, http, ingest, no_ingest, demo_rate).await,
+        Command::Ingest { common, db, ingest } => {
+            telemetry::init(common.log_format);
+            let pool = db::connect(&db.database_url).await?;
+            let (brokers, _embedded) = brokers(&common).await?;
+            let (stop_tx, stop_rx) = watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            consumer::run(pool, settings(&brokers, &db, &ingest), stop_rx).await
+        }
+        Command::Produce {
+            common,
+            count,
+            order_id,
+            raw,
+            topic,
+        } => {
+            telemetry::init(common.log_format);
+            let brokers = common
+                .kafka_brokers
+                .ok_or_else(|| anyhow::anyhow!("produce needs KAFKA_BROKERS"))?;
+            let producer = kafka::producer(&brokers)?;
+            if let Some(raw) = raw {
+                let (p, o) = fleet::publish_raw(&producer, &topic, None, raw.as_bytes()).await?;
+                println!("{topic}/{p}@{o}");
+                return Ok(());
+            }
+            let mut rng = rand::rng();
+            for _ in 0..count {
+                let id = order_id.clone().unwrap_or_else(fleet::orders::new_order_id);
+                let env = fleet::orders::new_order(&id, &mut rng);
+                let (p, o) = fleet::publish(&producer, &env).await?;
+                println!("{id} {}/{p}@{o}", env.event_type);
+            }
+            Ok(())
+        }
+        Command::Migrate { common, db } => {
+            telemetry::init(common.log_format);
+            db::connect(&db.database_url).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+    }
+}
+
+fn settings(brokers: &str, db: &Db, ingest: &IngestConfig) -> IngestSettings {
+    IngestSettings {
+        brokers: brokers.to_string(),
+        database_url: db.database_url.clone(),
+        group_id: ingest.group_id.clone(),
+        topics: contract::event_types().map(str::to_string).collect(),
+        batch_max: ingest.batch_max.max(1),
+        batch_wait: Duration::from_millis(ingest.batch_wait_ms),
+        session_timeout_ms: ingest.session_timeout_ms,
+    }
+}
+
+/// The configured brokers (topics ensured), or an embedded broker when none is configured.
+async fn brokers(common: &Common) -> anyhow::Result<(String, Option<EmbeddedBroker>)> {
+    let all = contract::all_topics();
+    match &common.kafka_brokers {
+        Some(b) => {
+            topics::ensure(b, &all, topics::DEFAULT_PARTITIONS).await?;
+            Ok((b.clone(), None))
+        }
+        None => {
+            let embedded = EmbeddedBroker::start(&all, topics::DEFAULT_PARTITIONS)?;
+            let b = embedded.bootstrap_servers().to_string();
+            tracing::warn!(brokers = %b, "KAFKA_BROKERS unset: using an in-memory embedded broker (not durable)");
+            Ok((b, Some(embedded)))
+        }
+    }
+}
+
+async fn serve(
+    common: Common,
+    db: Db,
+    http: Http,
+    ingest: IngestConfig,
+    no_ingest: bool,
+    demo_rate: Option<f64>,
+) -> anyhow::Result<()> {
+    telemetry::init(common.log_format);
+    let pool = db::connect(&db.database_url).await?;
+    let (brokers, _embedded) = brokers(&common).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let ingest_task = (!no_ingest).then(|| {
+        let (pool, settings, stop) = (
+            pool.clone(),
+            settings(&brokers, &db, &ingest),
+            stop_rx.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = consumer::run(pool, settings, stop).await {
+                tracing::error!(error = %e, "ingest stopped with an error");
+            }
+        })
+    });
+    if let Some(rate) = demo_rate {
+        tokio::spawn(fleet::orders::run(
+            kafka::producer(&brokers)?,
+            rate,
+            stop_rx.clone(),
+        ));
+    }
+    let hub = LiveHub::new();
+    tokio::spawn(hub.clone().run(pool.clone()));
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("switchyard")
+        .site_root(http.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(http.addr)
+        .build();
+    let state = AppState {
+        leptos_options,
+        pool: pool.clone(),
+        hub,
+        ops: Arc::new(PgOps::new(pool)),
+        kafka: kafka::producer(&brokers)?,
+    };
+    let listener = tokio::net::TcpListener::bind(http.addr).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(%url, "Switchyard console listening");
+    println!("Switchyard console: {url}");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    if let Some(t) = ingest_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

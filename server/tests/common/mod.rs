@@ -1,0 +1,218 @@
+//! Test harness: a fresh PostgreSQL database per test and a real Kafka-protocol broker per
+//! test (Nisshi, started from the project's tool cache), plus helpers to run the real
+//! `switchyard` binary as a child process.
+//!
+//! `DATABASE_URL` must point at a server where the user may create databases (`make test`
+//! starts one). `NISSHI_BIN` overrides where the broker binary is found.
+#![allow(dead_code)]
+
+use rdkafka::producer::FutureProducer;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct TestDb {
+    pub url: String,
+    pub pool: PgPool,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let admin_url = std::env::var("DATABASE_URL")
+            .expect("DATABASE_URL must be set for integration tests (make test sets it)");
+        let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect admin db");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test db");
+        let url = with_database(&admin_url, &name);
+        let pool = switchyard::db::connect(&url)
+            .await
+            .expect("migrate test db");
+        TestDb {
+            url,
+            pool,
+            name,
+            admin_url,
+        }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Drops the database (call at the end of a passing test; failed ones keep theirs).
+    pub async fn drop_db(self) {
+        self.pool.close().await;
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin)
+            .await;
+        }
+    }
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    format!("{base}/{db}{query}")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nisshi_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("NISSHI_BIN") {
+        return p.into();
+    }
+    let cache = std::env::var("SWITCHYARD_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let home = std::env::var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
+            home.join("switchyard")
+        });
+    cache.join("tools/bin/nisshi")
+}
+
+/// A Nisshi broker (in-memory storage) on a free loopback port, killed on drop.
+/// With `SWITCHYARD_TEST_BROKER=embedded`, librdkafka's in-process mock cluster instead
+/// (quicker to have on a machine without Nisshi; `make test` always uses Nisshi).
+pub struct Broker {
+    pub bootstrap: String,
+    child: Option<Child>,
+    _embedded: Option<switchyard::kafka::embedded::EmbeddedBroker>,
+}
+
+impl Broker {
+    pub async fn start() -> Broker {
+        if std::env::var("SWITCHYARD_TEST_BROKER").as_deref() == Ok("embedded") {
+            let e = switchyard::kafka::embedded::EmbeddedBroker::start(
+                &switchyard::contract::all_topics(),
+                3,
+            )
+            .expect("embedded broker");
+            return Broker {
+                bootstrap: e.bootstrap_servers().to_string(),
+                child: None,
+                _embedded: Some(e),
+            };
+        }
+        let bin = nisshi_bin();
+        assert!(
+            bin.exists(),
+            "Nisshi not found at {} — run scripts/setup.sh test",
+            bin.display()
+        );
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args([
+                "--storage-engine",
+                "memory://nisshi/",
+                "--group-initial-rebalance-delay",
+                "0s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nisshi");
+        let bootstrap = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&bootstrap).is_err() {
+            assert!(Instant::now() < deadline, "nisshi did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        switchyard::kafka::topics::ensure(&bootstrap, &switchyard::contract::all_topics(), 3)
+            .await
+            .expect("create topics");
+        Broker {
+            bootstrap,
+            child: Some(child),
+            _embedded: None,
+        }
+    }
+
+    pub fn producer(&self) -> FutureProducer {
+        switchyard::kafka::producer(&self.bootstrap).unwrap()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The `switchyard` binary built for these tests.
+pub fn switchyard() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    c.env("RUST_LOG", "warn,switchyard=info");
+    c
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_is_swapped_in_urls() {
+        assert_eq!(
+            super::with_database("postgres://u@h:1/postgres?sslmode=disable", "x"),
+            "postgres://u@h:1/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h:1", "x"),
+            "postgres://u@h:1/x"
+        );
+    }
+}

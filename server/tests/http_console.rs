@@ -1,0 +1,90 @@
+//! The console process end to end over HTTP: health probes, a server-rendered orders page
+//! showing an ingested order, and the live push stream delivering a new one.
+
+mod common;
+
+use common::{eventually, free_port, switchyard, Broker, TestDb};
+use futures::StreamExt;
+use std::process::Stdio;
+use std::time::Duration;
+use switchyard::fleet::{orders::new_order, publish};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_serves_pages_probes_and_live_push() {
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    let producer = broker.producer();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = switchyard()
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("KAFKA_BROKERS", &broker.bootstrap)
+        .env("SWITCHYARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("KAFKA_SESSION_TIMEOUT_MS", "6000")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+
+    eventually(Duration::from_secs(30), "server up", || async {
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let ready: serde_json::Value = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+
+    publish(&producer, &new_order("ORD-HTTP-1", &mut rand::rng()))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(30), "order ingested", || async {
+        db.count("SELECT count(*) FROM orders").await == 1
+    })
+    .await;
+    let page = http.get(format!("{base}/orders")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("ORD-HTTP-1"), "orders page lacks the order");
+    assert!(
+        html.contains("/pkg/switchyard.js"),
+        "page lacks the hydration script"
+    );
+
+    let mut live = http
+        .get(format!("{base}/api/live"))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+    // The stream is open once the response headers arrived; publish after that.
+    publish(&producer, &new_order("ORD-HTTP-2", &mut rand::rng()))
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(chunk) = live.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("ORD-HTTP-2") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "live stream said: {seen}");
+    assert!(seen.contains("event: order"), "{seen}");
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    db.drop_db().await;
+}

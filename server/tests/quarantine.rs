@@ -1,0 +1,100 @@
+//! A malformed record does not stop ingest: it is quarantined with its bytes and reason,
+//! and the records after it are stored as usual.
+
+mod common;
+
+use common::{eventually, Broker, TestDb};
+use std::time::Duration;
+use switchyard::fleet::{orders::new_order, publish, publish_raw};
+use switchyard::ingest::consumer::{run, IngestSettings};
+use tokio::sync::watch;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_records_are_quarantined_and_ingest_goes_on() {
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    let producer = broker.producer();
+    let settings = IngestSettings {
+        brokers: broker.bootstrap.clone(),
+        database_url: db.url.clone(),
+        group_id: "quarantine-test".into(),
+        topics: switchyard::contract::event_types()
+            .map(str::to_string)
+            .collect(),
+        batch_max: 100,
+        batch_wait: Duration::from_millis(10),
+        session_timeout_ms: 6000,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ingest = tokio::spawn(run(db.pool.clone(), settings, stop_rx));
+
+    publish(&producer, &new_order("ORD-Q1", &mut rand::rng()))
+        .await
+        .unwrap();
+    publish_raw(
+        &producer,
+        "order.created",
+        Some(b"ORD-Q2"),
+        b"this is not json",
+    )
+    .await
+    .unwrap();
+    publish_raw(
+        &producer,
+        "payment.completed",
+        None,
+        &[0xde, 0xad, 0xbe, 0xef],
+    )
+    .await
+    .unwrap();
+    publish(&producer, &new_order("ORD-Q3", &mut rand::rng()))
+        .await
+        .unwrap();
+
+    eventually(
+        Duration::from_secs(30),
+        "two orders and two quarantined",
+        || async {
+            db.count("SELECT count(*) FROM orders").await == 2
+                && db.count("SELECT count(*) FROM quarantine").await == 2
+        },
+    )
+    .await;
+
+    let (key, value, reason): (Option<Vec<u8>>, Vec<u8>, String) = sqlx::query_as(
+        "SELECT kafka_key, raw_value, reason FROM quarantine WHERE topic = 'order.created'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(key.as_deref(), Some(&b"ORD-Q2"[..]));
+    assert_eq!(value, b"this is not json");
+    assert!(reason.starts_with("invalid JSON"), "{reason}");
+    let (value, reason): (Vec<u8>, String) = sqlx::query_as(
+        "SELECT raw_value, reason FROM quarantine WHERE topic = 'payment.completed'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(value, [0xde, 0xad, 0xbe, 0xef]);
+    assert!(reason.starts_with("invalid UTF-8"), "{reason}");
+
+    // Still consuming after the bad records.
+    publish(&producer, &new_order("ORD-Q4", &mut rand::rng()))
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "order after the bad records",
+        || async {
+            db.count("SELECT count(*) FROM orders WHERE order_id = 'ORD-Q4'")
+                .await
+                == 1
+        },
+    )
+    .await;
+
+    stop_tx.send(true).unwrap();
+    ingest.await.unwrap().unwrap();
+    db.drop_db().await;
+}
