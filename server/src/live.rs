@@ -72,7 +72,7 @@ impl LiveHub {
                 continue;
             }
             let mut rows = orders_by_id(pool, &notice.orders).await?;
-            rows.sort_by(|a, b| a.updated_at.cmp(&b.updated_at));
+            rows.sort_by_key(|r| r.updated_at);
             for row in rows {
                 self.publish(LiveMessage::Order(row));
             }

@@ -1,0 +1,27 @@
+# The two commands of the README, and the pieces they are made of.
+# Everything real lives in scripts/ so it runs the same from make, CI or a shell.
+
+.PHONY: demo test setup site e2e lint fmt
+
+## Install what is missing, build, and run the whole system on embedded defaults.
+demo:
+	scripts/demo.sh
+
+## Every test: lints, unit, integration (PostgreSQL + Nisshi), browser (Chromium).
+test:
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh all
+
+site:
+	scripts/build-site.sh
+
+e2e:
+	DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" scripts/e2e.sh
+
+lint:
+	. scripts/env.sh && cargo fmt --all --check && cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all

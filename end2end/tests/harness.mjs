@@ -1,0 +1,102 @@
+// Test harness for browser tests: starts the real system (a fresh PostgreSQL database,
+// a Nisshi broker, the switchyard server) and a headless Chromium, and stops them after.
+//
+// Inputs (set by `make e2e`): DATABASE_URL (a server where we may create databases),
+// SWITCHYARD_BIN (the server binary), SWITCHYARD_SITE_ROOT (the built site), NISSHI_BIN.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
+mkdirSync(ARTIFACTS, { recursive: true });
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} must be set (run the browser tests through 'make e2e')`);
+  return v;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitFor(what, fn, timeoutMs = 30000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try { if (await fn()) return; } catch { /* not yet */ }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function withDatabase(url, db) {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+/** The whole system on free ports. `stop()` tears it down. */
+export async function startSystem() {
+  const adminUrl = need('DATABASE_URL');
+  const db = `sy_e2e_${Date.now()}_${process.pid}`;
+  execFileSync('psql', [adminUrl, '-qc', `CREATE DATABASE ${db}`]);
+  const databaseUrl = withDatabase(adminUrl, db);
+
+  const kafkaPort = await freePort();
+  const listener = `tcp://127.0.0.1:${kafkaPort}`;
+  const broker = spawn(need('NISSHI_BIN'), ['broker', '--listener-url', listener,
+    '--advertised-listener-url', listener, '--storage-engine', 'memory://nisshi/',
+    '--group-initial-rebalance-delay', '0s'], { stdio: 'ignore' });
+  const brokers = `127.0.0.1:${kafkaPort}`;
+
+  const httpPort = await freePort();
+  const base = `http://127.0.0.1:${httpPort}`;
+  const env = { ...process.env, DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers,
+    SWITCHYARD_ADDR: `127.0.0.1:${httpPort}`, KAFKA_SESSION_TIMEOUT_MS: '6000' };
+  await waitFor('broker port', () => new Promise((resolve) => {
+    const sock = connect(kafkaPort, '127.0.0.1', () => { sock.end(); resolve(true); });
+    sock.on('error', () => resolve(false));
+  }));
+  const server = spawn(need('SWITCHYARD_BIN'), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitFor('server ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
+
+  const produceOrder = (orderId) =>
+    execFileSync(need('SWITCHYARD_BIN'), ['produce', '--order-id', orderId], { env }).toString();
+
+  return {
+    base,
+    env,
+    produceOrder,
+    async stop() {
+      server.kill('SIGTERM');
+      broker.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      try { execFileSync('psql', [adminUrl, '-qc', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]); } catch { /* kept for inspection */ }
+    },
+  };
+}
+
+/** Headless Chromium with the flags this machine needs, and a page that records errors. */
+export async function openBrowser() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'sy-chromium-'))}`],
+  });
+  const page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  return { browser, page, errors };
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make demo`: install what is missing, build, and run the whole system on embedded
+# defaults — a private PostgreSQL cluster unless DATABASE_URL is set, the in-process Kafka
+# broker unless KAFKA_BROKERS is set, the demo order source, and the console.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+scripts/setup.sh build
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL="$(scripts/pg.sh start demo "${SWITCHYARD_DEMO_PG_PORT:-54330}")"
+  export DATABASE_URL
+  echo "[demo] PostgreSQL: private cluster in $SY_CACHE/pg/demo ($DATABASE_URL)" >&2
+fi
+scripts/build-site.sh
+cargo build -p switchyard --bin switchyard ${CARGO_PROFILE_FLAG:-}
+bin="$CARGO_TARGET_DIR/${PROFILE_DIR:-debug}/switchyard"
+export SWITCHYARD_SITE_ROOT="${SWITCHYARD_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
+echo "[demo] starting the console; open the URL it prints (Ctrl-C stops everything)" >&2
+exec "$bin" serve --demo-rate "${SWITCHYARD_DEMO_RATE:-2}"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make test`: every check CI runs — formatting, lints (server and wasm targets), unit and
+# integration tests against a real PostgreSQL and a real Kafka-protocol broker (Nisshi),
+# then the browser tests in headless Chromium. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+scripts/setup.sh test
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL="$(scripts/pg.sh start test "${SWITCHYARD_TEST_PG_PORT:-54329}")"
+  export DATABASE_URL
+fi
+export NISSHI_BIN="${NISSHI_BIN:-$SY_TOOLS/bin/nisshi}"
+step() { printf '\n\033[1;34m== %s\033[0m\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all --check
+step "clippy (server target)"
+cargo clippy --workspace --all-targets -- -D warnings
+step "clippy (wasm32, hydrate)"
+cargo clippy -p switchyard-app --lib --target wasm32-unknown-unknown --no-default-features \
+  --features hydrate -- -D warnings
+step "site bundle"
+scripts/build-site.sh
+step "unit and integration tests"
+cargo test --workspace
+step "browser tests"
+scripts/e2e.sh
