@@ -139,7 +139,7 @@ fn settings(brokers: &str, db: &Db, ingest: &IngestConfig) -> IngestSettings {
         brokers: brokers.to_string(),
         database_url: db.database_url.clone(),
         group_id: ingest.group_id.clone(),
-        topics: contract::event_types().map(str::to_string).collect(),
+        topics: contract::all_topics(),
         batch_max: ingest.batch_max.max(1),
         batch_wait: Duration::from_millis(ingest.batch_wait_ms),
         session_timeout_ms: ingest.session_timeout_ms,

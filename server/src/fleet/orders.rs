@@ -38,10 +38,10 @@ pub fn new_order(order_id: &str, rng: &mut impl Rng) -> Envelope {
     )
 }
 
-/// A fresh order id, unique across runs: `ORD-` and a time-ordered suffix.
+/// A fresh order id, unique across runs: `ORD-` and 48 random bits.
 pub fn new_order_id() -> String {
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    format!("ORD-{}", &id[..16].to_uppercase())
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("ORD-{}", id[20..].to_uppercase())
 }
 
 /// Publishes orders at `per_second` until `stop` turns true.

@@ -10,8 +10,9 @@
 //! rebalance) is then harmless: the event store's unique source position drops the copy,
 //! and only rows actually inserted feed the projections.
 
+use super::decode::QuarantineRow;
 use super::decode::{decode, Decoded, RawRecord};
-use super::writer::{load_positions, write_batch, Batch};
+use super::writer::{load_positions, write_batch, Batch, Outcome};
 use crate::kafka::client_config;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -136,21 +137,114 @@ fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
     }
 }
 
-fn add(batch: &mut Batch, rec: RawRecord) {
-    let next = rec.offset + 1;
-    let pos = batch
-        .positions
-        .entry((rec.topic.clone(), rec.partition))
-        .or_insert(next);
-    *pos = (*pos).max(next);
-    match decode(&rec) {
-        Decoded::Event(e) => batch.events.push(e),
-        Decoded::Quarantine(q) => {
-            tracing::warn!(topic = %q.topic, partition = q.partition, offset = q.offset,
-                reason = %q.reason, "record quarantined");
-            batch.quarantined.push(q)
+/// Decodes records into a batch, with the positions they advance.
+pub fn batch_of(records: &[RawRecord]) -> Batch {
+    let mut batch = Batch::default();
+    for rec in records {
+        let next = rec.offset + 1;
+        let pos = batch
+            .positions
+            .entry((rec.topic.clone(), rec.partition))
+            .or_insert(next);
+        *pos = (*pos).max(next);
+        match decode(rec) {
+            Decoded::Event(e) => batch.events.push(e),
+            Decoded::DeadLetter(d) => batch.dead_letters.push(d),
+            Decoded::Quarantine(q) => {
+                tracing::warn!(topic = %q.topic, partition = q.partition, offset = q.offset,
+                    reason = %q.reason, "record quarantined");
+                batch.quarantined.push(q)
+            }
         }
     }
+    batch
+}
+
+/// Whether PostgreSQL refused the data itself (retrying the same rows cannot help):
+/// data exceptions (22), integrity violations (23), program limits such as an index row
+/// too large (54).
+fn is_data_error(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("54")))
+}
+
+/// Writes `records`, never giving up and never skipping: connection trouble is retried;
+/// rows the database refuses are isolated one record at a time and quarantined with the
+/// database's reason.
+async fn store(
+    pool: &PgPool,
+    group: &str,
+    records: &[RawRecord],
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(Batch, Outcome)> {
+    let batch = batch_of(records);
+    loop {
+        match write_batch(pool, group, &batch).await {
+            Ok(o) => return Some((batch, o)),
+            Err(e) if is_data_error(&e) && records.len() > 1 => {
+                tracing::warn!(error = %e, records = records.len(), "batch refused; isolating the record");
+                let mut total = Outcome::default();
+                for rec in records {
+                    let (_, o) =
+                        Box::pin(store(pool, group, std::slice::from_ref(rec), shutdown)).await?;
+                    total.stored += o.stored;
+                    total.dead_letters += o.dead_letters;
+                    total.quarantined += o.quarantined;
+                    total.orders_changed.extend(o.orders_changed);
+                }
+                return Some((batch, total));
+            }
+            Err(e) if is_data_error(&e) => {
+                let rec = &records[0];
+                tracing::warn!(error = %e, topic = %rec.topic, offset = rec.offset, "record refused by the database; quarantined");
+                let mut q = batch_of(&[]);
+                q.positions = batch.positions.clone();
+                q.quarantined.push(QuarantineRow {
+                    topic: rec.topic.clone(),
+                    partition: rec.partition,
+                    offset: rec.offset,
+                    key: rec.key.clone(),
+                    value: rec.value.clone(),
+                    headers: headers_json_safe(&rec.headers),
+                    reason: format!("refused by the database: {e}"),
+                });
+                loop {
+                    match write_batch(pool, group, &q).await {
+                        Ok(o) => return Some((q, o)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "quarantine write failed; retrying");
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                                _ = shutdown.changed() => return None,
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = records.len(), "batch write failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return None,
+                }
+            }
+        }
+    }
+}
+
+/// Headers for a quarantine row the database refused once: as hex only, which it always takes.
+fn headers_json_safe(headers: &[(String, Option<Vec<u8>>)]) -> serde_json::Value {
+    serde_json::Value::Array(
+        headers
+            .iter()
+            .map(|(k, v)| {
+                serde_json::json!({
+                    "key_hex": super::decode::hex(k.as_bytes()),
+                    "hex": v.as_deref().map(super::decode::hex),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// Runs until `shutdown` turns true. Database errors are retried with the same batch, so a
@@ -185,9 +279,9 @@ pub async fn run(
             m = consumer.recv() => m,
             _ = shutdown.changed() => break,
         };
-        let mut batch = Batch::default();
+        let mut records = Vec::with_capacity(settings.batch_max);
         match first {
-            Ok(m) => add(&mut batch, raw_record(&m)),
+            Ok(m) => records.push(raw_record(&m)),
             Err(e) => {
                 tracing::warn!(error = %e, "kafka receive error");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -195,24 +289,17 @@ pub async fn run(
             }
         }
         let deadline = tokio::time::Instant::now() + settings.batch_wait;
-        while batch.len() < settings.batch_max {
+        while records.len() < settings.batch_max {
             match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(m)) => add(&mut batch, raw_record(&m)),
+                Ok(Ok(m)) => records.push(raw_record(&m)),
                 Ok(Err(e)) => tracing::warn!(error = %e, "kafka receive error"),
                 Err(_) => break,
             }
         }
-        let outcome = loop {
-            match write_batch(&pool, &settings.group_id, &batch).await {
-                Ok(o) => break o,
-                Err(e) => {
-                    tracing::error!(error = %e, records = batch.len(), "batch write failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shutdown.changed() => return Ok(()),
-                    }
-                }
-            }
+        let Some((batch, outcome)) =
+            store(&pool, &settings.group_id, &records, &mut shutdown).await
+        else {
+            break;
         };
         commit_to_kafka(&consumer, &batch);
         total += outcome.stored as u64;

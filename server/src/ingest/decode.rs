@@ -1,9 +1,11 @@
 //! Decoding one Kafka record into what the store keeps. Pure and total: every input
-//! becomes either an [`EventRow`] or a [`QuarantineRow`] with a reason, never a panic.
+//! becomes an [`EventRow`], a [`DeadLetterRow`] (any record on a `.dlq` topic, however
+//! broken) or a [`QuarantineRow`] with a reason — never a panic, never nothing.
 //!
 //! Two JSON shapes are accepted: the contract's envelope, and the seed's older
 //! `{...fields, metadata: {timestamp, source, correlationId}}` (whose type is its topic).
 
+use super::dead_letter::{decode_dead_letter, DeadLetterRow};
 use crate::contract::{self, Envelope};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -57,6 +59,7 @@ pub struct QuarantineRow {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decoded {
     Event(EventRow),
+    DeadLetter(DeadLetterRow),
     Quarantine(QuarantineRow),
 }
 
@@ -70,9 +73,12 @@ pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
                 let mut o = Map::new();
                 o.insert("key".into(), Value::String(k.clone()));
                 match v {
+                    // NUL is valid UTF-8 but PostgreSQL text cannot hold it: hex then.
                     Some(bytes) => match std::str::from_utf8(bytes) {
-                        Ok(s) => o.insert("text".into(), Value::String(s.to_string())),
-                        Err(_) => o.insert("hex".into(), Value::String(hex(bytes))),
+                        Ok(s) if !s.contains('\0') => {
+                            o.insert("text".into(), Value::String(s.to_string()))
+                        }
+                        _ => o.insert("hex".into(), Value::String(hex(bytes))),
                     },
                     None => None,
                 };
@@ -82,11 +88,24 @@ pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Whether any string or key in `v` holds U+0000.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn decode(rec: &RawRecord) -> Decoded {
+    if rec.topic.ends_with(contract::DLQ_SUFFIX) {
+        return Decoded::DeadLetter(decode_dead_letter(rec));
+    }
     match decode_event(rec) {
         Ok(ev) => Decoded::Event(ev),
         Err(reason) => Decoded::Quarantine(QuarantineRow {
@@ -112,6 +131,9 @@ fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| format!("invalid UTF-8 after byte {}", e.valid_up_to()))?;
     let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    if has_nul(&value) {
+        return Err("JSON holds a NUL character (\\u0000), which PostgreSQL cannot store".into());
+    }
     let Value::Object(obj) = value else {
         return Err("not a JSON object".into());
     };
@@ -218,7 +240,7 @@ mod tests {
     fn reason(d: Decoded) -> String {
         match d {
             Decoded::Quarantine(q) => q.reason,
-            Decoded::Event(e) => panic!("expected quarantine, got {e:?}"),
+            other => panic!("expected quarantine, got {other:?}"),
         }
     }
 
@@ -270,6 +292,12 @@ mod tests {
         let mut tomb = rec("order.created", b"");
         tomb.value = None;
         assert!(reason(decode(&tomb)).contains("tombstone"));
+        let nul = Envelope::new("order.created", "ORD-\u{0}", "x", json!({}));
+        let r = reason(decode(&rec(
+            "order.created",
+            &serde_json::to_vec(&nul).unwrap(),
+        )));
+        assert!(r.contains("NUL"), "{r}");
         let unknown = Envelope::new("order.teleported", "ORD-1", "x", json!({}));
         let r = reason(decode(&rec(
             "order.created",

@@ -1,6 +1,7 @@
 //! Ingest: Kafka records into PostgreSQL, exactly once.
 //!
-//! - [`decode`] turns one raw record into an event row or a quarantine row (pure, no I/O).
+//! - [`decode`] turns one raw record into an event, a dead letter or a quarantine row
+//!   (pure, no I/O); [`dead_letter`] reads every dead-letter dialect.
 //! - [`project`] folds a batch of events into projection deltas (pure).
 //! - [`writer`] writes a batch in one transaction: events, quarantine, projections,
 //!   consumer positions, and a NOTIFY for live push, all or nothing.
@@ -9,6 +10,7 @@
 //!   database has committed (so Kafka's offsets never run ahead of the read model).
 
 pub mod consumer;
+pub mod dead_letter;
 pub mod decode;
 pub mod project;
 pub mod writer;

@@ -5,8 +5,11 @@
 //! status with the latest event time wins (ties broken by how final the status is), so
 //! events of one order may arrive in any order across topics.
 
-use super::decode::EventRow;
-use chrono::{DateTime, Utc};
+use super::dead_letter::DeadLetterRow;
+use super::decode::{EventRow, QuarantineRow};
+use crate::contract::{BREAKER_METRICS, BREAKER_TRANSITION, SAGA_STEP};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The change one batch makes to one order row.
@@ -24,6 +27,9 @@ pub struct OrderDelta {
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub event_count: i32,
+    pub current_step: Option<String>,
+    pub step_status: Option<String>,
+    pub step_at: Option<DateTime<Utc>>,
 }
 
 /// The order status an event type implies, and how final it is (higher wins a tie).
@@ -38,12 +44,20 @@ pub fn order_status(event_type: &str) -> Option<(&'static str, i16)> {
     })
 }
 
-/// One delta per order touched by `events` (only `order.*` events touch orders for now).
+/// Status time of an order known only from its saga steps so far: any real status wins.
+pub fn no_status_yet() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// One delta per order touched by `events`: `order.*` events set status and totals,
+/// `saga.step` events set the current step.
 pub fn order_deltas<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Vec<OrderDelta> {
     let mut by_order: BTreeMap<&str, OrderDelta> = BTreeMap::new();
     for ev in events {
-        let Some((status, rank)) = order_status(&ev.event_type) else {
-            continue;
+        let (status, rank, status_at) = match order_status(&ev.event_type) {
+            Some((s, r)) => (s, r, ev.occurred_at),
+            None if ev.event_type == SAGA_STEP => ("pending", -1, no_status_yet()),
+            None => continue,
         };
         let d = by_order
             .entry(&ev.aggregate_id)
@@ -52,7 +66,7 @@ pub fn order_deltas<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Vec<O
                 customer_id: None,
                 status: status.to_string(),
                 status_rank: rank,
-                status_at: ev.occurred_at,
+                status_at,
                 total_cents: None,
                 currency: None,
                 item_count: None,
@@ -60,13 +74,16 @@ pub fn order_deltas<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Vec<O
                 created_at: None,
                 updated_at: ev.occurred_at,
                 event_count: 0,
+                current_step: None,
+                step_status: None,
+                step_at: None,
             });
         d.event_count += 1;
         d.updated_at = d.updated_at.max(ev.occurred_at);
-        if (ev.occurred_at, rank) > (d.status_at, d.status_rank) {
+        if (status_at, rank) > (d.status_at, d.status_rank) {
             d.status = status.to_string();
             d.status_rank = rank;
-            d.status_at = ev.occurred_at;
+            d.status_at = status_at;
         }
         let data = &ev.data;
         match ev.event_type.as_str() {
@@ -85,10 +102,187 @@ pub fn order_deltas<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Vec<O
             "order.failed" | "order.cancelled" => {
                 d.failure_reason = data["reason"].as_str().map(str::to_string);
             }
+            SAGA_STEP => {
+                if let Some(step) = saga_step(ev) {
+                    if d.step_at.is_none_or(|t| step.at >= t) {
+                        d.current_step = Some(format!("{}:{}", step.step, step.action));
+                        d.step_status = Some(step.status);
+                        d.step_at = Some(step.at);
+                    }
+                }
+            }
             _ => {}
         }
     }
     by_order.into_values().collect()
+}
+
+/// One `saga.step` event, as the timeline shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SagaStepRow {
+    pub saga_id: String,
+    pub order_id: String,
+    pub step: String,
+    pub action: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+}
+
+fn text(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The event's own time field `at` when present and readable, else its envelope time.
+fn at(ev: &EventRow) -> DateTime<Utc> {
+    ev.data
+        .get("at")
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(ev.occurred_at)
+}
+
+pub fn saga_step(ev: &EventRow) -> Option<SagaStepRow> {
+    let d = &ev.data;
+    Some(SagaStepRow {
+        saga_id: text(d, "saga_id").unwrap_or_else(|| ev.aggregate_id.clone()),
+        order_id: text(d, "order_id").unwrap_or_else(|| ev.aggregate_id.clone()),
+        step: text(d, "step")?,
+        action: text(d, "action").unwrap_or_else(|| "execute".into()),
+        status: text(d, "status")?,
+        error: text(d, "error"),
+        attempt: d
+            .get("attempt")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+            .clamp(0, i32::MAX as i64) as i32,
+        at: at(ev),
+    })
+}
+
+/// One `breaker.transition` event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransitionRow {
+    pub service: String,
+    pub breaker: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub failure_count: Option<i64>,
+    pub success_count: Option<i64>,
+    pub failure_rate: Option<f64>,
+    pub at: DateTime<Utc>,
+}
+
+pub fn transition(ev: &EventRow) -> Option<TransitionRow> {
+    let d = &ev.data;
+    Some(TransitionRow {
+        service: text(d, "service").unwrap_or_else(|| ev.aggregate_id.clone()),
+        breaker: text(d, "breaker")?,
+        from_state: text(d, "from")?,
+        to_state: text(d, "to")?,
+        failure_count: d.get("failure_count").and_then(Value::as_i64),
+        success_count: d.get("success_count").and_then(Value::as_i64),
+        failure_rate: d.get("failure_rate").and_then(Value::as_f64),
+        at: at(ev),
+    })
+}
+
+/// The change one batch makes to one breaker's current row. A part not seen in the batch
+/// carries the oldest possible time, so the stored value wins the merge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerDelta {
+    pub service: String,
+    pub breaker: String,
+    pub state: String,
+    pub state_at: DateTime<Utc>,
+    pub failure_rate: Option<f64>,
+    pub slow_call_rate: Option<f64>,
+    pub calls: Option<i64>,
+    pub failures: Option<i64>,
+    pub slow_calls: Option<i64>,
+    pub not_permitted: Option<i64>,
+    pub metrics_at: Option<DateTime<Utc>>,
+}
+
+pub fn breaker_deltas<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Vec<BreakerDelta> {
+    let mut by_breaker: BTreeMap<(String, String), BreakerDelta> = BTreeMap::new();
+    for ev in events {
+        let d = &ev.data;
+        let Some(breaker) = text(d, "breaker") else {
+            continue;
+        };
+        let service = text(d, "service").unwrap_or_else(|| ev.aggregate_id.clone());
+        let entry = by_breaker
+            .entry((service.clone(), breaker.clone()))
+            .or_insert_with(|| BreakerDelta {
+                service,
+                breaker,
+                state: "unknown".into(),
+                state_at: no_status_yet(),
+                failure_rate: None,
+                slow_call_rate: None,
+                calls: None,
+                failures: None,
+                slow_calls: None,
+                not_permitted: None,
+                metrics_at: None,
+            });
+        let t = at(ev);
+        match ev.event_type.as_str() {
+            BREAKER_TRANSITION => {
+                if let Some(to) = text(d, "to") {
+                    if t >= entry.state_at {
+                        entry.state = to;
+                        entry.state_at = t;
+                    }
+                }
+            }
+            BREAKER_METRICS if entry.metrics_at.is_none_or(|m| t >= m) => {
+                let int = |k: &str| d.get(k).and_then(Value::as_i64);
+                entry.calls = int("calls");
+                entry.failures = int("failures");
+                entry.slow_calls = int("slow").or_else(|| int("slow_calls"));
+                entry.not_permitted = int("not_permitted");
+                entry.failure_rate = d.get("failure_rate").and_then(Value::as_f64);
+                entry.slow_call_rate = d.get("slow_call_rate").and_then(Value::as_f64);
+                entry.metrics_at = Some(t);
+            }
+            _ => {}
+        }
+    }
+    by_breaker.into_values().collect()
+}
+
+fn minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t)
+}
+
+/// Per-minute counts: events by type, dead letters by original topic, quarantined records.
+pub fn rollups<'a>(
+    events: impl IntoIterator<Item = &'a EventRow>,
+    dead_letters: impl IntoIterator<Item = &'a DeadLetterRow>,
+    quarantined: impl IntoIterator<Item = &'a QuarantineRow>,
+    now: DateTime<Utc>,
+) -> BTreeMap<(DateTime<Utc>, String), i64> {
+    let mut counts: BTreeMap<(DateTime<Utc>, String), i64> = BTreeMap::new();
+    for ev in events {
+        *counts
+            .entry((minute(ev.occurred_at), ev.event_type.clone()))
+            .or_default() += 1;
+    }
+    for dl in dead_letters {
+        *counts
+            .entry((minute(dl.failed_at), format!("dlq:{}", dl.original_topic)))
+            .or_default() += 1;
+    }
+    for _ in quarantined {
+        *counts
+            .entry((minute(now), "quarantine".into()))
+            .or_default() += 1;
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -134,6 +328,83 @@ mod tests {
             assert_eq!(d[0].event_count, 2);
             assert_eq!(d[0].updated_at.timestamp(), 20);
         }
+    }
+
+    #[test]
+    fn saga_steps_set_the_current_step_even_before_the_order_is_known() {
+        let step = |s: &str, action: &str, status: &str, secs: i64| {
+            ev(
+                "saga.step",
+                "C",
+                secs,
+                json!({"saga_id": "S", "order_id": "C", "step": s,
+                "action": action, "status": status, "at": format!("2026-01-01T00:00:{secs:02}Z")}),
+            )
+        };
+        let events = vec![
+            step("payment", "execute", "failed", 30),
+            step("inventory", "compensate", "succeeded", 40),
+        ];
+        let d = order_deltas(&events);
+        assert_eq!(d[0].status, "pending");
+        assert_eq!(d[0].status_at, no_status_yet());
+        assert_eq!(d[0].current_step.as_deref(), Some("inventory:compensate"));
+        // A created event, even an older one, gives the order its real status.
+        let mut with_created = events.clone();
+        with_created.push(ev("order.created", "C", 1, json!({})));
+        assert_eq!(order_deltas(&with_created)[0].status, "created");
+        let row = saga_step(&events[0]).unwrap();
+        assert_eq!(
+            (row.step.as_str(), row.status.as_str(), row.attempt),
+            ("payment", "failed", 1)
+        );
+    }
+
+    #[test]
+    fn breaker_state_and_metrics_merge_by_their_own_times() {
+        let tr = |to: &str, at: &str| {
+            ev(
+                "breaker.transition",
+                "payment",
+                0,
+                json!({"service": "payment",
+            "breaker": "gateway", "from": "CLOSED", "to": to, "at": at}),
+            )
+        };
+        let metrics = ev(
+            "breaker.metrics",
+            "payment",
+            0,
+            json!({"service": "payment", "breaker": "gateway",
+            "calls": 10, "failures": 6, "slow": 1, "not_permitted": 3, "failure_rate": 0.6,
+            "at": "2026-01-01T00:00:05Z"}),
+        );
+        let events = vec![
+            tr("OPEN", "2026-01-01T00:00:10Z"),
+            tr("HALF_OPEN", "2026-01-01T00:00:02Z"),
+            metrics,
+        ];
+        let d = breaker_deltas(&events);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].state, "OPEN");
+        assert_eq!(
+            (d[0].calls, d[0].not_permitted, d[0].slow_calls),
+            (Some(10), Some(3), Some(1))
+        );
+        assert_eq!(transition(&events[0]).unwrap().to_state, "OPEN");
+    }
+
+    #[test]
+    fn rollups_count_per_minute_and_kind() {
+        let events = vec![
+            ev("order.created", "A", 5, json!({})),
+            ev("order.created", "B", 50, json!({})),
+            ev("order.created", "C", 61, json!({})),
+        ];
+        let r = rollups(&events, [], [], Utc::now());
+        let t0 = DateTime::from_timestamp(0, 0).unwrap();
+        assert_eq!(r[&(t0, "order.created".to_string())], 2);
+        assert_eq!(r.values().sum::<i64>(), 3);
     }
 
     #[test]

@@ -1,17 +1,21 @@
-//! Writes one batch in one transaction: events (idempotent on source position),
-//! quarantined records, projections of the events that were new, the consumer positions,
-//! and a NOTIFY that PostgreSQL delivers only if the transaction commits.
+//! Writes one batch in one transaction: events, dead letters and quarantined records (each
+//! idempotent on its source position), the projections of what was new (orders, saga
+//! steps, breakers and their transitions, per-minute rollups), the consumer positions, and
+//! a NOTIFY that PostgreSQL delivers only if the transaction commits.
 //!
 //! Every statement is set-based (`UNNEST` of column arrays), so a batch costs a fixed
 //! handful of round trips whatever its size.
 
+use super::dead_letter::DeadLetterRow;
 use super::decode::{EventRow, QuarantineRow};
-use super::project::{order_deltas, OrderDelta};
+use super::project::{
+    breaker_deltas, order_deltas, rollups, saga_step, transition, BreakerDelta, OrderDelta,
+};
 use super::LIVE_CHANNEL;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 /// At most this many order ids are named in one NOTIFY (its payload is limited to 8000
@@ -21,6 +25,7 @@ const NOTIFY_MAX_IDS: usize = 100;
 #[derive(Debug, Default)]
 pub struct Batch {
     pub events: Vec<EventRow>,
+    pub dead_letters: Vec<DeadLetterRow>,
     pub quarantined: Vec<QuarantineRow>,
     /// Next offset to read, per (topic, partition), once this batch is stored.
     pub positions: BTreeMap<(String, i32), i64>,
@@ -28,7 +33,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn len(&self) -> usize {
-        self.events.len() + self.quarantined.len()
+        self.events.len() + self.dead_letters.len() + self.quarantined.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -39,50 +44,81 @@ impl Batch {
 pub struct Outcome {
     pub stored: usize,
     pub duplicates: usize,
+    pub dead_letters: usize,
     pub quarantined: usize,
     pub orders_changed: Vec<String>,
 }
 
 pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Result<Outcome> {
     let mut tx = pool.begin().await?;
-    let inserted = insert_events(&mut tx, &batch.events).await?;
-    let fresh: Vec<&EventRow> = batch
+    let ids = insert_events(&mut tx, &batch.events).await?;
+    // Only rows inserted now feed projections: a redelivered record changes nothing.
+    let fresh: Vec<(i64, &EventRow)> = batch
         .events
         .iter()
-        .filter(|e| {
-            inserted
-                .get(e.topic.as_str())
-                .is_some_and(|s| s.contains(&(e.partition, e.offset)))
+        .filter_map(|e| {
+            Some((
+                *ids.get(e.topic.as_str())?.get(&(e.partition, e.offset))?,
+                e,
+            ))
         })
         .collect();
-    let quarantined = insert_quarantine(&mut tx, &batch.quarantined).await?;
-    let deltas = order_deltas(fresh.iter().copied());
+    let fresh_dead = insert_dead_letters(&mut tx, &batch.dead_letters).await?;
+    let fresh_quarantine = insert_quarantine(&mut tx, &batch.quarantined).await?;
+
+    let deltas = order_deltas(fresh.iter().map(|(_, e)| *e));
     upsert_orders(&mut tx, &deltas).await?;
+    insert_saga_steps(&mut tx, &fresh).await?;
+    insert_transitions(&mut tx, &fresh).await?;
+    upsert_breakers(&mut tx, &breaker_deltas(fresh.iter().map(|(_, e)| *e))).await?;
+    upsert_rollups(
+        &mut tx,
+        &rollups(
+            fresh.iter().map(|(_, e)| *e),
+            fresh_dead.iter().copied(),
+            fresh_quarantine.iter().copied(),
+            Utc::now(),
+        ),
+    )
+    .await?;
     save_positions(&mut tx, group, &batch.positions).await?;
+
     let orders_changed: Vec<String> = deltas.into_iter().map(|d| d.order_id).collect();
-    if !fresh.is_empty() || quarantined > 0 {
-        notify(&mut tx, &orders_changed, fresh.len(), quarantined).await?;
-    }
-    tx.commit().await?;
-    Ok(Outcome {
+    let outcome = Outcome {
         stored: fresh.len(),
         duplicates: batch.events.len() - fresh.len(),
-        quarantined,
+        dead_letters: fresh_dead.len(),
+        quarantined: fresh_quarantine.len(),
         orders_changed,
-    })
+    };
+    if outcome.stored + outcome.dead_letters + outcome.quarantined > 0 {
+        notify(&mut tx, &outcome).await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
 }
 
-/// Inserts the events that are not stored yet; returns the positions actually inserted,
-/// by topic.
+/// Rows inserted now, by topic then (partition, offset): their `id`.
+type Inserted = HashMap<String, HashMap<(i32, i64), i64>>;
+
+fn inserted(rows: Vec<(i64, String, i32, i64)>) -> Inserted {
+    let mut map: Inserted = HashMap::new();
+    for (id, topic, p, o) in rows {
+        map.entry(topic).or_default().insert((p, o), id);
+    }
+    map
+}
+
+/// Inserts the events that are not stored yet; returns the ones actually inserted.
 async fn insert_events(
     tx: &mut Transaction<'_, Postgres>,
     events: &[EventRow],
-) -> sqlx::Result<HashMap<String, HashSet<(i32, i64)>>> {
+) -> sqlx::Result<Inserted> {
     if events.is_empty() {
         return Ok(HashMap::new());
     }
     let col = |f: fn(&EventRow) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
-    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, String, i32, i64)> = sqlx::query_as(
         "INSERT INTO events (topic, kafka_partition, kafka_offset, kafka_key, event_id, event_type,
             aggregate_id, aggregate_version, occurred_at, source, correlation_id, causation_id,
             headers, payload)
@@ -90,7 +126,7 @@ async fn insert_events(
             $6::text[], $7::text[], $8::int8[], $9::timestamptz[], $10::text[], $11::text[],
             $12::text[], $13::jsonb[], $14::jsonb[])
          ON CONFLICT ON CONSTRAINT events_source_position DO NOTHING
-         RETURNING topic, kafka_partition, kafka_offset",
+         RETURNING id, topic, kafka_partition, kafka_offset",
     )
     .bind(events.iter().map(|e| e.topic.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.partition).collect::<Vec<_>>())
@@ -143,24 +179,22 @@ async fn insert_events(
     )
     .fetch_all(&mut **tx)
     .await?;
-    let mut inserted: HashMap<String, HashSet<(i32, i64)>> = HashMap::new();
-    for (topic, p, o) in rows {
-        inserted.entry(topic).or_default().insert((p, o));
-    }
-    Ok(inserted)
+    Ok(inserted(rows))
 }
 
-async fn insert_quarantine(
+/// Inserts quarantined records not stored yet; returns the ones actually inserted.
+async fn insert_quarantine<'a>(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &[QuarantineRow],
-) -> sqlx::Result<usize> {
+    rows: &'a [QuarantineRow],
+) -> sqlx::Result<Vec<&'a QuarantineRow>> {
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let done = sqlx::query(
+    let done: Vec<(i64, String, i32, i64)> = sqlx::query_as(
         "INSERT INTO quarantine (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers, reason)
          SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::bytea[], $6::jsonb[], $7::text[])
-         ON CONFLICT ON CONSTRAINT quarantine_source_position DO NOTHING",
+         ON CONFLICT ON CONSTRAINT quarantine_source_position DO NOTHING
+         RETURNING id, topic, kafka_partition, kafka_offset",
     )
     .bind(rows.iter().map(|r| r.topic.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.partition).collect::<Vec<_>>())
@@ -169,9 +203,195 @@ async fn insert_quarantine(
     .bind(rows.iter().map(|r| r.value.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.headers.clone()).collect::<Vec<Value>>())
     .bind(rows.iter().map(|r| r.reason.clone()).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    let done = inserted(done);
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            done.get(&r.topic)
+                .is_some_and(|m| m.contains_key(&(r.partition, r.offset)))
+        })
+        .collect())
+}
+
+/// Inserts dead letters not stored yet; returns the ones actually inserted.
+async fn insert_dead_letters<'a>(
+    tx: &mut Transaction<'_, Postgres>,
+    rows: &'a [DeadLetterRow],
+) -> sqlx::Result<Vec<&'a DeadLetterRow>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let done: Vec<(i64, String, i32, i64)> = sqlx::query_as(
+        "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers,
+            dialect, original_topic, original_partition, original_offset, exception_type,
+            exception_message, failed_at, attempts, replay_count, replay_id, replay_value, order_id,
+            parse_note)
+         SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::bytea[],
+            $6::jsonb[], $7::text[], $8::text[], $9::int4[], $10::int8[], $11::text[], $12::text[],
+            $13::timestamptz[], $14::int4[], $15::int4[], $16::text[], $17::bytea[], $18::text[],
+            $19::text[])
+         ON CONFLICT ON CONSTRAINT dead_letters_source_position DO NOTHING
+         RETURNING id, topic, kafka_partition, kafka_offset",
+    )
+    .bind(rows.iter().map(|r| r.topic.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.partition).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.offset).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.value.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.headers.clone()).collect::<Vec<Value>>())
+    .bind(rows.iter().map(|r| r.dialect.as_str().to_string()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.original_topic.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.original_partition).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.original_offset).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.exception_type.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.exception_message.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.failed_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.attempts).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.replay_count).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.replay_id.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.replay_value.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.order_id.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.parse_note.clone()).collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    let done = inserted(done);
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            done.get(&r.topic)
+                .is_some_and(|m| m.contains_key(&(r.partition, r.offset)))
+        })
+        .collect())
+}
+
+async fn insert_saga_steps(
+    tx: &mut Transaction<'_, Postgres>,
+    fresh: &[(i64, &EventRow)],
+) -> sqlx::Result<()> {
+    let rows: Vec<(i64, _)> = fresh
+        .iter()
+        .filter(|(_, e)| e.event_type == crate::contract::SAGA_STEP)
+        .filter_map(|(id, e)| Some((*id, saga_step(e)?)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO saga_steps (event_id, saga_id, order_id, step, action, status, error, attempt, at)
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::int4[], $9::timestamptz[])",
+    )
+    .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.saga_id.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.order_id.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.step.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.action.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.status.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.error.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.attempt).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.at).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() as usize)
+    Ok(())
+}
+
+async fn insert_transitions(
+    tx: &mut Transaction<'_, Postgres>,
+    fresh: &[(i64, &EventRow)],
+) -> sqlx::Result<()> {
+    let rows: Vec<(i64, _)> = fresh
+        .iter()
+        .filter(|(_, e)| e.event_type == crate::contract::BREAKER_TRANSITION)
+        .filter_map(|(id, e)| Some((*id, transition(e)?)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO breaker_transitions (event_id, service, breaker, from_state, to_state,
+            failure_count, success_count, failure_rate, at)
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
+            $7::int8[], $8::float8[], $9::timestamptz[])",
+    )
+    .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.service.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.breaker.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.from_state.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.to_state.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.failure_count).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.success_count).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.failure_rate).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, r)| r.at).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_breakers(
+    tx: &mut Transaction<'_, Postgres>,
+    d: &[BreakerDelta],
+) -> sqlx::Result<()> {
+    if d.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO breakers AS b (service, breaker, state, state_at, failure_rate, slow_call_rate,
+            calls, failures, slow_calls, not_permitted, metrics_at)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[],
+            $6::float8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::timestamptz[])
+         ON CONFLICT (service, breaker) DO UPDATE SET
+            state = CASE WHEN EXCLUDED.state_at > b.state_at THEN EXCLUDED.state ELSE b.state END,
+            state_at = GREATEST(EXCLUDED.state_at, b.state_at),
+            failure_rate = CASE WHEN COALESCE(EXCLUDED.metrics_at > b.metrics_at, EXCLUDED.metrics_at IS NOT NULL)
+                THEN EXCLUDED.failure_rate ELSE b.failure_rate END,
+            slow_call_rate = CASE WHEN COALESCE(EXCLUDED.metrics_at > b.metrics_at, EXCLUDED.metrics_at IS NOT NULL)
+                THEN EXCLUDED.slow_call_rate ELSE b.slow_call_rate END,
+            calls = CASE WHEN COALESCE(EXCLUDED.metrics_at > b.metrics_at, EXCLUDED.metrics_at IS NOT NULL)
+                THEN EXCLUDED.calls ELSE b.calls END,
+            failures = CASE WHEN COALESCE(EXCLUDED.metrics_at > b.metrics_at, EXCLUDED.metrics_at IS NOT NULL)
+                THEN EXCLUDED.failures ELSE b.failures END,
+            slow_calls = CASE WHEN COALESCE(EXCLUDED.metrics_at > b.metrics_at, EXCLUDED.metrics_at IS NOT NULL)
+                THEN EXCLUDED.slow_calls ELSE b.slow_calls END,
+            not_permitted = CASE WHEN COALESCE(EXCLUDED.metrics_at > b.metrics_at, EXCLUDED.metrics_at IS NOT NULL)
+                THEN EXCLUDED.not_permitted ELSE b.not_permitted END,
+            metrics_at = GREATEST(EXCLUDED.metrics_at, b.metrics_at)",
+    )
+    .bind(d.iter().map(|x| x.service.clone()).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.breaker.clone()).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.state.clone()).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.state_at).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.failure_rate).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.slow_call_rate).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.calls).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.failures).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.slow_calls).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.not_permitted).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.metrics_at).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_rollups(
+    tx: &mut Transaction<'_, Postgres>,
+    counts: &BTreeMap<(DateTime<Utc>, String), i64>,
+) -> sqlx::Result<()> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO minute_rollups AS r (minute, kind, count)
+         SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::int8[])
+         ON CONFLICT (minute, kind) DO UPDATE SET count = r.count + EXCLUDED.count",
+    )
+    .bind(counts.keys().map(|(m, _)| *m).collect::<Vec<_>>())
+    .bind(counts.keys().map(|(_, k)| k.clone()).collect::<Vec<_>>())
+    .bind(counts.values().copied().collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn upsert_orders(tx: &mut Transaction<'_, Postgres>, d: &[OrderDelta]) -> sqlx::Result<()> {
@@ -180,10 +400,11 @@ async fn upsert_orders(tx: &mut Transaction<'_, Postgres>, d: &[OrderDelta]) -> 
     }
     sqlx::query(
         "INSERT INTO orders AS o (order_id, customer_id, status, status_rank, status_at, total_cents,
-            currency, item_count, failure_reason, created_at, updated_at, event_count)
+            currency, item_count, failure_reason, created_at, updated_at, event_count, current_step,
+            step_status, step_at)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int2[], $5::timestamptz[],
             $6::int8[], $7::text[], $8::int4[], $9::text[], $10::timestamptz[], $11::timestamptz[],
-            $12::int4[])
+            $12::int4[], $13::text[], $14::text[], $15::timestamptz[])
          ON CONFLICT (order_id) DO UPDATE SET
             customer_id = COALESCE(EXCLUDED.customer_id, o.customer_id),
             total_cents = COALESCE(EXCLUDED.total_cents, o.total_cents),
@@ -197,7 +418,12 @@ async fn upsert_orders(tx: &mut Transaction<'_, Postgres>, d: &[OrderDelta]) -> 
                           THEN EXCLUDED.status_rank ELSE o.status_rank END,
             status_at = GREATEST(EXCLUDED.status_at, o.status_at),
             updated_at = GREATEST(EXCLUDED.updated_at, o.updated_at),
-            event_count = o.event_count + EXCLUDED.event_count",
+            event_count = o.event_count + EXCLUDED.event_count,
+            current_step = CASE WHEN EXCLUDED.step_at >= o.step_at OR o.step_at IS NULL
+                THEN COALESCE(EXCLUDED.current_step, o.current_step) ELSE o.current_step END,
+            step_status = CASE WHEN EXCLUDED.step_at >= o.step_at OR o.step_at IS NULL
+                THEN COALESCE(EXCLUDED.step_status, o.step_status) ELSE o.step_status END,
+            step_at = GREATEST(EXCLUDED.step_at, o.step_at)",
     )
     .bind(d.iter().map(|x| x.order_id.clone()).collect::<Vec<_>>())
     .bind(d.iter().map(|x| x.customer_id.clone()).collect::<Vec<_>>())
@@ -211,6 +437,9 @@ async fn upsert_orders(tx: &mut Transaction<'_, Postgres>, d: &[OrderDelta]) -> 
     .bind(d.iter().map(|x| x.created_at).collect::<Vec<_>>())
     .bind(d.iter().map(|x| x.updated_at).collect::<Vec<_>>())
     .bind(d.iter().map(|x| x.event_count).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.current_step.clone()).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.step_status.clone()).collect::<Vec<_>>())
+    .bind(d.iter().map(|x| x.step_at).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -239,25 +468,22 @@ async fn save_positions(
     Ok(())
 }
 
-/// The NOTIFY payload: which orders changed, or `more: true` when too many to name.
-pub fn notify_payload(orders: &[String], events: usize, quarantined: usize) -> Value {
+/// The NOTIFY payload: which orders changed (or `more: true` when too many to name) and
+/// what the batch stored.
+pub fn notify_payload(o: &Outcome) -> Value {
     serde_json::json!({
-        "orders": orders.iter().take(NOTIFY_MAX_IDS).collect::<Vec<_>>(),
-        "more": orders.len() > NOTIFY_MAX_IDS,
-        "events": events,
-        "quarantined": quarantined,
+        "orders": o.orders_changed.iter().take(NOTIFY_MAX_IDS).collect::<Vec<_>>(),
+        "more": o.orders_changed.len() > NOTIFY_MAX_IDS,
+        "events": o.stored,
+        "dead_letters": o.dead_letters,
+        "quarantined": o.quarantined,
     })
 }
 
-async fn notify(
-    tx: &mut Transaction<'_, Postgres>,
-    orders: &[String],
-    events: usize,
-    quarantined: usize,
-) -> sqlx::Result<()> {
+async fn notify(tx: &mut Transaction<'_, Postgres>, outcome: &Outcome) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(LIVE_CHANNEL)
-        .bind(notify_payload(orders, events, quarantined).to_string())
+        .bind(notify_payload(outcome).to_string())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -283,8 +509,11 @@ mod tests {
 
     #[test]
     fn notify_payload_stays_small() {
-        let ids: Vec<String> = (0..1000).map(|i| format!("ORD-{i:06}")).collect();
-        let p = notify_payload(&ids, 1000, 3).to_string();
+        let outcome = Outcome {
+            orders_changed: (0..1000).map(|i| format!("ORD-{i:06}")).collect(),
+            ..Outcome::default()
+        };
+        let p = notify_payload(&outcome).to_string();
         assert!(p.len() < 8000, "{} bytes", p.len());
         assert!(p.contains("\"more\":true"));
     }

@@ -22,6 +22,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
+        switchyard::telemetry::init(switchyard::config::LogFormat::Pretty);
         let admin_url = std::env::var("DATABASE_URL")
             .expect("DATABASE_URL must be set for integration tests (make test sets it)");
         let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
