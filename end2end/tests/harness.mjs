@@ -88,13 +88,15 @@ export async function startSystem() {
 
 /** Headless Chromium with the flags this machine needs, and a page that records errors. */
 export async function openBrowser() {
-  const browser = await chromium.launch({
+  // A persistent context is how Playwright takes a fresh user-data-dir.
+  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'sy-chromium-')), {
     executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'sy-chromium-'))}`],
+    headless: true,
+    viewport: { width: 1366, height: 800 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
+  const page = browser.pages()[0] ?? await browser.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));

@@ -21,7 +21,7 @@ pub async fn ensure(brokers: &str, topics: &[String], partitions: i32) -> anyhow
     if missing.is_empty() {
         return Ok(());
     }
-    tracing::info!(?missing, "creating topics");
+    tracing::info!(count = missing.len(), "creating missing topics");
     let admin: AdminClient<DefaultClientContext> = super::client_config(brokers).create()?;
     let new: Vec<NewTopic> = missing
         .iter()
