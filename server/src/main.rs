@@ -68,6 +68,24 @@ enum Command {
         #[arg(long, default_value = "order.created")]
         topic: String,
     },
+    /// Measure the ingest pipeline against a raw COPY of the same rows (see BENCHMARKS.md).
+    IngestBench {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        /// Records to produce and ingest.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        #[arg(long, default_value_t = 5000)]
+        batch_max: usize,
+        /// Records per second during the latency phase.
+        #[arg(long, default_value_t = 5000)]
+        latency_rate: u32,
+        /// Length of the latency phase, in seconds.
+        #[arg(long, default_value_t = 10)]
+        latency_secs: u32,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -124,6 +142,26 @@ async fn main() -> anyhow::Result<()> {
                 println!("{id} {}/{p}@{o}", env.event_type);
             }
             Ok(())
+        }
+        Command::IngestBench {
+            common,
+            db,
+            records,
+            batch_max,
+            latency_rate,
+            latency_secs,
+        } => {
+            telemetry::init(common.log_format);
+            let (brokers, _embedded) = brokers(&common).await?;
+            switchyard::bench::run(switchyard::bench::BenchArgs {
+                admin_url: db.database_url,
+                brokers,
+                records,
+                batch_max,
+                latency_rate,
+                latency_secs,
+            })
+            .await
         }
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);

@@ -3,6 +3,7 @@
 //! their own issue.
 
 pub mod orders;
+pub mod synthetic;
 
 use crate::contract::Envelope;
 use rdkafka::message::{Header, OwnedHeaders};

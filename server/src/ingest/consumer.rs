@@ -141,6 +141,9 @@ fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
 pub fn batch_of(records: &[RawRecord]) -> Batch {
     let mut batch = Batch::default();
     for rec in records {
+        if let Some(ts) = rec.timestamp_ms {
+            batch.oldest_ms = Some(batch.oldest_ms.map_or(ts, |o| o.min(ts)));
+        }
         let next = rec.offset + 1;
         let pos = batch
             .positions

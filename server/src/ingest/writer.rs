@@ -29,6 +29,9 @@ pub struct Batch {
     pub quarantined: Vec<QuarantineRow>,
     /// Next offset to read, per (topic, partition), once this batch is stored.
     pub positions: BTreeMap<(String, i32), i64>,
+    /// Oldest Kafka timestamp in the batch (ms): the NOTIFY carries it so listeners can
+    /// measure end-to-end latency.
+    pub oldest_ms: Option<i64>,
 }
 
 impl Batch {
@@ -92,7 +95,7 @@ pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Res
         orders_changed,
     };
     if outcome.stored + outcome.dead_letters + outcome.quarantined > 0 {
-        notify(&mut tx, &outcome).await?;
+        notify(&mut tx, &outcome, batch.oldest_ms).await?;
     }
     tx.commit().await?;
     Ok(outcome)
@@ -470,8 +473,9 @@ async fn save_positions(
 
 /// The NOTIFY payload: which orders changed (or `more: true` when too many to name) and
 /// what the batch stored.
-pub fn notify_payload(o: &Outcome) -> Value {
+pub fn notify_payload(o: &Outcome, oldest_ms: Option<i64>) -> Value {
     serde_json::json!({
+        "oldest_ms": oldest_ms,
         "orders": o.orders_changed.iter().take(NOTIFY_MAX_IDS).collect::<Vec<_>>(),
         "more": o.orders_changed.len() > NOTIFY_MAX_IDS,
         "events": o.stored,
@@ -480,10 +484,14 @@ pub fn notify_payload(o: &Outcome) -> Value {
     })
 }
 
-async fn notify(tx: &mut Transaction<'_, Postgres>, outcome: &Outcome) -> sqlx::Result<()> {
+async fn notify(
+    tx: &mut Transaction<'_, Postgres>,
+    outcome: &Outcome,
+    oldest_ms: Option<i64>,
+) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(LIVE_CHANNEL)
-        .bind(notify_payload(outcome).to_string())
+        .bind(notify_payload(outcome, oldest_ms).to_string())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -513,7 +521,7 @@ mod tests {
             orders_changed: (0..1000).map(|i| format!("ORD-{i:06}")).collect(),
             ..Outcome::default()
         };
-        let p = notify_payload(&outcome).to_string();
+        let p = notify_payload(&outcome, Some(1)).to_string();
         assert!(p.len() < 8000, "{} bytes", p.len());
         assert!(p.contains("\"more\":true"));
     }

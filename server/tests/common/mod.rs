@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use rdkafka::producer::FutureProducer;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -25,18 +25,9 @@ impl TestDb {
         switchyard::telemetry::init(switchyard::config::LogFormat::Pretty);
         let admin_url = std::env::var("DATABASE_URL")
             .expect("DATABASE_URL must be set for integration tests (make test sets it)");
-        let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url)
+        let (url, name, pool) = switchyard::db::create_scratch(&admin_url, "sy_test")
             .await
-            .expect("connect admin db");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test db");
-        let url = with_database(&admin_url, &name);
-        let pool = switchyard::db::connect(&url)
-            .await
-            .expect("migrate test db");
+            .expect("create test database");
         TestDb {
             url,
             pool,
@@ -55,27 +46,8 @@ impl TestDb {
     /// Drops the database (call at the end of a passing test; failed ones keep theirs).
     pub async fn drop_db(self) {
         self.pool.close().await;
-        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin)
-            .await;
-        }
+        let _ = switchyard::db::drop_scratch(&self.admin_url, &self.name).await;
     }
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let base = match base.rfind('/') {
-        Some(i) if i > "postgres://".len() => &base[..i],
-        _ => base,
-    };
-    format!("{base}/{db}{query}")
 }
 
 pub fn free_port() -> u16 {
@@ -200,20 +172,5 @@ where
         }
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_is_swapped_in_urls() {
-        assert_eq!(
-            super::with_database("postgres://u@h:1/postgres?sslmode=disable", "x"),
-            "postgres://u@h:1/x?sslmode=disable"
-        );
-        assert_eq!(
-            super::with_database("postgres://u@h:1", "x"),
-            "postgres://u@h:1/x"
-        );
     }
 }

@@ -1,0 +1,350 @@
+//! `switchyard ingest-bench`: how fast the whole ingest pipeline runs here, next to the
+//! physical limit measured in the same run.
+//!
+//! 1. Produces N records of the synthetic mix ([`crate::fleet::synthetic`]) to the broker.
+//! 2. Times the real pipeline (consume → decode → one transaction per batch with all
+//!    projections) draining that backlog into a fresh database.
+//! 3. Times a raw `COPY` of the same rows into the same tables of a second fresh database
+//!    (no projections, no Kafka): the most PostgreSQL can take here.
+//! 4. Produces at a fixed rate while ingest runs live and reports, per committed batch,
+//!    the time from the oldest record's Kafka timestamp to the NOTIFY arriving.
+
+use crate::fleet::synthetic::{Record, Synthetic};
+use crate::ingest::consumer::{self, batch_of, IngestSettings};
+use crate::ingest::decode::{hex, RawRecord};
+use crate::ingest::LIVE_CHANNEL;
+use crate::{contract, db, kafka};
+use futures::StreamExt;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub struct BenchArgs {
+    pub admin_url: String,
+    pub brokers: String,
+    pub records: usize,
+    pub batch_max: usize,
+    pub latency_rate: u32,
+    pub latency_secs: u32,
+}
+
+async fn produce(producer: &FutureProducer, records: &[Record]) -> anyhow::Result<()> {
+    let sends = futures::stream::iter(records.iter().map(|r| {
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in &r.headers {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
+        let mut rec = FutureRecord::<str, [u8]>::to(&r.topic)
+            .payload(&r.value)
+            .headers(headers);
+        if let Some(k) = &r.key {
+            rec = rec.key(k.as_str());
+        }
+        producer.send(rec, Duration::from_secs(60))
+    }))
+    .buffer_unordered(20_000);
+    let results: Vec<_> = sends.collect().await;
+    for r in results {
+        r.map_err(|(e, _)| anyhow::anyhow!("produce: {e}"))?;
+    }
+    Ok(())
+}
+
+/// High watermarks of every contract topic: where a fresh consumer group should start so
+/// that it reads only what this run produces.
+fn high_watermarks(brokers: &str) -> anyhow::Result<Vec<(String, i32, i64)>> {
+    let c: BaseConsumer = kafka::client_config(brokers).create()?;
+    let md = c.fetch_metadata(None, Duration::from_secs(10))?;
+    let mut out = Vec::new();
+    for t in md
+        .topics()
+        .iter()
+        .filter(|t| contract::all_topics().iter().any(|n| n == t.name()))
+    {
+        for p in t.partitions() {
+            let (_, high) = c.fetch_watermarks(t.name(), p.id(), Duration::from_secs(10))?;
+            out.push((t.name().to_string(), p.id(), high));
+        }
+    }
+    Ok(out)
+}
+
+async fn start_positions(pool: &PgPool, group: &str, brokers: &str) -> anyhow::Result<i64> {
+    let b = brokers.to_string();
+    let marks = tokio::task::spawn_blocking(move || high_watermarks(&b)).await??;
+    let mut sum = 0;
+    for (t, p, o) in marks {
+        sum += o;
+        sqlx::query("INSERT INTO consumer_positions (group_id, topic, kafka_partition, next_offset) VALUES ($1,$2,$3,$4)")
+            .bind(group)
+            .bind(t)
+            .bind(p)
+            .bind(o)
+            .execute(pool)
+            .await?;
+    }
+    Ok(sum)
+}
+
+async fn consumed(pool: &PgPool, group: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_positions WHERE group_id = $1",
+    )
+    .bind(group)
+    .fetch_one(pool)
+    .await?)
+}
+
+fn settings(args: &BenchArgs, url: &str, group: &str) -> IngestSettings {
+    IngestSettings {
+        brokers: args.brokers.clone(),
+        database_url: url.to_string(),
+        group_id: group.to_string(),
+        topics: contract::all_topics(),
+        batch_max: args.batch_max,
+        batch_wait: Duration::from_millis(20),
+        session_timeout_ms: 6000,
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let topics = contract::all_topics();
+    kafka::topics::ensure(&args.brokers, &topics, kafka::topics::DEFAULT_PARTITIONS).await?;
+    let producer = kafka::producer(&args.brokers)?;
+    let (url, name, pool) = db::create_scratch(&args.admin_url, "sy_bench").await?;
+    let group = format!("bench-{name}");
+    let start = start_positions(&pool, &group, &args.brokers).await?;
+
+    let records = Synthetic::new(42, &name[name.len() - 6..].to_uppercase()).records(args.records);
+    let n = records.len();
+    let t = Instant::now();
+    produce(&producer, &records).await?;
+    let produce_rate = n as f64 / t.elapsed().as_secs_f64();
+
+    // The pipeline, draining the backlog.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let t = Instant::now();
+    let ingest = tokio::spawn(consumer::run(
+        pool.clone(),
+        settings(&args, &url, &group),
+        stop_rx,
+    ));
+    while consumed(&pool, &group).await? - start < n as i64 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pipeline_secs = t.elapsed().as_secs_f64();
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM dead_letters),
+                (SELECT count(*) FROM quarantine), (SELECT count(*) FROM orders)",
+    )
+    .fetch_one(&pool)
+    .await?;
+
+    // Latency at a steady rate, with ingest live.
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.listen(LIVE_CHANNEL).await?;
+    let mut gen = Synthetic::new(43, "LAT");
+    let rate = args.latency_rate.max(1) as usize;
+    let ticks = args.latency_secs.max(1) as usize * 20;
+    let per_tick = (rate / 20).max(1);
+    let batches: Vec<Vec<Record>> = (0..ticks).map(|_| gen.records(per_tick)).collect();
+    let producing = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        for b in &batches {
+            tick.tick().await;
+            produce(&producer, b).await?;
+        }
+        anyhow::Ok(())
+    };
+    let listening = async {
+        let mut latencies: Vec<i64> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(args.latency_secs as u64 + 5);
+        while Instant::now() < deadline {
+            let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(500), listener.recv()).await
+            else {
+                continue;
+            };
+            let now = chrono::Utc::now().timestamp_millis();
+            let payload: Value = serde_json::from_str(n.payload())?;
+            if let Some(oldest) = payload.get("oldest_ms").and_then(Value::as_i64) {
+                latencies.push(now - oldest);
+            }
+        }
+        anyhow::Ok(latencies)
+    };
+    let (produced, latencies) = tokio::join!(producing, listening);
+    produced?;
+    let mut latencies = latencies?;
+    stop_tx.send(true)?;
+    ingest.await??;
+
+    // The physical limit: COPY the same rows into the same tables, nothing else.
+    let (_, copy_name, copy_pool) = db::create_scratch(&args.admin_url, "sy_bench_copy").await?;
+    let t = Instant::now();
+    copy_rows(&copy_pool, &records).await?;
+    let copy_secs = t.elapsed().as_secs_f64();
+
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(-1)
+    };
+    let pipeline = n as f64 / pipeline_secs;
+    let copy = n as f64 / copy_secs;
+    println!("ingest-bench: {n} records ({} events, {} dead letters, {} quarantined; {} orders), batch {}",
+        counts.0, counts.1, counts.2, counts.3, args.batch_max);
+    println!("produce      {produce_rate:>10.0} records/s");
+    println!("pipeline     {pipeline:>10.0} records/s  ({pipeline_secs:.2} s: Kafka -> decode -> PostgreSQL with projections)");
+    println!("raw COPY     {copy:>10.0} records/s  ({copy_secs:.2} s: same rows, same tables, no projections)");
+    println!("ratio        {:>10.2} of raw COPY", pipeline / copy);
+    println!("notify latency at {} records/s for {} s ({} batches): p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
+        args.latency_rate, args.latency_secs, latencies.len(), pct(0.50), pct(0.95), pct(0.99), latencies.last().copied().unwrap_or(-1));
+
+    pool.close().await;
+    copy_pool.close().await;
+    db::drop_scratch(&args.admin_url, &name).await?;
+    db::drop_scratch(&args.admin_url, &copy_name).await?;
+    Ok(())
+}
+
+fn csv_text(out: &mut String, v: Option<&str>) {
+    if let Some(s) = v {
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' {
+                out.push('"');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+}
+
+fn csv_bytes(out: &mut String, v: Option<&[u8]>) {
+    if let Some(b) = v {
+        let _ = write!(out, "\"\\x{}\"", hex(b));
+    }
+}
+
+/// Decodes the records (as if read from partition `i % 3` at offset `i`) and COPYs the
+/// resulting rows into `events`, `dead_letters` and `quarantine`.
+async fn copy_rows(pool: &PgPool, records: &[Record]) -> anyhow::Result<()> {
+    let raws: Vec<RawRecord> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RawRecord {
+            topic: r.topic.clone(),
+            partition: (i % 3) as i32,
+            offset: i as i64,
+            key: r.key.clone().map(String::into_bytes),
+            value: Some(r.value.clone()),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone().into_bytes())))
+                .collect(),
+            timestamp_ms: None,
+        })
+        .collect();
+    let batch = batch_of(&raws);
+    let mut conn = pool.acquire().await?;
+
+    let mut csv = String::with_capacity(records.len() * 700);
+    for e in &batch.events {
+        csv_text(&mut csv, Some(&e.topic));
+        let _ = write!(csv, ",{},{},", e.partition, e.offset);
+        csv_bytes(&mut csv, e.key.as_deref());
+        csv.push(',');
+        csv_text(&mut csv, e.event_id.map(|u| u.to_string()).as_deref());
+        csv.push(',');
+        csv_text(&mut csv, Some(&e.event_type));
+        csv.push(',');
+        csv_text(&mut csv, Some(&e.aggregate_id));
+        csv.push(',');
+        if let Some(v) = e.aggregate_version {
+            let _ = write!(csv, "{v}");
+        }
+        csv.push(',');
+        csv_text(&mut csv, Some(&e.occurred_at.to_rfc3339()));
+        for f in [&e.source, &e.correlation_id, &e.causation_id] {
+            csv.push(',');
+            csv_text(&mut csv, f.as_deref());
+        }
+        csv.push(',');
+        csv_text(&mut csv, Some(&e.headers.to_string()));
+        csv.push(',');
+        csv_text(&mut csv, Some(&e.data.to_string()));
+        csv.push('\n');
+    }
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY events (topic, kafka_partition, kafka_offset, kafka_key, event_id, event_type,
+                aggregate_id, aggregate_version, occurred_at, source, correlation_id, causation_id,
+                headers, payload) FROM STDIN WITH (FORMAT csv)",
+        )
+        .await?;
+    copy.send(csv.as_bytes()).await?;
+    copy.finish().await?;
+
+    let mut csv = String::new();
+    for d in &batch.dead_letters {
+        csv_text(&mut csv, Some(&d.topic));
+        let _ = write!(csv, ",{},{},", d.partition, d.offset);
+        csv_bytes(&mut csv, d.key.as_deref());
+        csv.push(',');
+        csv_bytes(&mut csv, d.value.as_deref());
+        csv.push(',');
+        csv_text(&mut csv, Some(&d.headers.to_string()));
+        csv.push(',');
+        csv_text(&mut csv, Some(d.dialect.as_str()));
+        csv.push(',');
+        csv_text(&mut csv, Some(&d.original_topic));
+        csv.push(',');
+        csv_text(&mut csv, Some(&d.failed_at.to_rfc3339()));
+        csv.push(',');
+        csv_bytes(&mut csv, d.replay_value.as_deref());
+        csv.push('\n');
+    }
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY dead_letters (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers,
+                dialect, original_topic, failed_at, replay_value) FROM STDIN WITH (FORMAT csv)",
+        )
+        .await?;
+    copy.send(csv.as_bytes()).await?;
+    copy.finish().await?;
+
+    let mut csv = String::new();
+    for q in &batch.quarantined {
+        csv_text(&mut csv, Some(&q.topic));
+        let _ = write!(csv, ",{},{},", q.partition, q.offset);
+        csv_bytes(&mut csv, q.key.as_deref());
+        csv.push(',');
+        csv_bytes(&mut csv, q.value.as_deref());
+        csv.push(',');
+        csv_text(&mut csv, Some(&q.headers.to_string()));
+        csv.push(',');
+        csv_text(&mut csv, Some(&q.reason));
+        csv.push('\n');
+    }
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY quarantine (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers, reason)
+             FROM STDIN WITH (FORMAT csv)",
+        )
+        .await?;
+    copy.send(csv.as_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
