@@ -95,7 +95,7 @@ impl Synthetic {
         created.aggregate_version = Some(1);
         out.push(Record::event(&created));
         let fails = self.rng.random_bool(0.1);
-        let steps: Vec<Envelope> = vec![
+        let steps = [
             self.step(&id, "inventory", "execute", "started", None),
             self.step(&id, "inventory", "execute", "succeeded", None),
             self.env("inventory.reserved", &id, &id, json!({"order_id": id})),
@@ -103,7 +103,7 @@ impl Synthetic {
         ];
         out.extend(steps.iter().map(Record::event));
         if fails {
-            let tail = vec![
+            let tail = [
                 self.step(&id, "payment", "execute", "failed", Some("card declined")),
                 self.env(
                     "payment.failed",
@@ -122,7 +122,7 @@ impl Synthetic {
             ];
             out.extend(tail.iter().map(Record::event));
         } else {
-            let tail = vec![
+            let tail = [
                 self.step(&id, "payment", "execute", "succeeded", None),
                 self.env(
                     "payment.completed",
