@@ -9,15 +9,12 @@
 //! 4. Produces at a fixed rate while ingest runs live and reports, per committed batch,
 //!    the time from the oldest record's Kafka timestamp to the NOTIFY arriving.
 
-use crate::fleet::synthetic::{Record, Synthetic};
+use crate::fleet::synthetic::{produce, Record, Synthetic};
 use crate::ingest::consumer::{self, batch_of, IngestSettings};
 use crate::ingest::decode::{hex, RawRecord};
 use crate::ingest::LIVE_CHANNEL;
 use crate::{contract, db, kafka};
-use futures::StreamExt;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -32,31 +29,6 @@ pub struct BenchArgs {
     pub batch_max: usize,
     pub latency_rate: u32,
     pub latency_secs: u32,
-}
-
-async fn produce(producer: &FutureProducer, records: &[Record]) -> anyhow::Result<()> {
-    let sends = futures::stream::iter(records.iter().map(|r| {
-        let mut headers = OwnedHeaders::new();
-        for (k, v) in &r.headers {
-            headers = headers.insert(Header {
-                key: k,
-                value: Some(v.as_bytes()),
-            });
-        }
-        let mut rec = FutureRecord::<str, [u8]>::to(&r.topic)
-            .payload(&r.value)
-            .headers(headers);
-        if let Some(k) = &r.key {
-            rec = rec.key(k.as_str());
-        }
-        producer.send(rec, Duration::from_secs(60))
-    }))
-    .buffer_unordered(20_000);
-    let results: Vec<_> = sends.collect().await;
-    for r in results {
-        r.map_err(|(e, _)| anyhow::anyhow!("produce: {e}"))?;
-    }
-    Ok(())
 }
 
 /// High watermarks of every contract topic: where a fresh consumer group should start so

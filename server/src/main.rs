@@ -86,6 +86,13 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         latency_secs: u32,
     },
+    /// Rebuild the projections from the event store and compare; exits 1 on a difference.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -162,6 +169,22 @@ async fn main() -> anyhow::Result<()> {
                 latency_secs,
             })
             .await
+        }
+        Command::Verify { common, db } => {
+            telemetry::init(common.log_format);
+            let pool = db::connect(&db.database_url).await?;
+            let problems = switchyard::ingest::verify::verify(&pool).await?;
+            if problems.is_empty() {
+                println!("projections match the event store");
+                return Ok(());
+            }
+            for p in &problems {
+                println!("{p}");
+            }
+            anyhow::bail!(
+                "{} differences between projections and event store",
+                problems.len()
+            )
         }
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);

@@ -10,7 +10,10 @@ use crate::contract::Envelope;
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
+use std::time::Duration;
 
 /// One record to publish.
 #[derive(Clone, Debug)]
@@ -34,6 +37,34 @@ impl Record {
                 .collect(),
         }
     }
+}
+
+/// Publishes records with many sends in flight (for throughput); fails on the first
+/// record the broker refuses.
+pub async fn produce(producer: &FutureProducer, records: &[Record]) -> anyhow::Result<()> {
+    for chunk in records.chunks(10_000) {
+        let mut sends = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            let mut headers = OwnedHeaders::new();
+            for (k, v) in &r.headers {
+                headers = headers.insert(Header {
+                    key: k,
+                    value: Some(v.as_bytes()),
+                });
+            }
+            let mut rec = FutureRecord::<str, [u8]>::to(&r.topic)
+                .payload(&r.value)
+                .headers(headers);
+            if let Some(k) = &r.key {
+                rec = rec.key(k.as_str());
+            }
+            sends.push(producer.send(rec, Duration::from_secs(60)));
+        }
+        for r in futures::future::join_all(sends).await {
+            r.map_err(|(e, _)| anyhow::anyhow!("produce: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Generates orders one at a time; `records(n)` yields about `n` records.

@@ -13,6 +13,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod decode;
 pub mod project;
+pub mod verify;
 pub mod writer;
 
 pub use decode::RawRecord;
