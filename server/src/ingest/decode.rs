@@ -71,7 +71,10 @@ pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
             .iter()
             .map(|(k, v)| {
                 let mut o = Map::new();
-                o.insert("key".into(), Value::String(k.clone()));
+                o.insert("key".into(), Value::String(k.replace('\0', "\u{FFFD}")));
+                if k.contains('\0') {
+                    o.insert("key_hex".into(), Value::String(hex(k.as_bytes())));
+                }
                 match v {
                     // NUL is valid UTF-8 but PostgreSQL text cannot hold it: hex then.
                     Some(bytes) => match std::str::from_utf8(bytes) {
@@ -317,5 +320,123 @@ mod tests {
         assert_eq!(q.value.as_deref(), Some(&[0xff][..]));
         assert_eq!(q.headers[1]["hex"], "00000003ff");
         assert!(q.headers[2].get("text").is_none());
+    }
+}
+
+/// Property tests: whatever arrives, decoding returns a storable row of the right kind.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".*".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".*", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Values that look like envelopes, with any field possibly wrong.
+    fn envelope_like() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::sample::select(vec![
+                "order.created",
+                "saga.step",
+                "breaker.transition",
+                "nope",
+                "",
+            ]),
+            ".*",
+            json_value(),
+            prop::option::of(json_value()),
+            any::<bool>(),
+        )
+            .prop_map(|(t, agg, data, extra, good_time)| {
+                let mut v = serde_json::json!({
+                    "id": "0190b3b4-6c1f-7aaa-8000-000000000000", "type": t, "aggregate_id": agg,
+                    "occurred_at": if good_time { "2026-11-25T10:00:00Z" } else { "yesterday" },
+                    "source": "s", "correlation_id": "c", "data": data,
+                });
+                if let Some(x) = extra {
+                    v["metadata"] = x;
+                }
+                serde_json::to_vec(&v).unwrap()
+            })
+    }
+
+    fn record() -> impl Strategy<Value = RawRecord> {
+        let topic = prop_oneof![prop::sample::select(crate::contract::all_topics()), ".*",];
+        let value = prop::option::of(prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            json_value().prop_map(|v| serde_json::to_vec(&v).unwrap()),
+            envelope_like(),
+        ]);
+        let headers = prop::collection::vec(
+            (
+                ".*",
+                prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
+            ),
+            0..6,
+        );
+        (
+            topic,
+            prop::option::of(prop::collection::vec(any::<u8>(), 0..16)),
+            value,
+            headers,
+            any::<Option<i64>>(),
+        )
+            .prop_map(|(topic, key, value, headers, ts)| RawRecord {
+                topic,
+                partition: 0,
+                offset: 0,
+                key,
+                value,
+                headers,
+                timestamp_ms: ts,
+            })
+    }
+
+    fn storable(v: &Value) -> bool {
+        !has_nul(v)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn decode_is_total_and_rows_are_storable(rec in record()) {
+            match decode(&rec) {
+                Decoded::Event(e) => {
+                    prop_assert!(!rec.topic.ends_with(crate::contract::DLQ_SUFFIX));
+                    prop_assert!(crate::contract::is_known_type(&e.event_type));
+                    prop_assert!(!e.aggregate_id.is_empty() && !e.aggregate_id.contains('\0'));
+                    prop_assert!(storable(&e.data) && storable(&e.headers));
+                }
+                Decoded::DeadLetter(d) => {
+                    prop_assert!(rec.topic.ends_with(crate::contract::DLQ_SUFFIX));
+                    prop_assert_eq!(d.value, rec.value);
+                    prop_assert!(storable(&d.headers));
+                    for t in [&d.exception_message, &d.exception_type, &d.order_id].into_iter().flatten() {
+                        prop_assert!(!t.contains('\0'));
+                    }
+                    prop_assert!(!d.original_topic.contains('\0'));
+                }
+                Decoded::Quarantine(q) => {
+                    prop_assert!(!q.reason.is_empty());
+                    prop_assert_eq!(q.value, rec.value);
+                    prop_assert!(storable(&q.headers));
+                }
+            }
+        }
     }
 }
