@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt
+.PHONY: demo test setup site e2e lint fmt bench-ingest
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -25,3 +25,7 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+## Ingest throughput vs raw COPY, and NOTIFY latency (BENCHMARKS.md).
+bench-ingest:
+	scripts/bench.sh ingest-bench $(ARGS)

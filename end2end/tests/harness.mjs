@@ -78,9 +78,10 @@ export async function startSystem() {
     env,
     produceOrder,
     async stop() {
+      const exited = new Promise((r) => server.once('exit', r));
       server.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       broker.kill('SIGKILL');
-      await new Promise((r) => setTimeout(r, 300));
       try { execFileSync('psql', [adminUrl, '-qc', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]); } catch { /* kept for inspection */ }
     },
   };

@@ -20,8 +20,9 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Clone, Debug)]
 pub struct IngestSettings {
@@ -178,9 +179,9 @@ async fn store(
     pool: &PgPool,
     group: &str,
     records: &[RawRecord],
+    batch: Batch,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(Batch, Outcome)> {
-    let batch = batch_of(records);
     loop {
         match write_batch(pool, group, &batch).await {
             Ok(o) => return Some((batch, o)),
@@ -188,8 +189,8 @@ async fn store(
                 tracing::warn!(error = %e, records = records.len(), "batch refused; isolating the record");
                 let mut total = Outcome::default();
                 for rec in records {
-                    let (_, o) =
-                        Box::pin(store(pool, group, std::slice::from_ref(rec), shutdown)).await?;
+                    let one = std::slice::from_ref(rec);
+                    let (_, o) = Box::pin(store(pool, group, one, batch_of(one), shutdown)).await?;
                     total.stored += o.stored;
                     total.dead_letters += o.dead_letters;
                     total.quarantined += o.quarantined;
@@ -262,6 +263,9 @@ pub async fn run(
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
+        // Brokers may hold a fetch until this passes when little data waits; keep it short
+        // so live events are not held back (the default 500 ms dominated push latency).
+        .set("fetch.wait.max.ms", "10")
         .set(
             "session.timeout.ms",
             settings.session_timeout_ms.to_string(),
@@ -274,9 +278,18 @@ pub async fn run(
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     tracing::info!(group = %settings.group_id, topics = topics.len(), "ingest started");
+    let consumer = Arc::new(consumer);
 
-    let mut total: u64 = 0;
-    let mut last_log = Instant::now();
+    // Two stages, so fetching and decoding the next batch overlaps writing this one. The
+    // queue holds one batch: memory stays bounded and positions stay in order.
+    let (tx, rx) = mpsc::channel::<(Vec<RawRecord>, Batch)>(1);
+    let writer = tokio::spawn(write_stage(
+        pool,
+        settings.group_id.clone(),
+        consumer.clone(),
+        rx,
+        shutdown.clone(),
+    ));
     loop {
         let first = tokio::select! {
             m = consumer.recv() => m,
@@ -299,8 +312,28 @@ pub async fn run(
                 Err(_) => break,
             }
         }
-        let Some((batch, outcome)) =
-            store(&pool, &settings.group_id, &records, &mut shutdown).await
+        let batch = batch_of(&records);
+        if tx.send((records, batch)).await.is_err() {
+            break; // the writer stopped (shutdown)
+        }
+    }
+    drop(tx);
+    writer.await?;
+    Ok(())
+}
+
+/// The second stage: writes batches in order, then mirrors their positions into Kafka.
+async fn write_stage(
+    pool: PgPool,
+    group: String,
+    consumer: Arc<StreamConsumer<PositionsContext>>,
+    mut rx: mpsc::Receiver<(Vec<RawRecord>, Batch)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut total: u64 = 0;
+    let mut last_log = Instant::now();
+    while let Some((records, batch)) = rx.recv().await {
+        let Some((batch, outcome)) = store(&pool, &group, &records, batch, &mut shutdown).await
         else {
             break;
         };
@@ -312,7 +345,6 @@ pub async fn run(
         }
     }
     tracing::info!(total, "ingest stopped");
-    Ok(())
 }
 
 /// Mirrors the stored positions into Kafka (for lag tooling). Best effort: PostgreSQL is
