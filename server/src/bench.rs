@@ -110,7 +110,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         settings(&args, &url, &group),
         stop_rx,
     ));
-    while consumed(&pool, &group).await? - start < n as i64 {
+    let mut last = (0, Instant::now());
+    loop {
+        let done = consumed(&pool, &group).await? - start;
+        if done >= n as i64 {
+            break;
+        }
+        if done > last.0 {
+            last = (done, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(60) {
+            anyhow::bail!("ingest made no progress for 60 s at {done} of {n} records");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pipeline_secs = t.elapsed().as_secs_f64();

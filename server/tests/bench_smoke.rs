@@ -1,0 +1,22 @@
+//! The ingest benchmark still runs end to end (small N), so `make bench-ingest` keeps working.
+
+mod common;
+
+use common::Broker;
+use switchyard::bench::{run, BenchArgs};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_bench_runs_and_reports() {
+    switchyard::telemetry::init(switchyard::config::LogFormat::Pretty);
+    let broker = Broker::start().await;
+    run(BenchArgs {
+        admin_url: std::env::var("DATABASE_URL").expect("DATABASE_URL"),
+        brokers: broker.bootstrap.clone(),
+        records: 3000,
+        batch_max: 500,
+        latency_rate: 1000,
+        latency_secs: 1,
+    })
+    .await
+    .expect("bench runs");
+}
