@@ -39,6 +39,68 @@ impl OrderRow {
     }
 }
 
+/// One step of an order's saga timeline (execute and compensate on one timeline).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagaStepView {
+    pub step: String,
+    pub action: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+}
+
+/// One stored event of an order, with its source position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub id: i64,
+    pub event_type: String,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub version: Option<i64>,
+    pub occurred_at: DateTime<Utc>,
+    pub source: Option<String>,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+}
+
+/// A dead letter, as listed next to the order it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterView {
+    pub id: i64,
+    pub original_topic: String,
+    pub dialect: String,
+    pub exception_message: Option<String>,
+    pub status: String,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Everything the order detail page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub order: OrderRow,
+    pub current_step: Option<String>,
+    pub step_status: Option<String>,
+    pub steps: Vec<SagaStepView>,
+    pub events: Vec<EventView>,
+    pub dead_letters: Vec<DeadLetterView>,
+}
+
+/// A quarantined record: where it was, why it was refused, and a safe preview.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedView {
+    pub id: i64,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: String,
+    pub size: i64,
+    /// The first bytes as text (invalid UTF-8 replaced); rendered escaped, never as HTML.
+    pub preview: String,
+    pub quarantined_at: DateTime<Utc>,
+}
+
 /// What arrives on the live push stream (`/api/live`), one JSON object per SSE message.
 /// The SSE event name is [`LiveMessage::event_name`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +118,19 @@ impl LiveMessage {
     }
 }
 
+/// The link to an order's page, its id percent-encoded for a path segment.
+pub fn order_href(order_id: &str) -> String {
+    let mut out = String::from("/orders/");
+    for b in order_id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The upper bound of one page of orders.
 pub const MAX_PAGE: i64 = 500;
 
@@ -64,7 +139,7 @@ pub type OpsError = Box<dyn std::error::Error + Send + Sync>;
 
 #[cfg(feature = "ssr")]
 mod server_side {
-    use super::{OpsError, OrderRow};
+    use super::{OpsError, OrderDetail, OrderRow, QuarantinedView};
     use std::sync::Arc;
 
     /// Read-model operations the pages need. Implemented by the `switchyard` server over
@@ -73,6 +148,10 @@ mod server_side {
     pub trait OpsApi: Send + Sync + 'static {
         /// The most recently changed orders, newest first.
         async fn recent_orders(&self, limit: i64) -> Result<Vec<OrderRow>, OpsError>;
+        /// One order with its saga timeline, events and dead letters; `None` if unknown.
+        async fn order_detail(&self, order_id: &str) -> Result<Option<OrderDetail>, OpsError>;
+        /// The most recently quarantined records, newest first.
+        async fn quarantined(&self, limit: i64) -> Result<Vec<QuarantinedView>, OpsError>;
     }
 
     /// The handle server functions find in context.
@@ -105,6 +184,12 @@ mod tests {
         assert_eq!(row(Some(5)).total_display(), "0.05 EUR");
         assert_eq!(row(Some(-199)).total_display(), "-1.99 EUR");
         assert_eq!(row(None).total_display(), "—");
+    }
+
+    #[test]
+    fn order_links_are_escaped() {
+        assert_eq!(order_href("ORD-1"), "/orders/ORD-1");
+        assert_eq!(order_href("a/b?c <x>"), "/orders/a%2Fb%3Fc%20%3Cx%3E");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    StaticSegment,
+    ParamSegment, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -53,11 +53,17 @@ pub fn App() -> impl IntoView {
                         "Switchyard"
                     </A>
                     <A href="/orders">"Orders"</A>
+                    <A href="/quarantine">"Quarantine"</A>
                 </nav>
                 <main class="content">
                     <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                         <Route path=StaticSegment("") view=pages::orders::OrdersPage />
                         <Route path=StaticSegment("orders") view=pages::orders::OrdersPage />
+                        <Route
+                            path=(StaticSegment("orders"), ParamSegment("id"))
+                            view=pages::order_detail::OrderDetailPage
+                        />
+                        <Route path=StaticSegment("quarantine") view=pages::quarantine::QuarantinePage />
                     </Routes>
                 </main>
             </div>

@@ -48,3 +48,20 @@ test('orders page hydrates and shows a pushed order without reload', async () =>
   await page.screenshot({ path: `${ARTIFACTS}/orders-live.png`, fullPage: true });
   assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
 });
+
+test('an order link opens its detail page with the event history', async () => {
+  const { page, errors } = b;
+  const orderId = `ORD-E2E-DETAIL-${Date.now()}`;
+  system.produceOrder(orderId);
+  await page.goto(`${system.base}/orders`);
+  await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  const link = page.locator(`tr[data-order-id="${orderId}"] a`);
+  await link.waitFor({ timeout: 20000 });
+  await link.click();
+  await page.waitForURL(`**/orders/${orderId}`);
+  await page.getByTestId('events').locator('tbody tr').first().waitFor({ timeout: 10000 });
+  assert.match(await page.getByTestId('events').textContent(), /order\.created/);
+  assert.equal((await page.getByTestId('order-status').textContent()).trim(), 'created');
+  await page.screenshot({ path: `${ARTIFACTS}/order-detail.png`, fullPage: true });
+  assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
+});

@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use sqlx::PgPool;
-use switchyard_app::api::{OpsApi, OpsError, OrderRow};
+use switchyard_app::api::{
+    DeadLetterView, EventView, OpsApi, OpsError, OrderDetail, OrderRow, QuarantinedView,
+    SagaStepView,
+};
 
 #[derive(Clone)]
 pub struct PgOps {
@@ -66,5 +69,161 @@ impl OpsApi for PgOps {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(order_row).collect())
+    }
+
+    async fn order_detail(&self, order_id: &str) -> Result<Option<OrderDetail>, OpsError> {
+        let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT order_id, current_step, step_status FROM orders WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((_, current_step, step_status)) = row else {
+            return Ok(None);
+        };
+        let order = orders_by_id(&self.pool, &[order_id.to_string()])
+            .await?
+            .pop()
+            .ok_or("order vanished")?;
+        let steps = sqlx::query_as::<
+            _,
+            (
+                String,
+                String,
+                String,
+                Option<String>,
+                i32,
+                chrono::DateTime<chrono::Utc>,
+            ),
+        >(
+            "SELECT step, action, status, error, attempt, at FROM saga_steps
+             WHERE order_id = $1 ORDER BY at, id",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|(step, action, status, error, attempt, at)| SagaStepView {
+            step,
+            action,
+            status,
+            error,
+            attempt,
+            at,
+        })
+        .collect();
+        type Ev = (
+            i64,
+            String,
+            String,
+            i32,
+            i64,
+            Option<i64>,
+            chrono::DateTime<chrono::Utc>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let events = sqlx::query_as::<_, Ev>(
+            "SELECT id, event_type, topic, kafka_partition, kafka_offset, aggregate_version, occurred_at,
+                    source, correlation_id, causation_id
+             FROM events WHERE aggregate_id = $1 ORDER BY occurred_at, id LIMIT 1000",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            id: e.0,
+            event_type: e.1,
+            topic: e.2,
+            partition: e.3,
+            offset: e.4,
+            version: e.5,
+            occurred_at: e.6,
+            source: e.7,
+            correlation_id: e.8,
+            causation_id: e.9,
+        })
+        .collect();
+        let dead_letters = sqlx::query_as::<
+            _,
+            (
+                i64,
+                String,
+                String,
+                Option<String>,
+                String,
+                chrono::DateTime<chrono::Utc>,
+            ),
+        >(
+            "SELECT id, original_topic, dialect, exception_message, status, failed_at
+             FROM dead_letters WHERE order_id = $1 ORDER BY failed_at LIMIT 500",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(
+            |(id, original_topic, dialect, exception_message, status, failed_at)| DeadLetterView {
+                id,
+                original_topic,
+                dialect,
+                exception_message,
+                status,
+                failed_at,
+            },
+        )
+        .collect();
+        Ok(Some(OrderDetail {
+            order,
+            current_step,
+            step_status,
+            steps,
+            events,
+            dead_letters,
+        }))
+    }
+
+    async fn quarantined(&self, limit: i64) -> Result<Vec<QuarantinedView>, OpsError> {
+        let rows = sqlx::query_as::<
+            _,
+            (
+                i64,
+                String,
+                i32,
+                i64,
+                String,
+                i64,
+                Option<Vec<u8>>,
+                chrono::DateTime<chrono::Utc>,
+            ),
+        >(
+            "SELECT id, topic, kafka_partition, kafka_offset, reason,
+                    COALESCE(octet_length(raw_value), 0)::int8, substring(raw_value FROM 1 FOR 200),
+                    quarantined_at
+             FROM quarantine ORDER BY quarantined_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, topic, partition, offset, reason, size, head, quarantined_at)| {
+                    QuarantinedView {
+                        id,
+                        topic,
+                        partition,
+                        offset,
+                        reason,
+                        size,
+                        preview: String::from_utf8_lossy(head.as_deref().unwrap_or_default())
+                            .into_owned(),
+                        quarantined_at,
+                    }
+                },
+            )
+            .collect())
     }
 }

@@ -1,3 +1,5 @@
 //! One module per page of the console.
 
+pub mod order_detail;
 pub mod orders;
+pub mod quarantine;

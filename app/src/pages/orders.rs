@@ -106,9 +106,10 @@ fn OrderLine(order: OrderRow) -> impl IntoView {
     let status_class = format!("status status-{}", order.status);
     let id = order.order_id;
     let id_attr = id.clone();
+    let href = crate::api::order_href(&id);
     view! {
         <tr data-order-id=id_attr>
-            <td class="mono">{id}</td>
+            <td class="mono"><a href=href>{id}</a></td>
             <td>{order.customer_id.unwrap_or_default()}</td>
             <td><span class=status_class>{order.status}</span></td>
             <td class="num">{order.item_count.map(|n| n.to_string()).unwrap_or_default()}</td>
