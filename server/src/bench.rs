@@ -224,19 +224,7 @@ async fn copy_rows(pool: &PgPool, records: &[Record]) -> anyhow::Result<f64> {
     let raws: Vec<RawRecord> = records
         .iter()
         .enumerate()
-        .map(|(i, r)| RawRecord {
-            topic: r.topic.clone(),
-            partition: (i % 3) as i32,
-            offset: i as i64,
-            key: r.key.clone().map(String::into_bytes),
-            value: Some(r.value.clone()),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), Some(v.clone().into_bytes())))
-                .collect(),
-            timestamp_ms: None,
-        })
+        .map(|(i, r)| r.raw((i % 3) as i32, i as i64))
         .collect();
     let batch = batch_of(&raws);
     let mut conn = pool.acquire().await?;

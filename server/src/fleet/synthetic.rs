@@ -7,6 +7,7 @@
 //! stream can go to Kafka (the pipeline) or straight into PostgreSQL (the COPY baseline).
 
 use crate::contract::Envelope;
+use crate::ingest::decode::RawRecord;
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -25,6 +26,23 @@ pub struct Record {
 }
 
 impl Record {
+    /// The record as ingest would read it at this position.
+    pub fn raw(&self, partition: i32, offset: i64) -> RawRecord {
+        RawRecord {
+            topic: self.topic.clone(),
+            partition,
+            offset,
+            key: self.key.clone().map(String::into_bytes),
+            value: Some(self.value.clone()),
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone().into_bytes())))
+                .collect(),
+            timestamp_ms: None,
+        }
+    }
+
     fn event(env: &Envelope) -> Record {
         Record {
             topic: env.event_type.clone(),
@@ -264,26 +282,14 @@ impl Synthetic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::decode::{decode, Decoded, RawRecord};
+    use crate::ingest::decode::{decode, Decoded};
 
     #[test]
     fn the_mix_decodes_as_intended() {
         let records = Synthetic::new(7, "T").records(20_000);
         let (mut events, mut dead, mut bad) = (0, 0, 0);
         for (i, r) in records.iter().enumerate() {
-            let raw = RawRecord {
-                topic: r.topic.clone(),
-                partition: 0,
-                offset: i as i64,
-                key: r.key.clone().map(String::into_bytes),
-                value: Some(r.value.clone()),
-                headers: r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(v.clone().into_bytes())))
-                    .collect(),
-                timestamp_ms: None,
-            };
+            let raw = r.raw(0, i as i64);
             match decode(&raw) {
                 Decoded::Event(_) => events += 1,
                 Decoded::DeadLetter(_) => dead += 1,
