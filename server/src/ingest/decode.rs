@@ -154,7 +154,29 @@ fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
         return Err("missing aggregate id".into());
     }
     row.headers = headers_json(&rec.headers);
+    drop_mirrored_headers(&mut row);
     Ok(row)
+}
+
+/// Routing headers that repeat an envelope field (`x-event-id`, `x-event-type`,
+/// `x-correlation-id`, `x-source`) are not stored again: the columns hold the same value
+/// and the header is rebuilt from them. A header that disagrees with its field is kept.
+fn drop_mirrored_headers(row: &mut EventRow) {
+    let Value::Array(headers) = &mut row.headers else {
+        return;
+    };
+    let event_id = row.event_id.map(|u| u.to_string());
+    headers.retain(|h| {
+        let text = h.get("text").and_then(Value::as_str);
+        let field = match h.get("key").and_then(Value::as_str) {
+            Some(contract::H_EVENT_ID) => event_id.as_deref(),
+            Some(contract::H_EVENT_TYPE) => Some(row.event_type.as_str()),
+            Some(contract::H_CORRELATION_ID) => row.correlation_id.as_deref(),
+            Some(contract::H_SOURCE) => row.source.as_deref(),
+            _ => return true,
+        };
+        text.is_none() || text != field
+    });
 }
 
 fn base_row(
@@ -256,14 +278,31 @@ mod tests {
             json!({"total_cents": 5}),
         );
         let bytes = serde_json::to_vec(&env).unwrap();
-        let Decoded::Event(e) = decode(&rec("order.created", &bytes)) else {
+        let mut r = rec("order.created", &bytes);
+        r.headers = env
+            .headers()
+            .map(|(k, v)| (k.to_string(), Some(v.into_bytes())))
+            .to_vec();
+        r.headers
+            .push(("x-source".into(), Some(b"someone-else".to_vec())));
+        r.headers
+            .push(("traceparent".into(), Some(b"00-abc-def-01".to_vec())));
+        let Decoded::Event(e) = decode(&r) else {
             panic!()
         };
         assert_eq!(e.event_id, Some(env.id));
         assert_eq!(e.aggregate_id, "ORD-1");
         assert_eq!(e.data["total_cents"], 5);
-        assert_eq!(e.headers[0]["key"], "x-source");
         assert_eq!((e.partition, e.offset), (1, 7));
+        // Headers mirroring envelope fields are not stored twice; the others are kept.
+        let kept: Vec<&str> = e
+            .headers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(kept, vec!["someone-else", "00-abc-def-01"]);
     }
 
     #[test]
