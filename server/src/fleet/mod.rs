@@ -2,7 +2,9 @@
 //! source that publishes realistic `order.created` events; the saga services come with
 //! their own issue.
 
+pub mod breaker;
 pub mod orders;
+pub mod saga;
 pub mod synthetic;
 
 use crate::contract::Envelope;
