@@ -3,8 +3,10 @@
 //! their own issue.
 
 pub mod breaker;
+pub mod bus;
 pub mod orders;
 pub mod saga;
+pub mod store;
 pub mod synthetic;
 
 use crate::contract::Envelope;
