@@ -39,7 +39,8 @@ enum Command {
         /// Serve only; leave ingest to other instances.
         #[arg(long)]
         no_ingest: bool,
-        /// Also run the demo order source at this many orders per second.
+        /// Also publish demo traffic (whole order sagas, breaker events, dead letters) at
+        /// this many new orders per second.
         #[arg(long, env = "SWITCHYARD_DEMO_RATE")]
         demo_rate: Option<f64>,
     },
@@ -250,7 +251,7 @@ async fn serve(
         })
     });
     if let Some(rate) = demo_rate {
-        tokio::spawn(fleet::orders::run(
+        tokio::spawn(fleet::synthetic::Synthetic::run_live(
             kafka::producer(&brokers)?,
             rate,
             stop_rx.clone(),

@@ -49,6 +49,7 @@ fn hostile(rng: &mut StdRng, topics: &[String]) -> Record {
         key: rng.random_bool(0.5).then(|| "k\0ey".to_string()),
         value,
         headers,
+        at: chrono::Utc::now(),
     }
 }
 

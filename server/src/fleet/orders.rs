@@ -1,13 +1,9 @@
-//! The order source: invents customers and baskets and publishes `order.created`, at a
-//! steady rate or as a fixed count.
+//! Order invention: customers and baskets for `order.created` events (the `produce`
+//! command, the synthetic mix and tests).
 
-use super::publish;
 use crate::contract::Envelope;
 use rand::Rng;
-use rdkafka::producer::FutureProducer;
 use serde_json::json;
-use std::time::Duration;
-use tokio::sync::watch;
 
 const SKUS: &[(&str, i64)] = &[
     ("SKU-KETTLE", 3999),
@@ -42,21 +38,6 @@ pub fn new_order(order_id: &str, rng: &mut impl Rng) -> Envelope {
 pub fn new_order_id() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("ORD-{}", id[20..].to_uppercase())
-}
-
-/// Publishes orders at `per_second` until `stop` turns true.
-pub async fn run(producer: FutureProducer, per_second: f64, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second.max(0.01)));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let env = new_order(&new_order_id(), &mut rand::rng());
-        if let Err(e) = publish(&producer, &env).await {
-            tracing::warn!(error = %e, "order source could not publish");
-        }
-    }
 }
 
 #[cfg(test)]

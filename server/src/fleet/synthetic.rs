@@ -15,6 +15,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// One record to publish.
 #[derive(Clone, Debug)]
@@ -23,6 +24,8 @@ pub struct Record {
     pub key: Option<String>,
     pub value: Vec<u8>,
     pub headers: Vec<(String, String)>,
+    /// The event's own time (when a live run publishes it).
+    pub at: DateTime<Utc>,
 }
 
 impl Record {
@@ -53,6 +56,7 @@ impl Record {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
+            at: env.occurred_at,
         }
     }
 }
@@ -91,6 +95,8 @@ pub struct Synthetic {
     clock: DateTime<Utc>,
     next_order: u64,
     prefix: String,
+    /// Milliseconds between consecutive events of an order (uniform in this range).
+    pace: (i64, i64),
 }
 
 impl Synthetic {
@@ -101,11 +107,18 @@ impl Synthetic {
             clock: Utc::now(),
             next_order: 0,
             prefix: prefix.to_string(),
+            pace: (1, 20),
         }
     }
 
+    /// Spreads each order's events `min..max` ms apart (live demos want seconds, not ms).
+    pub fn paced(mut self, min_ms: i64, max_ms: i64) -> Self {
+        self.pace = (min_ms, max_ms.max(min_ms + 1));
+        self
+    }
+
     fn tick(&mut self) -> DateTime<Utc> {
-        self.clock += TimeDelta::milliseconds(self.rng.random_range(1..20));
+        self.clock += TimeDelta::milliseconds(self.rng.random_range(self.pace.0..self.pace.1));
         self.clock
     }
 
@@ -124,13 +137,14 @@ impl Synthetic {
         status: &str,
         err: Option<&str>,
     ) -> Envelope {
-        let at = self.clock + TimeDelta::milliseconds(1);
         let mut data = json!({"saga_id": format!("SAGA-{id}"), "order_id": id, "step": step,
-            "action": action, "status": status, "attempt": 1, "at": at.to_rfc3339()});
+            "action": action, "status": status, "attempt": 1});
         if let Some(e) = err {
             data["error"] = json!(e);
         }
-        self.env("saga.step", id, id, data)
+        let mut env = self.env("saga.step", id, id, data);
+        env.data["at"] = json!(env.occurred_at.to_rfc3339());
+        env
     }
 
     /// The records of one order (and, now and then, a breaker event, a dead letter or a
@@ -207,6 +221,7 @@ impl Synthetic {
                 key: Some(id.clone()),
                 value: b"{not json".to_vec(),
                 headers: vec![],
+                at: self.clock,
             });
         }
         out
@@ -267,6 +282,39 @@ impl Synthetic {
             ("x-attempts".to_string(), "3".to_string()),
         ]);
         r
+    }
+
+    /// Publishes `per_second` new orders a second, each order's events at their own (paced)
+    /// times, until `stop` turns true: the demo's traffic until the fleet's services run it.
+    pub async fn run_live(
+        producer: FutureProducer,
+        per_second: f64,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut gen = Synthetic::new(rand::random(), &format!("{:04X}", rand::random::<u16>()))
+            .paced(150, 900);
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second.max(0.01)));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            gen.clock = Utc::now(); // each order starts now; orders overlap in time
+            let records = gen.order();
+            let (producer, mut stop) = (producer.clone(), stop.clone());
+            tokio::spawn(async move {
+                for r in records {
+                    let wait = (r.at - Utc::now()).to_std().unwrap_or_default();
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => return,
+                    }
+                    if let Err(e) = produce(&producer, std::slice::from_ref(&r)).await {
+                        tracing::warn!(error = %e, "demo traffic could not publish");
+                    }
+                }
+            });
+        }
     }
 
     /// At least `n` records (whole orders).
