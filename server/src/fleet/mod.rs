@@ -2,6 +2,7 @@
 //! source that publishes realistic `order.created` events; the saga services come with
 //! their own issue.
 
+pub mod aggregate;
 pub mod breaker;
 pub mod bus;
 pub mod orders;
