@@ -5,6 +5,8 @@
 pub mod aggregate;
 pub mod breaker;
 pub mod bus;
+pub mod dependency;
+pub mod orchestrator;
 pub mod orders;
 pub mod saga;
 pub mod store;
