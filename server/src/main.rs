@@ -39,8 +39,8 @@ enum Command {
         /// Serve only; leave ingest to other instances.
         #[arg(long)]
         no_ingest: bool,
-        /// Also publish demo traffic (whole order sagas, breaker events, dead letters) at
-        /// this many new orders per second.
+        /// Also run the fleet in this process (with demo chaos: a payment outage of 15 s
+        /// every minute) at this many new orders per second.
         #[arg(long, env = "SWITCHYARD_DEMO_RATE")]
         demo_rate: Option<f64>,
     },
@@ -93,6 +93,29 @@ enum Command {
         common: Common,
         #[command(flatten)]
         db: Db,
+    },
+    /// Run the fleet: order, inventory, payment, shipment and notification services (the
+    /// orchestrated saga) producing the event contract.
+    Fleet {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        /// New orders per second.
+        #[arg(long, default_value_t = 2.0)]
+        rate: f64,
+        /// Take the payment gateway down for 15 s every 60 s.
+        #[arg(long)]
+        chaos: bool,
+    },
+    /// Set a fleet fault while it runs (`switchyard fault payment_outage 1`).
+    Fault {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        name: String,
+        value: f64,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -187,6 +210,50 @@ async fn main() -> anyhow::Result<()> {
                 problems.len()
             )
         }
+        Command::Fleet {
+            common,
+            db,
+            rate,
+            chaos,
+        } => {
+            telemetry::init(common.log_format);
+            let (brokers, _embedded) = brokers(&common).await?;
+            let (stop_tx, stop_rx) = watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            run_fleet(&db.database_url, &brokers, rate, chaos, stop_rx).await
+        }
+        Command::Fault {
+            common,
+            db,
+            name,
+            value,
+        } => {
+            telemetry::init(common.log_format);
+            if !fleet::dependency::FAULTS.iter().any(|(n, _)| *n == name) {
+                let known: Vec<_> = fleet::dependency::FAULTS
+                    .iter()
+                    .map(|(n, d)| format!("  {n}: {d}"))
+                    .collect();
+                anyhow::bail!(
+                    "unknown fault {name:?}; known faults:\n{}",
+                    known.join("\n")
+                );
+            }
+            let pool = fleet::store::connect(&db.database_url).await?;
+            sqlx::query(
+                "INSERT INTO faults (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET value = $2, updated_at = now()",
+            )
+            .bind(&name)
+            .bind(value)
+            .execute(&pool)
+            .await?;
+            println!("{name} = {value}");
+            Ok(())
+        }
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);
             db::connect(&db.database_url).await?;
@@ -251,11 +318,12 @@ async fn serve(
         })
     });
     if let Some(rate) = demo_rate {
-        tokio::spawn(fleet::synthetic::Synthetic::run_live(
-            kafka::producer(&brokers)?,
-            rate,
-            stop_rx.clone(),
-        ));
+        let (url, brokers, stop) = (db.database_url.clone(), brokers.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = run_fleet(&url, &brokers, rate, true, stop).await {
+                tracing::error!(error = %e, "demo fleet stopped");
+            }
+        });
     }
     let hub = LiveHub::new();
     tokio::spawn(hub.clone().run(pool.clone()));
@@ -286,6 +354,49 @@ async fn serve(
     if let Some(t) = ingest_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
+    Ok(())
+}
+
+/// The fleet in this process: services, saga runner, notification service, optional chaos.
+async fn run_fleet(
+    database_url: &str,
+    brokers: &str,
+    rate: f64,
+    chaos: bool,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let pool = fleet::store::connect(database_url).await?;
+    // A little background noise unless someone set it: 3 % declined cards, 2 % poison.
+    sqlx::query(
+        "INSERT INTO faults (name, value) VALUES ('payment_decline_rate', 0.03),
+            ('notification_poison_rate', 0.02) ON CONFLICT (name) DO NOTHING",
+    )
+    .execute(&pool)
+    .await?;
+    let fleet = Arc::new(fleet::orchestrator::Fleet::new(
+        pool.clone(),
+        kafka::producer(brokers)?,
+        fleet::breaker::Config {
+            window_size: 20,
+            minimum_calls: 10,
+            ..Default::default()
+        },
+    ));
+    tokio::spawn(
+        fleet
+            .clone()
+            .notification_service(brokers.to_string(), stop.clone()),
+    );
+    if chaos {
+        tokio::spawn(fleet::orchestrator::Fleet::chaos(
+            pool,
+            Duration::from_secs(60),
+            Duration::from_secs(15),
+            stop.clone(),
+        ));
+    }
+    tracing::info!(rate, chaos, "fleet running");
+    fleet.run(rate, stop).await;
     Ok(())
 }
 

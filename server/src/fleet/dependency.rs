@@ -30,6 +30,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     ("shipment_outage", "1 = the carrier API refuses every call"),
     ("payment_decline_rate", "share of payments declined (0–1)"),
     ("latency_ms", "added latency on every dependency call"),
+    (
+        "notification_poison_rate",
+        "share of order.completed messages the notification service cannot handle (0–1)",
+    ),
 ];
 
 impl Faults {

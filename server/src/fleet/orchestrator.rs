@@ -372,6 +372,73 @@ impl Fleet {
         }
     }
 
+    /// The notification service: reacts to `order.completed` through the event bus (so its
+    /// failures are retried and dead-lettered like any service's). `notification_poison_rate`
+    /// makes that share of messages fail every attempt, to give dead letters to replay.
+    pub async fn notification_service(
+        self: Arc<Self>,
+        brokers: String,
+        stop: watch::Receiver<bool>,
+    ) {
+        let fleet = self.clone();
+        let handler = move |env: Envelope| {
+            let fleet = fleet.clone();
+            async move {
+                let rate = fleet
+                    .faults
+                    .read()
+                    .unwrap()
+                    .get("notification_poison_rate")
+                    .clamp(0.0, 1.0);
+                // Deterministic per event, so retries and replays of a poisoned message fail
+                // alike until the fault is lowered.
+                let roll = (env.id.as_u128() % 10_000) as f64 / 10_000.0;
+                if roll < rate {
+                    return Err(super::bus::HandlerError::new(
+                        "TemplateError",
+                        "cannot render the e-mail template",
+                    ));
+                }
+                Ok(())
+            }
+        };
+        let sub = super::bus::Subscription {
+            brokers,
+            group: "notification-service".into(),
+            topics: vec!["order.completed".into()],
+            retry: super::bus::RetryPolicy::default(),
+        };
+        if let Err(e) = sub
+            .run(self.pool.clone(), self.producer.clone(), handler, stop)
+            .await
+        {
+            tracing::error!(error = %e, "notification service stopped");
+        }
+    }
+
+    /// Demo chaos: a payment-gateway outage of `outage` every `every`, so breakers open and
+    /// close and dead letters appear while someone watches.
+    pub async fn chaos(
+        pool: PgPool,
+        every: Duration,
+        outage: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            for (value, wait) in [(0.0, every), (1.0, outage)] {
+                tokio::select! { _ = tokio::time::sleep(wait) => {}, _ = stop.changed() => return }
+                let _ = sqlx::query(
+                    "INSERT INTO faults (name, value) VALUES ('payment_outage', $1)
+                     ON CONFLICT (name) DO UPDATE SET value = $1, updated_at = now()",
+                )
+                .bind(value)
+                .execute(&pool)
+                .await;
+                tracing::info!(payment_outage = value, "demo chaos");
+            }
+        }
+    }
+
     /// Runs the fleet: new orders at `orders_per_second` (0: none), sagas driven to their
     /// end, faults refreshed, breaker metrics published, until `stop` turns true.
     pub async fn run(self: Arc<Self>, orders_per_second: f64, stop: watch::Receiver<bool>) {
@@ -399,7 +466,7 @@ impl Fleet {
                     tracing::warn!(error = %e, "cannot read faults");
                 }
                 n += 1;
-                if n % 10 == 0 {
+                if n.is_multiple_of(10) {
                     fleet.publish_metrics().await;
                 }
             }

@@ -15,7 +15,6 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// One record to publish.
 #[derive(Clone, Debug)]
@@ -109,12 +108,6 @@ impl Synthetic {
             prefix: prefix.to_string(),
             pace: (1, 20),
         }
-    }
-
-    /// Spreads each order's events `min..max` ms apart (live demos want seconds, not ms).
-    pub fn paced(mut self, min_ms: i64, max_ms: i64) -> Self {
-        self.pace = (min_ms, max_ms.max(min_ms + 1));
-        self
     }
 
     fn tick(&mut self) -> DateTime<Utc> {
@@ -282,39 +275,6 @@ impl Synthetic {
             ("x-attempts".to_string(), "3".to_string()),
         ]);
         r
-    }
-
-    /// Publishes `per_second` new orders a second, each order's events at their own (paced)
-    /// times, until `stop` turns true: the demo's traffic until the fleet's services run it.
-    pub async fn run_live(
-        producer: FutureProducer,
-        per_second: f64,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let mut gen = Synthetic::new(rand::random(), &format!("{:04X}", rand::random::<u16>()))
-            .paced(150, 900);
-        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second.max(0.01)));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => return,
-            }
-            gen.clock = Utc::now(); // each order starts now; orders overlap in time
-            let records = gen.order();
-            let (producer, mut stop) = (producer.clone(), stop.clone());
-            tokio::spawn(async move {
-                for r in records {
-                    let wait = (r.at - Utc::now()).to_std().unwrap_or_default();
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = stop.changed() => return,
-                    }
-                    if let Err(e) = produce(&producer, std::slice::from_ref(&r)).await {
-                        tracing::warn!(error = %e, "demo traffic could not publish");
-                    }
-                }
-            });
-        }
     }
 
     /// At least `n` records (whole orders).

@@ -248,6 +248,13 @@ pub fn breaker_deltas<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Vec
                 entry.failure_rate = d.get("failure_rate").and_then(Value::as_f64);
                 entry.slow_call_rate = d.get("slow_call_rate").and_then(Value::as_f64);
                 entry.metrics_at = Some(t);
+                // A snapshot that names the state is as good as a transition at its time.
+                if let Some(state) = text(d, "state") {
+                    if t >= entry.state_at {
+                        entry.state = state;
+                        entry.state_at = t;
+                    }
+                }
             }
             _ => {}
         }
