@@ -5,14 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-site="${SWITCHYARD_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
+# Per clone (./target/site): server-function URLs hash the crate path, so a bundle built
+# from another checkout would call endpoints this server does not have.
+site="${SWITCHYARD_SITE_ROOT:-$PWD/target/site}"
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/switchyard_app.wasm"
 
 mkdir -p "$site/pkg" "$site/style"
 cp -r public/. "$site/"
 cp style/*.css "$site/style/"
 
-if [ -f "$site/pkg/switchyard_bg.wasm" ] && [ -z "$(find app/src app/Cargo.toml Cargo.toml Cargo.lock -newer "$site/pkg/switchyard_bg.wasm" -print -quit)" ]; then
+if [ -f "$site/pkg/switchyard_bg.wasm" ] && [ -z "$(find app/src app/Cargo.toml Cargo.toml Cargo.lock scripts/env.sh scripts/build-site.sh style public -newer "$site/pkg/switchyard_bg.wasm" -print -quit)" ]; then
   echo "[site] bundle up to date: $site" >&2
   exit 0
 fi

@@ -8,6 +8,6 @@ source scripts/env.sh
 cargo build -p switchyard --bin switchyard
 ln -sfn "$SY_NPM/node_modules" end2end/node_modules
 export SWITCHYARD_BIN="$CARGO_TARGET_DIR/debug/switchyard"
-export SWITCHYARD_SITE_ROOT="${SWITCHYARD_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
+export SWITCHYARD_SITE_ROOT="${SWITCHYARD_SITE_ROOT:-$PWD/target/site}"
 export NISSHI_BIN="${NISSHI_BIN:-$SY_TOOLS/bin/nisshi}"
 cd end2end && node --test --test-concurrency=1 tests/

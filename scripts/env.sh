@@ -11,3 +11,7 @@ export NISSHI_RUSTC="1.96.0"
 # One cargo target dir outside the clone, reused by CI when present.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SY_CACHE/target}"
 export PATH="$SY_TOOLS/bin:$SY_NPM/node_modules/.bin:$PATH"
+# Server-function URLs carry a hash of this key; by default it is the crate's path, so a
+# wasm bundle and a server built from different checkouts (sharing the target dir above)
+# would disagree. A fixed key makes the URLs depend on the code alone.
+export SERVER_FN_OVERRIDE_KEY="switchyard"
