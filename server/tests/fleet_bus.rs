@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{eventually, Broker, TestDb};
+use common::{eventually, ingest_settings, Broker, TestDb};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
@@ -16,7 +16,7 @@ use std::time::Duration;
 use switchyard::contract::Envelope;
 use switchyard::fleet::bus::{HandlerError, RetryPolicy, Subscription};
 use switchyard::fleet::{publish, publish_raw};
-use switchyard::ingest::consumer::{run, IngestSettings};
+use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -96,15 +96,7 @@ async fn retries_dead_letters_idempotency_and_replay() {
     // The console's ingest reads the dead letters the bus writes.
     let ingest = tokio::spawn(run(
         db.pool.clone(),
-        IngestSettings {
-            brokers: broker.bootstrap.clone(),
-            database_url: db.url.clone(),
-            group_id: "console".into(),
-            topics: switchyard::contract::all_topics(),
-            batch_max: 100,
-            batch_wait: Duration::from_millis(10),
-            session_timeout_ms: 6000,
-        },
+        ingest_settings(&broker, &db, "console"),
         stop_rx.clone(),
     ));
     eventually(

@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::{eventually, Broker, TestDb};
+use common::{eventually, ingest_settings, Broker, TestDb};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard::fleet::breaker::Config;
 use switchyard::fleet::orchestrator::Fleet;
-use switchyard::ingest::consumer::{run, IngestSettings};
+use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
 
 async fn sagas(pool: &sqlx::PgPool, state: &str) -> i64 {
@@ -55,15 +55,7 @@ async fn outage_opens_the_breaker_compensates_and_recovers() {
     let runner = tokio::spawn(fleet.clone().run(0.0, stop_rx.clone()));
     let ingest = tokio::spawn(run(
         db.pool.clone(),
-        IngestSettings {
-            brokers: broker.bootstrap.clone(),
-            database_url: db.url.clone(),
-            group_id: "console".into(),
-            topics: switchyard::contract::all_topics(),
-            batch_max: 200,
-            batch_wait: Duration::from_millis(10),
-            session_timeout_ms: 6000,
-        },
+        ingest_settings(&broker, &db, "console"),
         stop_rx.clone(),
     ));
 

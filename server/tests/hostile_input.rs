@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{eventually, Broker, TestDb};
+use common::{eventually, ingest_settings, Broker, TestDb};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
 use switchyard::contract::{all_topics, Envelope};
 use switchyard::fleet::synthetic::{produce, Record};
-use switchyard::ingest::consumer::{run, IngestSettings};
+use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
 
 fn hostile(rng: &mut StdRng, topics: &[String]) -> Record {
@@ -63,15 +63,7 @@ async fn hostile_records_are_all_accounted_for() {
     produce(&broker.producer(), &records).await.unwrap();
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let settings = IngestSettings {
-        brokers: broker.bootstrap.clone(),
-        database_url: db.url.clone(),
-        group_id: "hostile".into(),
-        topics,
-        batch_max: 300,
-        batch_wait: Duration::from_millis(10),
-        session_timeout_ms: 6000,
-    };
+    let settings = ingest_settings(&broker, &db, "hostile");
     let ingest = tokio::spawn(run(db.pool.clone(), settings, stop_rx));
     eventually(
         Duration::from_secs(120),

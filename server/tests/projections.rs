@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{eventually, Broker, TestDb};
+use common::{eventually, ingest_settings, Broker, TestDb};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
@@ -15,15 +15,7 @@ use switchyard::ingest::consumer::{run, IngestSettings};
 use tokio::sync::watch;
 
 fn settings(broker: &Broker, db: &TestDb) -> IngestSettings {
-    IngestSettings {
-        brokers: broker.bootstrap.clone(),
-        database_url: db.url.clone(),
-        group_id: "projections-test".into(),
-        topics: switchyard::contract::all_topics(),
-        batch_max: 500,
-        batch_wait: Duration::from_millis(10),
-        session_timeout_ms: 6000,
-    }
+    ingest_settings(broker, db, "projections-test")
 }
 
 async fn send_dlq(

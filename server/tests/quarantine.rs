@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{eventually, Broker, TestDb};
+use common::{eventually, ingest_settings, Broker, TestDb};
 use std::time::Duration;
 use switchyard::fleet::{orders::new_order, publish, publish_raw};
-use switchyard::ingest::consumer::{run, IngestSettings};
+use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,17 +14,7 @@ async fn malformed_records_are_quarantined_and_ingest_goes_on() {
     let db = TestDb::new().await;
     let broker = Broker::start().await;
     let producer = broker.producer();
-    let settings = IngestSettings {
-        brokers: broker.bootstrap.clone(),
-        database_url: db.url.clone(),
-        group_id: "quarantine-test".into(),
-        topics: switchyard::contract::event_types()
-            .map(str::to_string)
-            .collect(),
-        batch_max: 100,
-        batch_wait: Duration::from_millis(10),
-        session_timeout_ms: 6000,
-    };
+    let settings = ingest_settings(&broker, &db, "quarantine-test");
     let (stop_tx, stop_rx) = watch::channel(false);
     let ingest = tokio::spawn(run(db.pool.clone(), settings, stop_rx));
 

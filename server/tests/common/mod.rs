@@ -152,6 +152,24 @@ impl Drop for Broker {
     }
 }
 
+/// Settings for an in-process ingest in tests: every contract topic, small batches, a
+/// short session timeout.
+pub fn ingest_settings(
+    broker: &Broker,
+    db: &TestDb,
+    group: &str,
+) -> switchyard::ingest::consumer::IngestSettings {
+    switchyard::ingest::consumer::IngestSettings {
+        brokers: broker.bootstrap.clone(),
+        database_url: db.url.clone(),
+        group_id: group.to_string(),
+        topics: switchyard::contract::all_topics(),
+        batch_max: 200,
+        batch_wait: Duration::from_millis(10),
+        session_timeout_ms: 6000,
+    }
+}
+
 /// The `switchyard` binary built for these tests.
 pub fn switchyard() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
