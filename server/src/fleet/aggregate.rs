@@ -80,6 +80,18 @@ pub async fn append(
     events: &[(&str, Value)],
 ) -> Result<Vec<StoredEvent>, AppendError> {
     let mut tx = pool.begin().await?;
+    let stored = append_in(&mut tx, order_id, expected, events).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// [`append`] inside the caller's transaction, so other writes can commit with it.
+pub async fn append_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    order_id: &str,
+    expected: i64,
+    events: &[(&str, Value)],
+) -> Result<Vec<StoredEvent>, AppendError> {
     let mut stored = Vec::with_capacity(events.len());
     for (i, (event_type, data)) in events.iter().enumerate() {
         let e = StoredEvent {
@@ -99,7 +111,7 @@ pub async fn append(
         .bind(&e.event_type)
         .bind(&e.data)
         .bind(e.at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await;
         match res {
             Ok(_) => stored.push(e),
@@ -112,7 +124,6 @@ pub async fn append(
             Err(e) => return Err(e.into()),
         }
     }
-    tx.commit().await?;
     Ok(stored)
 }
 

@@ -21,8 +21,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-/// How long a runner holds a saga before others may take it over.
-const LEASE_SECS: i64 = 10;
+/// How long a runner holds a saga before others may take it over
+/// (`SWITCHYARD_SAGA_LEASE_SECS`, default 10).
+fn lease_secs() -> f64 {
+    std::env::var("SWITCHYARD_SAGA_LEASE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10.0)
+}
 
 pub struct Fleet {
     pub pool: PgPool,
@@ -133,18 +139,21 @@ impl Fleet {
         let order_id = super::orders::new_order_id();
         let created = super::orders::new_order(&order_id, &mut rand::rng());
         let saga_id = format!("SAGA-{order_id}");
+        // The order and its saga exist together or not at all.
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO sagas (saga_id, order_id) VALUES ($1, $2)")
             .bind(&saga_id)
             .bind(&order_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        let stored = aggregate::append(
-            &self.pool,
+        let stored = aggregate::append_in(
+            &mut tx,
             &order_id,
             0,
             &[("order.created", created.data.clone())],
         )
         .await?;
+        tx.commit().await?;
         let mut env = created;
         env.id = stored[0].event_id;
         env.aggregate_version = Some(1);
@@ -346,7 +355,7 @@ impl Fleet {
              RETURNING saga_id, order_id",
         )
         .bind(n)
-        .bind(LEASE_SECS as f64)
+        .bind(lease_secs())
         .fetch_all(&self.pool)
         .await
     }
