@@ -11,4 +11,5 @@ pub mod ingest;
 pub mod kafka;
 pub mod live;
 pub mod ops;
+pub mod replay;
 pub mod telemetry;

@@ -117,6 +117,21 @@ enum Command {
         name: String,
         value: f64,
     },
+    /// Replay one dead letter to its original topic (sent once, however often asked).
+    Replay {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        /// The dead letter's id (as shown in the console).
+        id: i64,
+        /// Who asks (stamped as `x-replayed-by` and kept with the replay).
+        #[arg(long, env = "USER", default_value = "cli")]
+        by: String,
+        /// Park instead of sending once a message was replayed this often.
+        #[arg(long, default_value_t = 3)]
+        max_replays: i32,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -252,6 +267,29 @@ async fn main() -> anyhow::Result<()> {
             .execute(&pool)
             .await?;
             println!("{name} = {value}");
+            Ok(())
+        }
+        Command::Replay {
+            common,
+            db,
+            id,
+            by,
+            max_replays,
+        } => {
+            telemetry::init(common.log_format);
+            let brokers = common
+                .kafka_brokers
+                .ok_or_else(|| anyhow::anyhow!("replay needs KAFKA_BROKERS"))?;
+            let pool = db::connect(&db.database_url).await?;
+            let outcome = switchyard::replay::replay_one(
+                &pool,
+                &kafka::producer(&brokers)?,
+                id,
+                &by,
+                max_replays,
+            )
+            .await?;
+            println!("{outcome:?}");
             Ok(())
         }
         Command::Migrate { common, db } => {
