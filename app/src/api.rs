@@ -19,6 +19,9 @@ pub struct OrderRow {
     pub failure_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Where the saga is: "payment:execute started", if any step was seen.
+    #[serde(default)]
+    pub step: Option<String>,
 }
 
 impl OrderRow {
@@ -175,6 +178,7 @@ mod tests {
             failure_reason: None,
             created_at: None,
             updated_at: DateTime::<Utc>::from_timestamp(0, 0).unwrap(),
+            step: None,
         }
     }
 

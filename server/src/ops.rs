@@ -20,7 +20,8 @@ impl PgOps {
 }
 
 const ORDER_COLUMNS: &str = "order_id, customer_id, status, total_cents, currency, item_count,
-    failure_reason, created_at, updated_at";
+    failure_reason, created_at, updated_at,
+    CASE WHEN current_step IS NULL THEN NULL ELSE current_step || ' ' || COALESCE(step_status, '') END";
 
 type OrderTuple = (
     String,
@@ -32,6 +33,7 @@ type OrderTuple = (
     Option<String>,
     Option<chrono::DateTime<chrono::Utc>>,
     chrono::DateTime<chrono::Utc>,
+    Option<String>,
 );
 
 fn order_row(t: OrderTuple) -> OrderRow {
@@ -45,6 +47,7 @@ fn order_row(t: OrderTuple) -> OrderRow {
         failure_reason: t.6,
         created_at: t.7,
         updated_at: t.8,
+        step: t.9,
     }
 }
 

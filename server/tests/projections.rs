@@ -250,6 +250,16 @@ async fn sagas_and_breakers_project_correctly_out_of_order() {
     assert_eq!(order.4, Some(500));
     assert_eq!(order.5, 5);
 
+    // The orders list shows where the saga is.
+    let ops = switchyard::ops::PgOps::new(db.pool.clone());
+    let rows = switchyard_app::api::OpsApi::recent_orders(&ops, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0].step.as_deref(),
+        Some("inventory:compensate succeeded")
+    );
+
     let timeline: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT step, action, status FROM saga_steps WHERE order_id = 'ORD-S' ORDER BY at",
     )

@@ -65,12 +65,13 @@ pub fn OrdersPage() -> impl IntoView {
                         <th scope="col">"Order"</th>
                         <th scope="col">"Customer"</th>
                         <th scope="col">"Status"</th>
+                        <th scope="col">"Saga step"</th>
                         <th scope="col" class="num">"Items"</th>
                         <th scope="col" class="num">"Total"</th>
                         <th scope="col">"Updated"</th>
                     </tr>
                 </thead>
-                <Transition fallback=|| view! { <tbody><tr><td colspan="6">"Loading…"</td></tr></tbody> }>
+                <Transition fallback=|| view! { <tbody><tr><td colspan="7">"Loading…"</td></tr></tbody> }>
                     {move || {
                         let pushed = pushed.get();
                         Suspend::new(async move {
@@ -82,13 +83,13 @@ pub fn OrdersPage() -> impl IntoView {
                                         <tbody>
                                             {rows.into_iter().map(|o| view! { <OrderLine order=o /> }).collect_view()}
                                             <Show when=move || empty>
-                                                <tr><td colspan="6" class="empty">"No orders yet."</td></tr>
+                                                <tr><td colspan="7" class="empty">"No orders yet."</td></tr>
                                             </Show>
                                         </tbody>
                                     }.into_any()
                                 }
                                 Err(e) => view! {
-                                    <tbody><tr><td colspan="6" class="error">{e.to_string()}</td></tr></tbody>
+                                    <tbody><tr><td colspan="7" class="error">{e.to_string()}</td></tr></tbody>
                                 }.into_any(),
                             }
                         })
@@ -112,6 +113,7 @@ fn OrderLine(order: OrderRow) -> impl IntoView {
             <td class="mono"><a href=href>{id}</a></td>
             <td>{order.customer_id.unwrap_or_default()}</td>
             <td><span class=status_class>{order.status}</span></td>
+            <td class="step">{order.step.unwrap_or_default()}</td>
             <td class="num">{order.item_count.map(|n| n.to_string()).unwrap_or_default()}</td>
             <td class="num">{total}</td>
             <td class="mono">{updated}</td>
@@ -135,6 +137,7 @@ mod tests {
             failure_reason: None,
             created_at: None,
             updated_at: DateTime::<Utc>::from_timestamp(0, 0).unwrap(),
+            step: None,
         }
     }
 
