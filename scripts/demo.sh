@@ -7,8 +7,17 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh build
 if [ -z "${DATABASE_URL:-}" ]; then
-  DATABASE_URL="$(scripts/pg.sh start demo "${SWITCHYARD_DEMO_PG_PORT:-54330}")"
+  cluster="$(scripts/pg.sh start demo "${SWITCHYARD_DEMO_PG_PORT:-54330}")"
+  DATABASE_URL="${cluster%/*}/switchyard_demo"
   export DATABASE_URL
+  if [ -z "${KAFKA_BROKERS:-}" ]; then
+    # The embedded broker starts empty every time; a read model kept from an earlier run
+    # would hold positions (and rows) of records that no longer exist, and the new records
+    # at the same offsets would be taken for duplicates. Start the demo database afresh.
+    psql "$cluster" -qc "DROP DATABASE IF EXISTS switchyard_demo WITH (FORCE)"
+  fi
+  psql "$cluster" -tAc "SELECT 1 FROM pg_database WHERE datname = 'switchyard_demo'" | grep -q 1 \
+    || psql "$cluster" -qc "CREATE DATABASE switchyard_demo"
   echo "[demo] PostgreSQL: private cluster in $SY_CACHE/pg/demo ($DATABASE_URL)" >&2
 fi
 scripts/build-site.sh
