@@ -156,11 +156,7 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init(common.log_format);
             let pool = db::connect(&db.database_url).await?;
             let (brokers, _embedded) = brokers(&common).await?;
-            let (stop_tx, stop_rx) = watch::channel(false);
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = stop_tx.send(true);
-            });
+            let stop_rx = stop_on_signal();
             consumer::run(pool, settings(&brokers, &db, &ingest), stop_rx).await
         }
         Command::Produce {
@@ -233,11 +229,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             telemetry::init(common.log_format);
             let (brokers, _embedded) = brokers(&common).await?;
-            let (stop_tx, stop_rx) = watch::channel(false);
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = stop_tx.send(true);
-            });
+            let stop_rx = stop_on_signal();
             run_fleet(&db.database_url, &brokers, rate, chaos, stop_rx).await
         }
         Command::Fault {
@@ -436,6 +428,16 @@ async fn run_fleet(
     tracing::info!(rate, chaos, "fleet running");
     fleet.run(rate, stop).await;
     Ok(())
+}
+
+/// A stop flag that turns true on Ctrl-C or SIGTERM.
+fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
 }
 
 async fn shutdown_signal() {

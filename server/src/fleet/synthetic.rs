@@ -94,8 +94,6 @@ pub struct Synthetic {
     clock: DateTime<Utc>,
     next_order: u64,
     prefix: String,
-    /// Milliseconds between consecutive events of an order (uniform in this range).
-    pace: (i64, i64),
 }
 
 impl Synthetic {
@@ -106,12 +104,11 @@ impl Synthetic {
             clock: Utc::now(),
             next_order: 0,
             prefix: prefix.to_string(),
-            pace: (1, 20),
         }
     }
 
     fn tick(&mut self) -> DateTime<Utc> {
-        self.clock += TimeDelta::milliseconds(self.rng.random_range(self.pace.0..self.pace.1));
+        self.clock += TimeDelta::milliseconds(self.rng.random_range(1..20));
         self.clock
     }
 

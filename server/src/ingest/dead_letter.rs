@@ -12,7 +12,7 @@
 //! Pure and total: a dead letter is always kept; what could not be read is noted in
 //! `parse_note`, never a reason to drop it.
 
-use super::decode::{headers_json, RawRecord};
+use super::decode::{headers_json, without_nul, RawRecord};
 use crate::contract::DLQ_SUFFIX;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -149,7 +149,7 @@ fn header<'a>(rec: &'a RawRecord, name: &str) -> Option<&'a [u8]> {
 fn text(bytes: &[u8]) -> Option<String> {
     std::str::from_utf8(bytes)
         .ok()
-        .map(|s| s.trim().replace('\0', "\u{FFFD}"))
+        .map(|s| without_nul(s.trim()))
         .filter(|s| !s.is_empty())
 }
 
@@ -274,7 +274,7 @@ fn seed_body(value: Option<&[u8]>) -> Option<(Vec<u8>, Option<String>)> {
     let v: Value = serde_json::from_slice(value?).ok()?;
     let original = v.get("originalEvent")?;
     let error = v.get("error").map(|e| match e {
-        Value::String(s) => s.replace('\0', "\u{FFFD}"),
+        Value::String(s) => without_nul(s),
         other => other.to_string(),
     });
     Some((serde_json::to_vec(original).ok()?, error))
@@ -289,7 +289,7 @@ fn order_id(key: Option<&[u8]>, value: Option<&[u8]>) -> Option<String> {
     ["aggregate_id", "orderId", "order_id"]
         .iter()
         .find_map(|f| v.get(*f).and_then(Value::as_str))
-        .map(|s| s.replace('\0', "\u{FFFD}"))
+        .map(without_nul)
 }
 
 #[cfg(test)]

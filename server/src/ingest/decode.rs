@@ -71,7 +71,7 @@ pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
             .iter()
             .map(|(k, v)| {
                 let mut o = Map::new();
-                o.insert("key".into(), Value::String(k.replace('\0', "\u{FFFD}")));
+                o.insert("key".into(), Value::String(without_nul(k)));
                 if k.contains('\0') {
                     o.insert("key_hex".into(), Value::String(hex(k.as_bytes())));
                 }
@@ -89,6 +89,11 @@ pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
             })
             .collect(),
     )
+}
+
+/// `s` with NUL, which PostgreSQL text cannot hold, shown as U+FFFD.
+pub fn without_nul(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
 }
 
 /// Whether any string or key in `v` holds U+0000.

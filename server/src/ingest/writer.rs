@@ -104,6 +104,20 @@ pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Res
 /// Rows inserted now, by topic then (partition, offset): their `id`.
 type Inserted = HashMap<String, HashMap<(i32, i64), i64>>;
 
+/// The rows of `rows` whose source position is in `done`.
+fn keep_inserted<'a, T>(
+    rows: &'a [T],
+    done: &Inserted,
+    position: impl Fn(&T) -> (&String, i32, i64),
+) -> Vec<&'a T> {
+    rows.iter()
+        .filter(|r| {
+            let (topic, p, o) = position(r);
+            done.get(topic).is_some_and(|m| m.contains_key(&(p, o)))
+        })
+        .collect()
+}
+
 fn inserted(rows: Vec<(i64, String, i32, i64)>) -> Inserted {
     let mut map: Inserted = HashMap::new();
     for (id, topic, p, o) in rows {
@@ -208,14 +222,9 @@ async fn insert_quarantine<'a>(
     .bind(rows.iter().map(|r| r.reason.clone()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
-    let done = inserted(done);
-    Ok(rows
-        .iter()
-        .filter(|r| {
-            done.get(&r.topic)
-                .is_some_and(|m| m.contains_key(&(r.partition, r.offset)))
-        })
-        .collect())
+    Ok(keep_inserted(rows, &inserted(done), |r| {
+        (&r.topic, r.partition, r.offset)
+    }))
 }
 
 /// Inserts dead letters not stored yet; returns the ones actually inserted.
@@ -259,14 +268,9 @@ async fn insert_dead_letters<'a>(
     .bind(rows.iter().map(|r| r.parse_note.clone()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
-    let done = inserted(done);
-    Ok(rows
-        .iter()
-        .filter(|r| {
-            done.get(&r.topic)
-                .is_some_and(|m| m.contains_key(&(r.partition, r.offset)))
-        })
-        .collect())
+    Ok(keep_inserted(rows, &inserted(done), |r| {
+        (&r.topic, r.partition, r.offset)
+    }))
 }
 
 async fn insert_saga_steps(
