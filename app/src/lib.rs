@@ -6,6 +6,7 @@
 //! [`api::OpsApi`] trait, which the `switchyard` server implements and provides as context.
 
 pub mod api;
+pub mod auth;
 pub mod live;
 pub mod pages;
 
