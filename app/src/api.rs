@@ -111,12 +111,15 @@ pub struct QuarantinedView {
 pub enum LiveMessage {
     /// An order was created or changed.
     Order(OrderRow),
+    /// A replay job started, progressed or ended.
+    ReplayJob(crate::dlq::ReplayJobView),
 }
 
 impl LiveMessage {
     pub fn event_name(&self) -> &'static str {
         match self {
             LiveMessage::Order(_) => "order",
+            LiveMessage::ReplayJob(_) => "replay_job",
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dlq;
 pub mod live;
 pub mod pages;
 

@@ -13,6 +13,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
 use switchyard_app::api::SharedOps;
+use switchyard_app::dlq::SharedDeadLetters;
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -24,13 +25,15 @@ pub struct AppState {
     pub pool: PgPool,
     pub hub: LiveHub,
     pub ops: SharedOps,
+    /// The dead-letter console (queries, replays, jobs, discards).
+    pub dlq: SharedDeadLetters,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
 }
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let ops = state.ops.clone();
+    let (ops, dlq) = (state.ops.clone(), state.dlq.clone());
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -39,7 +42,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(ops.clone()),
+            move || {
+                provide_context(ops.clone());
+                provide_context(dlq.clone());
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
