@@ -126,8 +126,13 @@ impl LiveMessage {
 
 /// The link to an order's page, its id percent-encoded for a path segment.
 pub fn order_href(order_id: &str) -> String {
-    let mut out = String::from("/orders/");
-    for b in order_id.bytes() {
+    format!("/orders/{}", url_encode(order_id))
+}
+
+/// Percent-encodes a path segment or query-string value (unreserved bytes kept).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
         } else {

@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                         "Switchyard"
                     </A>
                     <A href="/orders">"Orders"</A>
+                    <A href="/dead-letters">"Dead letters"</A>
                     <A href="/quarantine">"Quarantine"</A>
                 </nav>
                 <main class="content">
@@ -66,6 +67,11 @@ pub fn App() -> impl IntoView {
                             view=pages::order_detail::OrderDetailPage
                         />
                         <Route path=StaticSegment("quarantine") view=pages::quarantine::QuarantinePage />
+                        <Route path=StaticSegment("dead-letters") view=pages::dead_letters::DeadLettersPage />
+                        <Route
+                            path=(StaticSegment("dead-letters"), ParamSegment("id"))
+                            view=pages::dead_letter_detail::DeadLetterDetailPage
+                        />
                     </Routes>
                 </main>
             </div>

@@ -35,6 +35,9 @@ async fn produce(broker: &Broker, topic: &str, key: &str, value: &[u8], headers:
         .unwrap();
 }
 
+/// (DLQ topic, key, headers, value, the original topic it must go back to)
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a [u8])>, Vec<u8>, &'a str);
+
 fn body(key: &str) -> String {
     format!(r#"{{"aggregate_id":"{key}","note":"<script>alert(1)</script>"}}"#)
 }
@@ -62,7 +65,7 @@ async fn every_dialect_goes_back_to_its_original_topic() {
     let spring_offset = 77i64.to_be_bytes();
     let spring_partition = 1i32.to_be_bytes();
     let seed_value = br#"{"originalEvent":{"aggregate_id":"SEED-1","type":"shipment.created"},"error":"Error: boom"}"#;
-    let cases: Vec<(&str, &str, Vec<(&str, &[u8])>, Vec<u8>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "payment.completed.dlq",
             "SPRING-1",

@@ -2,6 +2,7 @@
 //! is rendered as text (escaped by Leptos), never as HTML: payloads and headers come from
 //! producers nobody vetted.
 
+pub use crate::api::url_encode;
 use crate::api::DeadLetterFilter;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -302,9 +303,105 @@ pub fn parse_prefixes(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The filter form's fields as typed (the page's query string): kept as text so the
+/// form shows back exactly what was entered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilterForm {
+    pub topic: String,
+    pub error: String,
+    pub status: String,
+    pub key: String,
+    /// `datetime-local` values (`2026-11-25T14:30`), read as UTC.
+    pub since: String,
+    pub until: String,
+}
+
+impl FilterForm {
+    pub const FIELDS: [&'static str; 6] = ["topic", "error", "status", "key", "since", "until"];
+
+    pub fn get(&self, field: &str) -> &str {
+        match field {
+            "topic" => &self.topic,
+            "error" => &self.error,
+            "status" => &self.status,
+            "key" => &self.key,
+            "since" => &self.since,
+            "until" => &self.until,
+            _ => "",
+        }
+    }
+
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> FilterForm {
+        let f = |k: &str| get(k).unwrap_or_default().trim().to_string();
+        FilterForm {
+            topic: f("topic"),
+            error: f("error"),
+            status: f("status"),
+            key: f("key"),
+            since: f("since"),
+            until: f("until"),
+        }
+    }
+
+    pub fn to_filter(&self) -> DeadLetterFilter {
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        DeadLetterFilter {
+            topic: text(&self.topic),
+            error: text(&self.error),
+            status: text(&self.status),
+            key: text(&self.key),
+            since: parse_local(&self.since),
+            until: parse_local(&self.until),
+        }
+    }
+
+    /// `topic=…&error=…` of the non-empty fields, percent-encoded.
+    pub fn query(&self) -> String {
+        Self::FIELDS
+            .iter()
+            .filter(|f| !self.get(f).is_empty())
+            .map(|f| format!("{f}={}", url_encode(self.get(f))))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// A `datetime-local` (or RFC 3339) value as UTC.
+pub fn parse_local(s: &str) -> Option<DateTime<Utc>> {
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|t| t.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_forms_become_filters_and_queries() {
+        let form = FilterForm::from_query(|k| match k {
+            "topic" => Some(" payment.completed ".into()),
+            "error" => Some("a&b c".into()),
+            "since" => Some("2026-11-25T14:30".into()),
+            _ => None,
+        });
+        let f = form.to_filter();
+        assert_eq!(f.topic.as_deref(), Some("payment.completed"));
+        assert_eq!(f.status, None);
+        assert_eq!(f.since.unwrap().to_rfc3339(), "2026-11-25T14:30:00+00:00");
+        assert_eq!(
+            form.query(),
+            "topic=payment.completed&error=a%26b%20c&since=2026-11-25T14%3A30"
+        );
+        assert_eq!(parse_local("junk"), None);
+    }
 
     #[test]
     fn etas_read_naturally() {
