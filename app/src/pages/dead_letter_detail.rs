@@ -185,3 +185,62 @@ fn ReplayLine(r: ReplayView) -> impl IntoView {
         </tr>
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn hostile_payloads_and_headers_render_as_inert_text() {
+        let owner = Owner::new();
+        owner.set();
+        let hostile = r#"<script>alert("x")</script><img src=x onerror=alert(1)><b>bold</b>"#;
+        let d = DeadLetterDetail {
+            item: DeadLetterItem {
+                id: 7,
+                dlq_topic: "payment.completed.dlq".into(),
+                original_topic: "payment.completed".into(),
+                dialect: "bare".into(),
+                key: Some("<i>k</i>".into()),
+                order_id: None,
+                error: Some(hostile.into()),
+                status: "pending".into(),
+                failed_at: chrono::DateTime::<Utc>::from_timestamp(0, 0).unwrap(),
+                replay_count: 0,
+                parse_note: None,
+            },
+            partition: 0,
+            offset: 1,
+            original_partition: None,
+            original_offset: None,
+            exception_type: None,
+            exception_message: Some(hostile.into()),
+            attempts: None,
+            payload: Payload::Text(hostile.into()),
+            replay_payload: None,
+            headers: vec![HeaderView {
+                key: "<x-evil>".into(),
+                value: hostile.into(),
+                meaning: None,
+                carried: true,
+            }],
+            replays: vec![],
+            replayed_from: None,
+            discarded: None,
+        };
+        let html = view! {
+            <Detail d replay=ServerAction::new() discard=ServerAction::new() />
+        }
+        .to_html();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<b>bold"), "{html}");
+        assert!(!html.contains("<x-evil>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
+    }
+}
