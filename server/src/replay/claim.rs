@@ -118,6 +118,18 @@ pub async fn claim(
 
     let topics: BTreeSet<String> = candidates.iter().map(|c| c.topic.clone()).collect();
     let high = marks.high(topics.into_iter().collect()).await?;
+    let (candidates, missing): (Vec<Claimed>, Vec<Claimed>) = candidates
+        .into_iter()
+        .partition(|c| high.contains_key(&c.topic));
+    for c in missing {
+        out.refused.push((
+            c.dead_letter_id,
+            Refused::NotReplayable(format!("original topic {} does not exist", c.topic)),
+        ));
+    }
+    if candidates.is_empty() {
+        return Ok(out);
+    }
     let inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO replays (replay_id, dead_letter_id, requested_by, status, target_topic, job_id, marks)
          SELECT u.replay_id, u.dead_letter_id, $3, 'sending', u.topic, $4, u.marks

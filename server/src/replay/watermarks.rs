@@ -60,18 +60,21 @@ impl Watermarks {
         })
     }
 
-    /// The high watermark of every partition of each topic.
+    /// The high watermark of every partition of each topic; topics the broker does not
+    /// have are left out.
     pub async fn high(&self, topics: Vec<String>) -> anyhow::Result<HashMap<String, Marks>> {
         let client = self.client.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = HashMap::new();
             for topic in topics {
                 let md = client.fetch_metadata(Some(&topic), TIMEOUT)?;
-                let t = md
+                let Some(t) = md
                     .topics()
                     .first()
                     .filter(|t| t.error().is_none() && !t.partitions().is_empty())
-                    .ok_or_else(|| anyhow::anyhow!("topic {topic} does not exist"))?;
+                else {
+                    continue;
+                };
                 let mut marks = Marks::new();
                 for p in t.partitions() {
                     let (_, high) = client.fetch_watermarks(&topic, p.id(), TIMEOUT)?;
