@@ -156,6 +156,25 @@ async fn selected_and_filter_jobs_land_exactly_what_was_asked() {
         .collect();
     assert_eq!(offsets, landed_at, "audited offsets are where they landed");
 
+    // A dead letter whose original topic the broker does not have is skipped with the
+    // reason; the job still completes.
+    let lost = seed(&db, "no.such.topic", "LOST", 1, "gone").await;
+    let j3 = job::start(
+        &db.pool,
+        &alice,
+        &request(ReplayScope::Ids { ids: lost.clone() }, 0),
+        3,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        finished(&db, j3, Duration::from_secs(30)).await,
+        "completed"
+    );
+    let v = job::job_view(&db.pool, j3).await.unwrap().unwrap();
+    assert_eq!((v.sent, v.skipped), (0, 1));
+    assert_eq!(dead_letter_status(&db, lost[0]).await, "pending");
+
     stop.send(true).unwrap();
     running.await.unwrap();
     db.drop_db().await;

@@ -144,3 +144,41 @@ fn JobLine(
         </li>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn job(id: &str, status: &str, at: i64, sent: i64) -> ReplayJobView {
+        ReplayJobView {
+            id: id.into(),
+            kind: "selected".into(),
+            status: status.into(),
+            created_by: "alice".into(),
+            created_at: DateTime::<Utc>::from_timestamp(at, 0).unwrap(),
+            finished_at: None,
+            throttle: 0,
+            total: 10,
+            sent,
+            skipped: 0,
+            parked: 0,
+            failed: 0,
+            cancelled: 0,
+            rate: 0,
+            eta_secs: None,
+            dlq_topics: vec![],
+            error: None,
+            cancelled_by: None,
+        }
+    }
+
+    #[test]
+    fn pushed_progress_replaces_loaded_and_running_jobs_come_first() {
+        let loaded = vec![job("a", "completed", 3, 10), job("b", "running", 1, 2)];
+        let pushed = vec![job("b", "running", 1, 7), job("c", "running", 5, 0)];
+        let merged = merge_jobs(&pushed, &loaded);
+        let ids: Vec<(&str, i64)> = merged.iter().map(|j| (j.id.as_str(), j.sent)).collect();
+        assert_eq!(ids, vec![("c", 0), ("b", 7), ("a", 10)]);
+    }
+}
