@@ -140,7 +140,12 @@ fn Groups(g: DeadLetterGroups) -> impl IntoView {
 
 #[component]
 fn FilterBar(form: Memo<FilterForm>) -> impl IntoView {
-    let f = form.get_untracked();
+    // Rebuilt when the query changes (a group link followed in the browser).
+    move || view! { <FilterFields f=form.get() /> }
+}
+
+#[component]
+fn FilterFields(f: FilterForm) -> impl IntoView {
     view! {
         <form class="filters" method="get" action="/dead-letters" data-testid="filters">
             <label>"Topic"<input name="topic" value=f.topic.clone() placeholder="payment.completed" /></label>
