@@ -5,11 +5,13 @@
 //! This crate holds no SQL and no Kafka: server functions reach the read model through the
 //! [`api::OpsApi`] trait, which the `switchyard` server implements and provides as context.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod dlq;
 pub mod live;
 pub mod pages;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -44,6 +46,7 @@ pub fn App() -> impl IntoView {
     // Flips to "true" once the wasm bundle has taken over the page (effects run only there).
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    session::provide_session();
 
     view! {
         <Stylesheet id="switchyard" href="/style/main.css" />
@@ -57,6 +60,8 @@ pub fn App() -> impl IntoView {
                     <A href="/orders">"Orders"</A>
                     <A href="/dead-letters">"Dead letters"</A>
                     <A href="/quarantine">"Quarantine"</A>
+                    <span class="spacer"></span>
+                    <session::UserMenu />
                 </nav>
                 <main class="content">
                     <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
@@ -72,6 +77,7 @@ pub fn App() -> impl IntoView {
                             path=(StaticSegment("dead-letters"), ParamSegment("id"))
                             view=pages::dead_letter_detail::DeadLetterDetailPage
                         />
+                        <Route path=StaticSegment("admin") view=pages::admin::AdminPage />
                     </Routes>
                 </main>
             </div>

@@ -4,7 +4,8 @@ use clap::{Parser, Subcommand};
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard::config::{Common, Db, Http, IngestConfig, ReplayConfig};
+use switchyard::auth::Auth;
+use switchyard::config::{AuthConfig, Common, Db, Http, IngestConfig, ReplayConfig};
 use switchyard::http::{router, AppState};
 use switchyard::ingest::consumer::{self, IngestSettings};
 use switchyard::kafka::{embedded::EmbeddedBroker, topics};
@@ -39,6 +40,8 @@ enum Command {
         ingest: IngestConfig,
         #[command(flatten)]
         replay: ReplayConfig,
+        #[command(flatten)]
+        auth: AuthConfig,
         /// Serve only; leave ingest to other instances.
         #[arg(long)]
         no_ingest: bool,
@@ -71,6 +74,13 @@ enum Command {
         raw: Option<String>,
         #[arg(long, default_value = "order.created")]
         topic: String,
+    },
+    /// Manage console users: `user add --role admin <name>`, `user set`, `user list`.
+    User {
+        #[command(flatten)]
+        db: Db,
+        #[command(subcommand)]
+        action: switchyard::auth::cli::UserAction,
     },
     /// Measure the ingest pipeline against a raw COPY of the same rows (see BENCHMARKS.md).
     IngestBench {
@@ -166,9 +176,14 @@ async fn main() -> anyhow::Result<()> {
             http,
             ingest,
             replay,
+            auth,
             no_ingest,
             demo_rate,
-        } => serve(common, db, http, ingest, replay, no_ingest, demo_rate).await,
+        } => serve(common, db, http, ingest, replay, auth, no_ingest, demo_rate).await,
+        Command::User { db, action } => {
+            let pool = db::connect(&db.database_url).await?;
+            switchyard::auth::cli::run(&pool, action).await
+        }
         Command::Ingest { common, db, ingest } => {
             telemetry::init(common.log_format);
             let pool = db::connect(&db.database_url).await?;
@@ -350,12 +365,14 @@ async fn brokers(common: &Common) -> anyhow::Result<(String, Option<EmbeddedBrok
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one per group of settings
 async fn serve(
     common: Common,
     db: Db,
     http: Http,
     ingest: IngestConfig,
     replay: ReplayConfig,
+    auth: AuthConfig,
     no_ingest: bool,
     demo_rate: Option<f64>,
 ) -> anyhow::Result<()> {
@@ -401,24 +418,35 @@ async fn serve(
         .site_pkg_dir("pkg")
         .site_addr(http.addr)
         .build();
+    let (auth, sessions) = Auth::start(pool.clone(), auth).await?;
     let state = AppState {
         leptos_options,
+        auth,
         pool: pool.clone(),
         hub,
         ops: Arc::new(PgOps::new(pool.clone())),
-        dlq: Arc::new(PgDeadLetters::new(pool, &brokers, replay.max_replays)?),
+        dlq: Arc::new(PgDeadLetters::new(
+            pool.clone(),
+            &brokers,
+            replay.max_replays,
+        )?),
+        admin: Arc::new(switchyard::admin::PgAdmin::new(pool)),
         kafka: kafka::producer(&brokers)?,
     };
     let listener = tokio::net::TcpListener::bind(http.addr).await?;
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "Switchyard console listening");
     println!("Switchyard console: {url}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    let app = router(state, sessions);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
     if let Some(t) = ingest_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }

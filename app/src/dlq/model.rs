@@ -2,7 +2,7 @@
 //! is rendered as text (escaped by Leptos), never as HTML: payloads and headers come from
 //! producers nobody vetted.
 
-pub use crate::api::url_encode;
+pub use crate::api::percent_encode;
 use crate::api::DeadLetterFilter;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -360,7 +360,7 @@ impl FilterForm {
         Self::FIELDS
             .iter()
             .filter(|f| !self.get(f).is_empty())
-            .map(|f| format!("{f}={}", url_encode(self.get(f))))
+            .map(|f| format!("{f}={}", percent_encode(self.get(f))))
             .collect::<Vec<_>>()
             .join("&")
     }

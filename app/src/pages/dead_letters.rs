@@ -9,15 +9,9 @@
 use super::replay_jobs::JobsPanel;
 use crate::dlq::server_fns::*;
 use crate::dlq::*;
+use crate::session::{CsrfField, IfRole};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-
-/// The CSRF token forms echo (the session's, once the auth layer provides it).
-pub fn csrf_token() -> String {
-    use_context::<crate::auth::SessionView>()
-        .map(|s| s.csrf)
-        .unwrap_or_default()
-}
 
 /// What the page was asked to preview: `?preview=selected&ids[]=…`, `?preview=filter`,
 /// or one row's `?one=<id>`.
@@ -110,7 +104,7 @@ fn Groups(g: DeadLetterGroups) -> impl IntoView {
                     </tr></thead>
                     <tbody>
                         {rows.into_iter().map(|r| {
-                            let href = format!("/dead-letters?{field}={}", url_encode(&r.label));
+                            let href = format!("/dead-letters?{field}={}", percent_encode(&r.label));
                             view! {
                                 <tr>
                                     <td class="label"><a href=href>{r.label}</a></td>
@@ -177,8 +171,8 @@ fn filter_inputs(f: &FilterForm) -> impl IntoView {
         .collect_view()
 }
 
-/// Hidden inputs carrying the filter in the shape the job server function takes.
-fn job_filter_inputs(f: &FilterForm) -> impl IntoView {
+/// The filter as (name, value) pairs in the shape the job server function takes.
+fn job_filter_fields(f: &FilterForm) -> Vec<(String, String)> {
     let filter = f.to_filter();
     let mut fields: Vec<(&str, String)> = Vec::new();
     for (k, v) in [
@@ -199,8 +193,8 @@ fn job_filter_inputs(f: &FilterForm) -> impl IntoView {
     }
     fields
         .into_iter()
-        .map(|(k, v)| view! { <input type="hidden" name=format!("filter[{k}]") value=v /> })
-        .collect_view()
+        .map(|(k, v)| (format!("filter[{k}]"), v))
+        .collect()
 }
 
 #[component]
@@ -222,7 +216,6 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
         },
     );
     let start = ServerAction::<StartReplayJob>::new();
-    let csrf = csrf_token();
     let strip = DEFAULT_STRIPPED.join(", ");
     let cancel_href = if form.query().is_empty() {
         "/dead-letters".to_string()
@@ -234,8 +227,11 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
             <h2>{match scope { "selected" => format!("Replay {} selected", ids.len()), _ => "Replay all matching".to_string() }}</h2>
             <Suspense fallback=|| view! { <p>"Working out what would be sent…"</p> }>
                 {move || {
-                    let (ids, csrf, strip, cancel_href) = (ids.clone(), csrf.clone(), strip.clone(), cancel_href.clone());
-                    let form = form.clone();
+                    let mut fields: Vec<(String, String)> =
+                        ids.iter().map(|id| ("ids[]".to_string(), id.to_string())).collect();
+                    fields.extend(job_filter_fields(&form));
+                    let hidden = StoredValue::new(fields);
+                    let (strip, cancel_href) = (StoredValue::new(strip.clone()), StoredValue::new(cancel_href.clone()));
                     Suspend::new(async move {
                         let d = match dry.await {
                             Ok(d) => d,
@@ -257,22 +253,23 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
                             {busy.then(|| view! {
                                 <p class="error">"A replay job is already running for "{d.busy_topics.join(", ")}"."</p>
                             })}
+                            <IfRole role=crate::auth::Role::Operator>
                             <ActionForm action=start attr:class="confirm" attr:data-testid="confirm-form">
-                                <input type="hidden" name="csrf" value=csrf />
+                                <CsrfField />
                                 <input type="hidden" name="scope" value=scope />
-                                {ids.iter().map(|id| view! { <input type="hidden" name="ids[]" value=id.to_string() /> }).collect_view()}
-                                {job_filter_inputs(&form)}
+                                {hidden.get_value().into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value /> }).collect_view()}
                                 <label>"Throttle (msgs/s, 0 = unthrottled)"
                                     <input type="number" name="throttle" min="0" max="100000" value="0" />
                                 </label>
                                 <label class="wide">"Strip headers (prefixes)"
-                                    <input name="strip_headers" value=strip />
+                                    <input name="strip_headers" value=strip.get_value() />
                                 </label>
                                 <button class="btn primary" type="submit" disabled=nothing || busy data-testid="confirm-replay">
                                     "Confirm replay"
                                 </button>
-                                <a class="btn link" href=cancel_href>"Back"</a>
+                                <a class="btn link" href=cancel_href.get_value()>"Back"</a>
                             </ActionForm>
+                            </IfRole>
                         }.into_any()
                     })
                 }}
@@ -305,7 +302,7 @@ fn List(page: DeadLetterPage, form: FilterForm) -> impl IntoView {
         format!(
             "/dead-letters?{q}{}after={}",
             if q.is_empty() { "" } else { "&" },
-            url_encode(&c)
+            percent_encode(&c)
         )
     });
     let empty = page.rows.is_empty();

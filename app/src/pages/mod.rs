@@ -1,5 +1,6 @@
 //! One module per page of the console.
 
+pub mod admin;
 pub mod dead_letter_detail;
 pub mod dead_letters;
 pub mod order_detail;

@@ -2,11 +2,11 @@
 //! updated by pushed `replay_job` messages, and a Cancel button while a job runs.
 //! (No inline styles anywhere: the CSP forbids them; the bar is the native element.)
 
-use super::dead_letters::csrf_token;
 use crate::api::LiveMessage;
 use crate::dlq::server_fns::*;
 use crate::dlq::*;
 use crate::live::{self, LiveState};
+use crate::session::{CsrfField, IfRole};
 use leptos::prelude::*;
 
 /// Jobs shown: pushed versions replace loaded ones; newest first, running on top.
@@ -111,7 +111,6 @@ fn JobLine(
             .rev()
             .collect::<String>();
     let label = format!("Replay job {short}: {done} of {}", j.total);
-    let csrf = csrf_token();
     let id = j.id.clone();
     view! {
         <li class=class data-job-id=j.id.clone() data-status=j.status.clone()>
@@ -134,12 +133,17 @@ fn JobLine(
                 {j.cancelled_by.clone().map(|b| view! { <span class="muted">"cancelled by "{b}</span> })}
                 {j.error.clone().map(|e| view! { <span class="error">{e}</span> })}
             </div>
-            {running.then(|| view! {
-                <ActionForm action=cancel attr:class="inline">
-                    <input type="hidden" name="csrf" value=csrf />
-                    <input type="hidden" name="job" value=id />
-                    <button class="btn small danger" type="submit" data-testid="cancel-job">"Cancel"</button>
-                </ActionForm>
+            {running.then(|| {
+                let id = StoredValue::new(id);
+                view! {
+                    <IfRole role=crate::auth::Role::Operator>
+                        <ActionForm action=cancel attr:class="inline">
+                            <CsrfField />
+                            <input type="hidden" name="job" value=id.get_value() />
+                            <button class="btn small danger" type="submit" data-testid="cancel-job">"Cancel"</button>
+                        </ActionForm>
+                    </IfRole>
+                }
             })}
         </li>
     }
