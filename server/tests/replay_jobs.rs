@@ -355,3 +355,47 @@ async fn discarding_needs_a_reason_and_is_audited() {
     assert_eq!(audit[0].2["dead_letter_ids"].as_array().unwrap().len(), 2);
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_kill_switch_pauses_a_running_job() {
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    let ids = seed(&db, "shipment.failed", "SHF", 150, "carrier down").await;
+    let (stop, running) = runner(&db, &broker);
+    let j = job::start(
+        &db.pool,
+        &actor("alice"),
+        &request(ReplayScope::Ids { ids }, 50),
+        3,
+    )
+    .await
+    .unwrap();
+    common::eventually(Duration::from_secs(20), "some sent", || async {
+        job::job_view(&db.pool, j).await.unwrap().unwrap().sent >= 10
+    })
+    .await;
+    let admin = actor("ada");
+    switchyard::auth::settings::set_writes_enabled(&db.pool, &admin, false)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let paused_at = replays_on(&broker, "shipment.failed").len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        replays_on(&broker, "shipment.failed").len(),
+        paused_at,
+        "nothing sent while writes are off"
+    );
+    let v = job::job_view(&db.pool, j).await.unwrap().unwrap();
+    assert_eq!((v.status.as_str(), v.sent as usize), ("running", paused_at));
+    switchyard::auth::settings::set_writes_enabled(&db.pool, &admin, true)
+        .await
+        .unwrap();
+    assert_eq!(finished(&db, j, Duration::from_secs(30)).await, "completed");
+    let landed = replays_on(&broker, "shipment.failed");
+    let keys: HashSet<_> = landed.iter().filter_map(|m| m.key.clone()).collect();
+    assert_eq!((landed.len(), keys.len()), (150, 150));
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    db.drop_db().await;
+}

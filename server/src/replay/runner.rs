@@ -7,6 +7,9 @@
 //! 3. one transaction settles them: positions, dead-letter statuses, item statuses,
 //!    progress counts, an audit row naming every resulting offset, and a NOTIFY.
 //!
+//! While an admin has writes switched off (the kill-switch), no job is leased and a running
+//! one stops after the message in flight, to resume when writes are back on.
+//!
 //! A runner that dies between 1 and 3 leaves items `sending`; whichever runner takes the
 //! job next (after the lease runs out) first resolves them from the recorded watermarks
 //! ([`super::recover`]), so nothing is sent twice and nothing is lost.
@@ -124,6 +127,8 @@ impl Runner {
                 WHERE (j.status = 'running' OR (j.status = 'cancelled' AND EXISTS (
                         SELECT 1 FROM replay_job_items i WHERE i.job_id = j.id AND i.status = 'sending')))
                   AND (j.lease_until IS NULL OR j.lease_until < now() OR j.lease_owner = $1)
+                  AND NOT EXISTS (SELECT 1 FROM settings
+                                  WHERE key = 'writes_enabled' AND value = 'false'::jsonb)
                 ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
              RETURNING id, status, throttle, strip_headers, max_replays, created_by, created_from",
         )
@@ -157,9 +162,13 @@ impl Runner {
                     let _ = tx.send(Halt::Interrupted);
                     return;
                 }
+                // A job pauses (as if interrupted) while an admin has writes switched off.
                 let status: Result<Option<String>, _> = sqlx::query_scalar(
                     "UPDATE replay_jobs SET lease_until = now() + make_interval(secs => $3)
-                     WHERE id = $1 AND lease_owner = $2 RETURNING status",
+                     WHERE id = $1 AND lease_owner = $2
+                     RETURNING CASE WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'writes_enabled'
+                                                 AND value = 'false'::jsonb)
+                                    THEN 'paused' ELSE status END",
                 )
                 .bind(job)
                 .bind(owner)
@@ -168,6 +177,10 @@ impl Runner {
                 .await;
                 match status {
                     Ok(Some(s)) if s == "running" => {}
+                    Ok(Some(s)) if s == "paused" => {
+                        let _ = tx.send(Halt::Interrupted);
+                        return;
+                    }
                     Ok(Some(_)) => {
                         let _ = tx.send(Halt::Cancelled);
                         return;
