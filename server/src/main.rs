@@ -157,6 +157,9 @@ enum Command {
         /// Messages per batch.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Replay to this (existing, empty) topic instead of a fresh one.
+        #[arg(long)]
+        topic: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -322,10 +325,11 @@ async fn main() -> anyhow::Result<()> {
             db,
             records,
             batch,
+            topic,
         } => {
             telemetry::init(common.log_format);
             let (brokers, _embedded) = brokers(&common).await?;
-            switchyard::replay::bench::run(&db.database_url, &brokers, records, batch).await
+            switchyard::replay::bench::run(&db.database_url, &brokers, records, batch, topic).await
         }
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);

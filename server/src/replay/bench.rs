@@ -28,12 +28,19 @@ pub async fn run(
     brokers: &str,
     records: usize,
     batch: usize,
+    topic: Option<String>,
 ) -> anyhow::Result<()> {
     let (_, name, pool) = db::create_scratch(admin_url, "sy_replay_bench").await?;
     let suffix = &name[name.len() - 8..];
-    let target = format!("bench.replay.{suffix}");
-    let baseline = format!("bench.produce.{suffix}");
-    kafka::topics::ensure(brokers, &[target.clone(), baseline.clone()], 3).await?;
+    let (target, baseline) = match topic {
+        Some(t) => (t.clone(), t),
+        None => {
+            let t = format!("bench.replay.{suffix}");
+            let b = format!("bench.produce.{suffix}");
+            kafka::topics::ensure(brokers, &[t.clone(), b.clone()], 3).await?;
+            (t, b)
+        }
+    };
 
     sqlx::query(
         "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, raw_value,

@@ -229,11 +229,13 @@ impl Runner {
             if h != Halt::Go {
                 return self.halted(&job, h).await;
             }
+            let t0 = std::time::Instant::now();
             let claimed = match self.claim_batch(&job, batch).await? {
                 Next::Batch(c) => c,
                 Next::Done => return self.complete(&job).await,
                 Next::Stopped => return self.halted(&job, Halt::Cancelled).await,
             };
+            let tc = t0.elapsed();
             let mut flights = Vec::with_capacity(claimed.len());
             let mut rest = Vec::new();
             let mut halt_rx = halt.clone();
@@ -272,6 +274,7 @@ impl Runner {
                 }
             }
             // A failed delivery may still have reached the broker: look before deciding.
+            let t1 = t0.elapsed();
             let failed = self.settle_doubt(doubt, &mut out).await?;
             let h = *halt.borrow();
             let reason = if h == Halt::Cancelled {
@@ -294,13 +297,14 @@ impl Runner {
                 let ids: Vec<Uuid> = failed.iter().map(|f| f.0).collect();
                 let errors: Vec<String> = failed.iter().map(|f| f.1.clone()).collect();
                 settle_unsent(&mut tx, &ids, "failed", &errors.join("; ")).await?;
+                let dead: Vec<i64> = failed.iter().map(|f| f.2).collect();
                 sqlx::query(
                     "UPDATE replay_job_items i SET status = 'failed', note = u.e
-                     FROM UNNEST($2::uuid[], $3::text[]) AS u (id, e)
-                     WHERE i.job_id = $1 AND i.replay_id = u.id",
+                     FROM UNNEST($2::int8[], $3::text[]) AS u (d, e)
+                     WHERE i.job_id = $1 AND i.dead_letter_id = u.d",
                 )
                 .bind(job.id)
-                .bind(&ids)
+                .bind(&dead)
                 .bind(&errors)
                 .execute(&mut *tx)
                 .await?;
@@ -308,6 +312,7 @@ impl Runner {
             }
             notify(&mut tx, job.id).await?;
             tx.commit().await?;
+            tracing::debug!(claim = ?tc, claim_and_send = ?t1, total = ?t0.elapsed(), "replay batch");
         }
     }
 
@@ -316,7 +321,7 @@ impl Runner {
         &self,
         doubt: Vec<(Claimed, String)>,
         out: &mut Resolved,
-    ) -> anyhow::Result<Vec<(Uuid, String)>> {
+    ) -> anyhow::Result<Vec<(Uuid, String, i64)>> {
         if doubt.is_empty() {
             return Ok(Vec::new());
         }
@@ -347,7 +352,7 @@ impl Runner {
                     partition: *partition,
                     offset: *offset,
                 }),
-                None => failed.push((c.replay_id, e)),
+                None => failed.push((c.replay_id, e, c.dead_letter_id)),
             }
         }
         Ok(failed)
@@ -500,11 +505,12 @@ async fn settle_batch(
         return Ok(());
     }
     settle_sent(conn, &r.sent).await?;
+    // Items are found by (job, dead letter): the unique index, not a scan of the job.
     sqlx::query(
-        "UPDATE replay_job_items SET status = 'sent' WHERE job_id = $1 AND replay_id = ANY($2)",
+        "UPDATE replay_job_items SET status = 'sent' WHERE job_id = $1 AND dead_letter_id = ANY($2)",
     )
     .bind(job.id)
-    .bind(r.sent.iter().map(|s| s.replay_id).collect::<Vec<_>>())
+    .bind(r.sent.iter().map(|s| s.dead_letter_id).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     let unsent: Vec<Uuid> = r.unsent.iter().map(|u| u.0).collect();
@@ -516,10 +522,10 @@ async fn settle_batch(
     sqlx::query(
         "UPDATE replay_job_items SET status = $3, note = $4,
                 replay_id = CASE WHEN $3 = 'pending' THEN NULL ELSE replay_id END
-         WHERE job_id = $1 AND replay_id = ANY($2)",
+         WHERE job_id = $1 AND dead_letter_id = ANY($2)",
     )
     .bind(job.id)
-    .bind(&unsent)
+    .bind(r.unsent.iter().map(|u| u.1).collect::<Vec<_>>())
     .bind(item_status)
     .bind(reason)
     .execute(&mut *conn)
