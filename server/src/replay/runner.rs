@@ -41,7 +41,7 @@ pub struct Runner {
     batch_max: usize,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Job {
     id: Uuid,
     status: String,
@@ -224,15 +224,28 @@ impl Runner {
         let interval =
             (job.throttle > 0).then(|| Duration::from_secs_f64(1.0 / job.throttle as f64));
         let mut next_slot = tokio::time::Instant::now();
+        let mut settling: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None;
         loop {
             let h = *halt.borrow();
             if h != Halt::Go {
+                if let Some(prev) = settling.take() {
+                    prev.await??;
+                }
                 return self.halted(&job, h).await;
             }
             let t0 = std::time::Instant::now();
-            let claimed = match self.claim_batch(&job, batch).await? {
+            let next = self.claim_batch(&job, batch).await;
+            if matches!(next, Ok(Next::Done | Next::Stopped) | Err(_)) {
+                if let Some(prev) = settling.take() {
+                    prev.await??;
+                }
+            }
+            let claimed = match next? {
                 Next::Batch(c) => c,
-                Next::Done => return self.complete(&job).await,
+                Next::Done => {
+                    // The last settle may have found failures; count again in complete().
+                    return self.complete(&job).await;
+                }
                 Next::Stopped => return self.halted(&job, Halt::Cancelled).await,
             };
             let tc = t0.elapsed();
@@ -277,43 +290,64 @@ impl Runner {
             let t1 = t0.elapsed();
             let failed = self.settle_doubt(doubt, &mut out).await?;
             let h = *halt.borrow();
-            let reason = if h == Halt::Cancelled {
-                "cancelled before it was sent"
-            } else {
-                "interrupted before it was sent"
-            };
-            out.unsent
-                .extend(rest.iter().map(|c| (c.replay_id, c.dead_letter_id)));
-            let mut tx = self.pool.begin().await?;
-            settle_batch(
-                &mut tx,
-                &job,
-                out,
-                if h == Halt::Go { Halt::Interrupted } else { h },
-                reason,
-            )
-            .await?;
-            if !failed.is_empty() {
-                let ids: Vec<Uuid> = failed.iter().map(|f| f.0).collect();
-                let errors: Vec<String> = failed.iter().map(|f| f.1.clone()).collect();
-                settle_unsent(&mut tx, &ids, "failed", &errors.join("; ")).await?;
-                let dead: Vec<i64> = failed.iter().map(|f| f.2).collect();
-                sqlx::query(
-                    "UPDATE replay_job_items i SET status = 'failed', note = u.e
-                     FROM UNNEST($2::int8[], $3::text[]) AS u (d, e)
-                     WHERE i.job_id = $1 AND i.dead_letter_id = u.d",
-                )
-                .bind(job.id)
-                .bind(&dead)
-                .bind(&errors)
-                .execute(&mut *tx)
-                .await?;
-                refresh_counts(&mut tx, job.id).await?;
+            // Settle this batch while the next one is claimed and sent (they share no
+            // rows); at most one settle is in flight, and it is awaited before the next
+            // one, before completing and before stopping.
+            if let Some(prev) = settling.take() {
+                prev.await??;
             }
-            notify(&mut tx, job.id).await?;
-            tx.commit().await?;
-            tracing::debug!(claim = ?tc, claim_and_send = ?t1, total = ?t0.elapsed(), "replay batch");
+            let (this, job2) = (self.clone(), job.clone());
+            settling = Some(tokio::spawn(async move {
+                this.settle_round(&job2, out, rest, failed, h).await
+            }));
+            tracing::debug!(claim = ?tc, claim_and_send = ?t1, "replay batch sent");
         }
+    }
+
+    async fn settle_round(
+        &self,
+        job: &Job,
+        mut out: Resolved,
+        rest: Vec<Claimed>,
+        failed: Vec<(Uuid, String, i64)>,
+        h: Halt,
+    ) -> anyhow::Result<()> {
+        let reason = if h == Halt::Cancelled {
+            "cancelled before it was sent"
+        } else {
+            "interrupted before it was sent"
+        };
+        out.unsent
+            .extend(rest.iter().map(|c| (c.replay_id, c.dead_letter_id)));
+        let mut tx = self.pool.begin().await?;
+        settle_batch(
+            &mut tx,
+            job,
+            out,
+            if h == Halt::Go { Halt::Interrupted } else { h },
+            reason,
+        )
+        .await?;
+        if !failed.is_empty() {
+            let ids: Vec<Uuid> = failed.iter().map(|f| f.0).collect();
+            let errors: Vec<String> = failed.iter().map(|f| f.1.clone()).collect();
+            settle_unsent(&mut tx, &ids, "failed", &errors.join("; ")).await?;
+            let dead: Vec<i64> = failed.iter().map(|f| f.2).collect();
+            sqlx::query(
+                "UPDATE replay_job_items i SET status = 'failed', note = u.e
+                 FROM UNNEST($2::int8[], $3::text[]) AS u (d, e)
+                 WHERE i.job_id = $1 AND i.dead_letter_id = u.d",
+            )
+            .bind(job.id)
+            .bind(&dead)
+            .bind(&errors)
+            .execute(&mut *tx)
+            .await?;
+            refresh_counts(&mut tx, job.id).await?;
+        }
+        notify(&mut tx, job.id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Replays whose delivery failed: found after their marks → sent; else failed.
