@@ -173,6 +173,17 @@ pub async fn claim(
     Ok(out)
 }
 
+/// Locks dead letters in id order. Everything that changes a replay locks its dead letter
+/// first (the claim does too), so a settle and a concurrent "replay one" queue on the dead
+/// letter instead of deadlocking over the replay row and the dead-letter row.
+async fn lock_dead_letters(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1 FROM dead_letters WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// A replay the broker acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {
@@ -188,6 +199,11 @@ pub async fn settle_sent(conn: &mut PgConnection, sent: &[Sent]) -> sqlx::Result
     if sent.is_empty() {
         return Ok(());
     }
+    lock_dead_letters(
+        conn,
+        &sent.iter().map(|s| s.dead_letter_id).collect::<Vec<_>>(),
+    )
+    .await?;
     sqlx::query(
         "UPDATE replays r SET status = 'sent', target_partition = u.p, target_offset = u.o,
                 finished_at = now()
@@ -220,6 +236,12 @@ pub async fn settle_unsent(
     if replay_ids.is_empty() {
         return Ok(HashMap::new());
     }
+    let dead: Vec<i64> =
+        sqlx::query_scalar("SELECT dead_letter_id FROM replays WHERE replay_id = ANY($1)")
+            .bind(replay_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    lock_dead_letters(conn, &dead).await?;
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(
         "UPDATE replays SET status = $2, error = $3, finished_at = now()
          WHERE replay_id = ANY($1) AND status = 'sending'
