@@ -11,7 +11,11 @@ use leptos_router::hooks::use_query_map;
 /// Shows the outcome of the last submission of an action: its error, if any.
 fn outcome<I>(action: ServerAction<I>) -> impl IntoView
 where
-    I: leptos::server_fn::ServerFn<Output = (), Error = ServerFnError> + Clone + Send + Sync + 'static,
+    I: leptos::server_fn::ServerFn<Output = (), Error = ServerFnError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 {
     move || {
         action.value().get().and_then(|r| r.err()).map(|e| {
@@ -28,6 +32,13 @@ pub fn AdminPage() -> impl IntoView {
     let disable = ServerAction::<SetUserDisabled>::new();
     let password = ServerAction::<SetUserPassword>::new();
     let fault = ServerAction::<SetFault>::new();
+    // The top bar's kill-switch banner comes from the session view: reload it after a switch.
+    let session = crate::session::use_session();
+    Effect::new(move |_| {
+        if writes.version().get() > 0 {
+            session.refetch();
+        }
+    });
     let overview = Resource::new(
         move || {
             (
