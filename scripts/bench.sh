@@ -4,6 +4,7 @@
 # a private PostgreSQL cluster with default durability settings (unless DATABASE_URL is set).
 #
 #   scripts/bench.sh ingest-bench [--records N] [--latency-rate R] ...
+#   scripts/bench.sh replay-bench [--records N] [--batch B]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

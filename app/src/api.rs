@@ -111,12 +111,15 @@ pub struct QuarantinedView {
 pub enum LiveMessage {
     /// An order was created or changed.
     Order(OrderRow),
+    /// A replay job started, progressed or ended.
+    ReplayJob(crate::dlq::ReplayJobView),
 }
 
 impl LiveMessage {
     pub fn event_name(&self) -> &'static str {
         match self {
             LiveMessage::Order(_) => "order",
+            LiveMessage::ReplayJob(_) => "replay_job",
         }
     }
 }
@@ -138,6 +141,24 @@ pub fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Which dead letters an operator means: the DLQ page's filter, the scope of a replay job
+/// and of an assistant replay proposal. Every field narrows; `None` (or empty) means any.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterFilter {
+    /// Original topic (exact), e.g. `payment.requested`.
+    pub topic: Option<String>,
+    /// Case-insensitive substring of the exception message or class.
+    pub error: Option<String>,
+    /// pending | replaying | replayed | failed_again | parked | discarded
+    pub status: Option<String>,
+    /// Record key (exact), usually the order id.
+    pub key: Option<String>,
+    /// Failed at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Failed before this instant.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// The upper bound of one page of orders.

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod dlq;
 pub mod live;
 pub mod pages;
 pub mod session;
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                         "Switchyard"
                     </A>
                     <A href="/orders">"Orders"</A>
+                    <A href="/dead-letters">"Dead letters"</A>
                     <A href="/quarantine">"Quarantine"</A>
                     <span class="spacer"></span>
                     <session::UserMenu />
@@ -70,6 +72,11 @@ pub fn App() -> impl IntoView {
                             view=pages::order_detail::OrderDetailPage
                         />
                         <Route path=StaticSegment("quarantine") view=pages::quarantine::QuarantinePage />
+                        <Route path=StaticSegment("dead-letters") view=pages::dead_letters::DeadLettersPage />
+                        <Route
+                            path=(StaticSegment("dead-letters"), ParamSegment("id"))
+                            view=pages::dead_letter_detail::DeadLetterDetailPage
+                        />
                         <Route path=StaticSegment("admin") view=pages::admin::AdminPage />
                     </Routes>
                 </main>

@@ -40,7 +40,7 @@ pub fn subscribe(state: RwSignal<LiveState>, on_message: impl Fn(LiveMessage) + 
     };
     state.set(LiveState::Connecting);
 
-    let on_order =
+    let on_event =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
             let Some(text) = ev.data().as_string() else {
                 return;
@@ -53,12 +53,14 @@ pub fn subscribe(state: RwSignal<LiveState>, on_message: impl Fn(LiveMessage) + 
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| state.set(LiveState::Live));
     let on_error =
         Closure::<dyn FnMut(web_sys::Event)>::new(move |_| state.set(LiveState::Reconnecting));
-    let _ = source.add_event_listener_with_callback("order", on_order.as_ref().unchecked_ref());
+    for name in ["order", "replay_job"] {
+        let _ = source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+    }
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
     // The closures must outlive the callbacks; they are dropped with the source.
-    let held = SendWrapper::new((source, on_order, on_open, on_error));
+    let held = SendWrapper::new((source, on_event, on_open, on_error));
     on_cleanup(move || {
         let (source, ..) = held.take();
         source.close();

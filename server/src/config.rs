@@ -81,3 +81,19 @@ pub enum LogFormat {
     Pretty,
     Json,
 }
+
+/// Dead-letter replay settings (the console's job runner and replay commands).
+#[derive(Args, Clone, Debug)]
+pub struct ReplayConfig {
+    /// Park a message instead of replaying it once it was replayed this often.
+    #[arg(long, env = "SWITCHYARD_MAX_REPLAYS", default_value_t = 3)]
+    pub max_replays: i32,
+
+    /// How long a job runner holds a replay job; a crashed runner's jobs resume after it.
+    #[arg(long, env = "SWITCHYARD_REPLAY_LEASE_SECS", default_value_t = 5)]
+    pub replay_lease_secs: u64,
+
+    /// Most messages a job claims and sends per batch (unthrottled jobs).
+    #[arg(long, env = "SWITCHYARD_REPLAY_BATCH", default_value_t = 1000)]
+    pub replay_batch: usize,
+}

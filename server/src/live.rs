@@ -1,10 +1,11 @@
-//! Live fan-out: one PostgreSQL `LISTEN` per console instance turns the ingest's NOTIFYs
-//! into [`LiveMessage`]s on a broadcast channel, which every open push stream reads.
+//! Live fan-out: one PostgreSQL `LISTEN` per console instance turns the ingest's and the
+//! replay jobs' NOTIFYs into [`LiveMessage`]s on a broadcast channel, which every open push stream reads.
 //! Because the NOTIFY comes from the database, every instance sees every batch, whichever
 //! instance ingested it.
 
 use crate::ingest::LIVE_CHANNEL;
 use crate::ops::orders_by_id;
+use crate::replay::REPLAY_CHANNEL;
 use serde::Deserialize;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -61,9 +62,18 @@ impl LiveHub {
 
     async fn listen(&self, pool: &PgPool) -> sqlx::Result<()> {
         let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen(LIVE_CHANNEL).await?;
+        listener.listen_all([LIVE_CHANNEL, REPLAY_CHANNEL]).await?;
         loop {
             let n = listener.recv().await?;
+            if n.channel() == REPLAY_CHANNEL {
+                // Progress of a replay job: its id, read back as the page shows it.
+                if let Ok(job) = n.payload().parse() {
+                    if let Some(view) = crate::replay::job::job_view(pool, job).await? {
+                        self.publish(LiveMessage::ReplayJob(view));
+                    }
+                }
+                continue;
+            }
             let Ok(notice) = serde_json::from_str::<Notice>(n.payload()) else {
                 tracing::warn!(payload = n.payload(), "unreadable live notice");
                 continue;

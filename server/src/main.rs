@@ -5,12 +5,13 @@ use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard::auth::Auth;
-use switchyard::config::{AuthConfig, Common, Db, Http, IngestConfig};
+use switchyard::config::{AuthConfig, Common, Db, Http, IngestConfig, ReplayConfig};
 use switchyard::http::{router, AppState};
 use switchyard::ingest::consumer::{self, IngestSettings};
 use switchyard::kafka::{embedded::EmbeddedBroker, topics};
 use switchyard::live::LiveHub;
 use switchyard::ops::PgOps;
+use switchyard::replay::api::PgDeadLetters;
 use switchyard::{contract, db, fleet, kafka, telemetry};
 use tokio::sync::watch;
 
@@ -37,6 +38,8 @@ enum Command {
         http: Http,
         #[command(flatten)]
         ingest: IngestConfig,
+        #[command(flatten)]
+        replay: ReplayConfig,
         #[command(flatten)]
         auth: AuthConfig,
         /// Serve only; leave ingest to other instances.
@@ -138,9 +141,22 @@ enum Command {
         /// Who asks (stamped as `x-replayed-by` and kept with the replay).
         #[arg(long, env = "USER", default_value = "cli")]
         by: String,
-        /// Park instead of sending once a message was replayed this often.
-        #[arg(long, default_value_t = 3)]
-        max_replays: i32,
+        #[command(flatten)]
+        replay: ReplayConfig,
+    },
+    /// Replay N dead letters as one unthrottled job and check the target topic for
+    /// duplicates and losses (see BENCHMARKS.md).
+    ReplayBench {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        /// Dead letters to replay.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+        /// Messages per batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -159,10 +175,11 @@ async fn main() -> anyhow::Result<()> {
             db,
             http,
             ingest,
+            replay,
             auth,
             no_ingest,
             demo_rate,
-        } => serve(common, db, http, ingest, auth, no_ingest, demo_rate).await,
+        } => serve(common, db, http, ingest, replay, auth, no_ingest, demo_rate).await,
         Command::User { db, action } => {
             let pool = db::connect(&db.database_url).await?;
             switchyard::auth::cli::run(&pool, action).await
@@ -281,7 +298,7 @@ async fn main() -> anyhow::Result<()> {
             db,
             id,
             by,
-            max_replays,
+            replay,
         } => {
             telemetry::init(common.log_format);
             let brokers = common
@@ -291,13 +308,24 @@ async fn main() -> anyhow::Result<()> {
             let outcome = switchyard::replay::replay_one(
                 &pool,
                 &kafka::producer(&brokers)?,
+                &switchyard::replay::watermarks::Watermarks::new(&brokers)?,
                 id,
-                &by,
-                max_replays,
+                &switchyard::audit::Actor::cli(by),
+                replay.max_replays,
             )
             .await?;
             println!("{outcome:?}");
             Ok(())
+        }
+        Command::ReplayBench {
+            common,
+            db,
+            records,
+            batch,
+        } => {
+            telemetry::init(common.log_format);
+            let (brokers, _embedded) = brokers(&common).await?;
+            switchyard::replay::bench::run(&db.database_url, &brokers, records, batch).await
         }
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);
@@ -337,11 +365,13 @@ async fn brokers(common: &Common) -> anyhow::Result<(String, Option<EmbeddedBrok
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one per group of settings
 async fn serve(
     common: Common,
     db: Db,
     http: Http,
     ingest: IngestConfig,
+    replay: ReplayConfig,
     auth: AuthConfig,
     no_ingest: bool,
     demo_rate: Option<f64>,
@@ -373,6 +403,14 @@ async fn serve(
     }
     let hub = LiveHub::new();
     tokio::spawn(hub.clone().run(pool.clone()));
+    // Replay jobs: this instance's runner resumes running jobs whose runner is gone.
+    let runner = switchyard::replay::runner::Runner::new(
+        pool.clone(),
+        &brokers,
+        Duration::from_secs(replay.replay_lease_secs.max(1)),
+        replay.replay_batch,
+    )?;
+    tokio::spawn(runner.run(stop_rx.clone()));
 
     let leptos_options = LeptosOptions::builder()
         .output_name("switchyard")
@@ -387,6 +425,11 @@ async fn serve(
         pool: pool.clone(),
         hub,
         ops: Arc::new(PgOps::new(pool.clone())),
+        dlq: Arc::new(PgDeadLetters::new(
+            pool.clone(),
+            &brokers,
+            replay.max_replays,
+        )?),
         admin: Arc::new(switchyard::admin::PgAdmin::new(pool)),
         kafka: kafka::producer(&brokers)?,
     };

@@ -9,7 +9,9 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use std::time::Duration;
+use switchyard::audit::Actor;
 use switchyard::ingest::consumer::run;
+use switchyard::replay::watermarks::Watermarks;
 use switchyard::replay::{replay_one, Replayed};
 use tokio::sync::watch;
 
@@ -85,11 +87,13 @@ async fn replays_land_once_with_the_right_headers_and_too_many_park() {
     };
     let (r1, r2) = (id("ORD-R1").await, id("ORD-R2").await);
     let producer = broker.producer();
+    let marks = Watermarks::new(&broker.bootstrap).unwrap();
+    let (alice, bob, carol) = (Actor::cli("alice"), Actor::cli("bob"), Actor::cli("carol"));
 
     // Two operators press Replay at once.
     let (a, b) = tokio::join!(
-        replay_one(&db.pool, &producer, r1, "alice", 3),
-        replay_one(&db.pool, &producer, r1, "bob", 3)
+        replay_one(&db.pool, &producer, &marks, r1, &alice, 3),
+        replay_one(&db.pool, &producer, &marks, r1, &bob, 3)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let sent = [&a, &b]
@@ -99,13 +103,13 @@ async fn replays_land_once_with_the_right_headers_and_too_many_park() {
     assert_eq!(sent, 1, "{a:?} {b:?}");
     assert!(matches!(a, Replayed::AlreadyReplayed) || matches!(b, Replayed::AlreadyReplayed));
     assert_eq!(
-        replay_one(&db.pool, &producer, r1, "carol", 3)
+        replay_one(&db.pool, &producer, &marks, r1, &carol, 3)
             .await
             .unwrap(),
         Replayed::AlreadyReplayed
     );
     assert_eq!(
-        replay_one(&db.pool, &producer, r2, "alice", 3)
+        replay_one(&db.pool, &producer, &marks, r2, &alice, 3)
             .await
             .unwrap(),
         Replayed::Parked
@@ -167,6 +171,17 @@ async fn replays_land_once_with_the_right_headers_and_too_many_park() {
         "dead-letter bookkeeping not carried"
     );
     assert_eq!(get("x-exception-message"), None);
+
+    // The replay and the parking are in the audit log, the replay with its offset.
+    let audited: Vec<(String, String, serde_json::Value)> =
+        sqlx::query_as("SELECT actor, action, detail FROM audit_log ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let actions: Vec<&str> = audited.iter().map(|a| a.1.as_str()).collect();
+    assert_eq!(actions, ["replay", "park"]);
+    assert!(audited[0].2.get("offset").is_some_and(|o| o.is_i64()));
+    assert!(["alice", "bob"].contains(&audited[0].0.as_str()));
 
     stop_tx.send(true).unwrap();
     ingest.await.unwrap().unwrap();

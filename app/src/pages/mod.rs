@@ -1,6 +1,9 @@
 //! One module per page of the console.
 
 pub mod admin;
+pub mod dead_letter_detail;
+pub mod dead_letters;
 pub mod order_detail;
 pub mod orders;
 pub mod quarantine;
+pub mod replay_jobs;

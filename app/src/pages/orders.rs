@@ -40,7 +40,7 @@ pub fn OrdersPage() -> impl IntoView {
                 rows.retain(|r| r.order_id != row.order_id);
                 rows.insert(0, row);
             }),
-            LiveMessage::Order(_) => {}
+            _ => {}
         });
     });
 

@@ -23,6 +23,7 @@ use sqlx::PgPool;
 use switchyard_app::admin::SharedAdmin;
 use switchyard_app::api::SharedOps;
 use switchyard_app::auth::{Principal, SessionView};
+use switchyard_app::dlq::SharedDeadLetters;
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub hub: LiveHub,
     pub ops: SharedOps,
+    /// The dead-letter console (queries, replays, jobs, discards).
+    pub dlq: SharedDeadLetters,
     pub admin: SharedAdmin,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
@@ -80,10 +83,11 @@ pub fn inventory() -> Vec<(Method, String)> {
 /// Per request, inside Leptos: the read model, who is asking (put there by the auth
 /// layer) and, for pages, the CSP carrying the nonce Leptos renders into its scripts.
 fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
-    let (ops, admin) = (state.ops.clone(), state.admin.clone());
+    let (ops, admin, dlq) = (state.ops.clone(), state.admin.clone(), state.dlq.clone());
     move || {
         provide_context(ops.clone());
         provide_context(admin.clone());
+        provide_context(dlq.clone());
         if let Some(parts) = use_context::<Parts>() {
             if let Some(p) = parts.extensions.get::<Principal>() {
                 provide_context(p.clone());

@@ -136,6 +136,37 @@ pub struct DeadLetterRow {
     pub parse_note: Option<String>,
 }
 
+/// What a dead-letter header means in its dialect ("original offset", "exception
+/// message"), and whether it holds an integer (Spring Kafka writes those as binary).
+pub fn header_role(name: &str) -> Option<(&'static str, &'static str, bool)> {
+    for d in HEADER_DIALECTS {
+        let role = if name == d.topic {
+            Some(("original topic", false))
+        } else if name == d.partition {
+            Some(("original partition", true))
+        } else if name == d.offset {
+            Some(("original offset", true))
+        } else if d.exception_type.contains(&name) {
+            Some(("exception type", false))
+        } else if d.exception_message.contains(&name) {
+            Some(("exception message", false))
+        } else {
+            None
+        };
+        if let Some((role, int)) = role {
+            return Some((d.dialect.as_str(), role, int));
+        }
+    }
+    match name {
+        "x-failed-at" => Some(("fleet", "failed at", false)),
+        "x-attempts" => Some(("fleet", "attempts", true)),
+        "x-replay-id" => Some(("replay", "replay id", false)),
+        "x-replay-count" => Some(("replay", "times replayed", true)),
+        "x-replayed-by" => Some(("replay", "replayed by", false)),
+        _ => None,
+    }
+}
+
 fn header<'a>(rec: &'a RawRecord, name: &str) -> Option<&'a [u8]> {
     // The last occurrence wins: a retried dead letter may carry a header twice.
     rec.headers

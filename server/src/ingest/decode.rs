@@ -110,6 +110,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The bytes of a [`hex`] string (pairs that are not hex digits are skipped).
+pub(crate) fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
 pub fn decode(rec: &RawRecord) -> Decoded {
     if rec.topic.ends_with(contract::DLQ_SUFFIX) {
         return Decoded::DeadLetter(decode_dead_letter(rec));

@@ -6,6 +6,8 @@
 //! starts one). `NISSHI_BIN` overrides where the broker binary is found.
 #![allow(dead_code)]
 
+pub mod dlq;
+
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
 use std::net::TcpListener;

@@ -1,0 +1,140 @@
+//! The dead-letter console's server functions. Reads are GETs (`input = GetUrl`) that
+//! need the viewer role; writes are POSTs to fixed endpoints under `ops/` that need the
+//! operator role and carry the form's CSRF token (checked against the session by the HTTP
+//! layer before the function runs).
+
+use super::model::*;
+use crate::api::DeadLetterFilter;
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+#[cfg(feature = "ssr")]
+fn dlq() -> Result<super::SharedDeadLetters, ServerFnError> {
+    use_context::<super::SharedDeadLetters>()
+        .ok_or_else(|| ServerFnError::new("dead-letter service unavailable"))
+}
+
+#[cfg(feature = "ssr")]
+fn failed(what: &str) -> impl FnOnce(crate::api::OpsError) -> ServerFnError + '_ {
+    move |e| ServerFnError::new(format!("{what}: {e}"))
+}
+
+#[server(input = GetUrl)]
+pub async fn load_dead_letter_groups(
+    filter: DeadLetterFilter,
+) -> Result<DeadLetterGroups, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Viewer)?;
+    dlq()?
+        .groups(&filter)
+        .await
+        .map_err(failed("could not load the groups"))
+}
+
+#[server(input = GetUrl)]
+pub async fn load_dead_letter_page(
+    filter: DeadLetterFilter,
+    after: Option<String>,
+) -> Result<DeadLetterPage, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Viewer)?;
+    dlq()?
+        .list(&filter, after.as_deref(), 50)
+        .await
+        .map_err(failed("could not load dead letters"))
+}
+
+#[server(input = GetUrl)]
+pub async fn load_dead_letter_detail(id: i64) -> Result<Option<DeadLetterDetail>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Viewer)?;
+    dlq()?
+        .detail(id)
+        .await
+        .map_err(failed("could not load the dead letter"))
+}
+
+#[server(input = GetUrl)]
+pub async fn replay_dry_run(
+    scope: String,
+    ids: Option<Vec<i64>>,
+    filter: Option<DeadLetterFilter>,
+) -> Result<DryRun, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Viewer)?;
+    let scope = ReplayScope::from_form(&scope, ids, filter).map_err(ServerFnError::new)?;
+    dlq()?
+        .dry_run(&scope)
+        .await
+        .map_err(failed("could not preview the replay"))
+}
+
+#[server(input = GetUrl)]
+pub async fn load_replay_jobs() -> Result<Vec<ReplayJobView>, ServerFnError> {
+    crate::auth::require(crate::auth::Role::Viewer)?;
+    dlq()?
+        .jobs(10)
+        .await
+        .map_err(failed("could not load replay jobs"))
+}
+
+/// Replays one dead letter now.
+#[server(endpoint = "ops/dlq/replay")]
+pub async fn replay_dead_letter(id: i64, csrf: String) -> Result<ReplayOneResult, ServerFnError> {
+    let who = crate::auth::require(crate::auth::Role::Operator)?;
+    let _ = csrf; // validated by the HTTP layer against the session
+    dlq()?
+        .replay_one(&who, id)
+        .await
+        .map_err(failed("replay failed"))
+}
+
+/// Starts a replay job over the selected ids (`scope = "selected"`) or everything
+/// matching the filter fields (`scope = "filter"`), then shows its progress.
+#[server(endpoint = "ops/dlq/replay-job")]
+#[allow(clippy::too_many_arguments)]
+pub async fn start_replay_job(
+    scope: String,
+    ids: Option<Vec<i64>>,
+    filter: Option<DeadLetterFilter>,
+    throttle: Option<u32>,
+    strip_headers: Option<String>,
+    csrf: String,
+) -> Result<ReplayJobView, ServerFnError> {
+    let who = crate::auth::require(crate::auth::Role::Operator)?;
+    let _ = csrf;
+    let request = JobRequest {
+        scope: ReplayScope::from_form(&scope, ids, filter).map_err(ServerFnError::new)?,
+        throttle: throttle.unwrap_or(0),
+        strip_headers: match strip_headers {
+            Some(s) => parse_prefixes(&s),
+            None => DEFAULT_STRIPPED.iter().map(|s| s.to_string()).collect(),
+        },
+    };
+    let job = dlq()?
+        .start_job(&who, &request)
+        .await
+        .map_err(failed("could not start the replay job"))?;
+    leptos_axum::redirect(&format!("/dead-letters?job={}", job.id));
+    Ok(job)
+}
+
+#[server(endpoint = "ops/dlq/cancel-job")]
+pub async fn cancel_replay_job(job: String, csrf: String) -> Result<ReplayJobView, ServerFnError> {
+    let who = crate::auth::require(crate::auth::Role::Operator)?;
+    let _ = csrf;
+    dlq()?
+        .cancel_job(&who, &job)
+        .await
+        .map_err(failed("could not cancel the job"))
+}
+
+#[server(endpoint = "ops/dlq/discard")]
+pub async fn discard_dead_letters(
+    ids: Vec<i64>,
+    reason: String,
+    csrf: String,
+) -> Result<u64, ServerFnError> {
+    let who = crate::auth::require(crate::auth::Role::Operator)?;
+    let _ = csrf;
+    dlq()?
+        .discard(&who, &ids, &reason)
+        .await
+        .map_err(failed("could not discard"))
+}

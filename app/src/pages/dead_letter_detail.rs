@@ -1,0 +1,189 @@
+//! One dead letter: where it sits and where it came from, the exception, the payload
+//! decoded (pretty JSON, text or hex — always as text, so a payload holding `<script>` or
+//! HTML stays inert), every header with its meaning in the writer's dialect, the replay
+//! history with what happened next, and the Replay and Discard (with reason) actions.
+
+use crate::dlq::server_fns::*;
+use crate::dlq::*;
+use crate::session::{CsrfField, IfRole};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn DeadLetterDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
+    let replay = ServerAction::<ReplayDeadLetter>::new();
+    let discard = ServerAction::<DiscardDeadLetters>::new();
+    let detail = Resource::new(
+        move || (id(), replay.version().get(), discard.version().get()),
+        |(id, ..)| async move {
+            match id {
+                Some(id) => load_dead_letter_detail(id).await,
+                None => Ok(None),
+            }
+        },
+    );
+    view! {
+        <section class="page dlq">
+            <p class="crumbs"><a href="/dead-letters">"Dead letters"</a>" / "
+                <span class="mono">{move || id().map(|i| format!("#{i}")).unwrap_or_default()}</span></p>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(Some(d)) => view! { <Detail d replay discard /> }.into_any(),
+                        Ok(None) => view! { <p class="empty">"No such dead letter."</p> }.into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Detail(
+    d: DeadLetterDetail,
+    replay: ServerAction<ReplayDeadLetter>,
+    discard: ServerAction<DiscardDeadLetters>,
+) -> impl IntoView {
+    let it = d.item.clone();
+    let status_class = format!("status dl-{}", it.status);
+    let replayable = it.status == "pending";
+    let discardable = matches!(it.status.as_str(), "pending" | "parked" | "failed_again");
+    let pos = |p: Option<i32>, o: Option<i64>| match (p, o) {
+        (Some(p), Some(o)) => format!("partition {p}, offset {o}"),
+        (None, Some(o)) => format!("offset {o}"),
+        (Some(p), None) => format!("partition {p}"),
+        _ => "unknown".to_string(),
+    };
+    let id = it.id;
+    view! {
+        <header class="page-head">
+            <h1>"Dead letter "<span class="mono">{format!("#{}", it.id)}</span></h1>
+            <span class=status_class data-testid="dl-status">{it.status.replace('_', " ")}</span>
+        </header>
+        <dl class="facts">
+            <dt>"Sits on"</dt><dd class="mono">{format!("{}/{}@{}", it.dlq_topic, d.partition, d.offset)}</dd>
+            <dt>"Original topic"</dt><dd>{it.original_topic.clone()}</dd>
+            <dt>"Original position"</dt><dd>{pos(d.original_partition, d.original_offset)}</dd>
+            <dt>"Dialect"</dt><dd>{it.dialect.clone()}</dd>
+            <dt>"Failed at"</dt><dd class="mono">{it.failed_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()}</dd>
+            <dt>"Exception"</dt>
+            <dd><span class="mono">{d.exception_type.clone().unwrap_or_default()}</span>" "
+                <span class="error">{d.exception_message.clone().unwrap_or_default()}</span></dd>
+            <dt>"Attempts"</dt><dd>{d.attempts.map(|a| a.to_string()).unwrap_or_default()}</dd>
+            <dt>"Key"</dt><dd class="mono">{it.key.clone().unwrap_or_default()}</dd>
+            <dt>"Order"</dt>
+            <dd>{it.order_id.clone().map(|o| {
+                let href = crate::api::order_href(&o);
+                view! { <a href=href data-testid="order-link">{o}</a> }
+            })}</dd>
+            <dt>"Replayed"</dt><dd>{format!("{} time(s) before", it.replay_count)}
+                {d.replayed_from.map(|f| view! { " — replay of "<a href=dead_letter_href(f)>{format!("#{f}")}</a> })}</dd>
+            {it.parse_note.clone().map(|n| view! { <dt>"Unreadable"</dt><dd class="error">{n}</dd> })}
+            {d.discarded.clone().map(|x| view! {
+                <dt>"Discarded"</dt>
+                <dd>{format!("by {} at {}: ", x.by, x.at.format("%Y-%m-%d %H:%M:%S"))}<q>{x.reason}</q></dd>
+            })}
+        </dl>
+
+        <div class="detail-actions">
+            {replayable.then(|| view! {
+                <IfRole role=crate::auth::Role::Operator>
+                <ActionForm action=replay attr:class="inline" attr:data-testid="replay-form">
+                    <CsrfField />
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <button class="btn primary" type="submit" data-testid="replay-one">"Replay now"</button>
+                </ActionForm>
+                </IfRole>
+            })}
+            {discardable.then(|| view! {
+                <IfRole role=crate::auth::Role::Operator>
+                <ActionForm action=discard attr:class="inline discard" attr:data-testid="discard-form">
+                    <CsrfField />
+                    <input type="hidden" name="ids[]" value=id.to_string() />
+                    <label>"Reason"<input name="reason" required=true maxlength="1000" placeholder="why it will never be replayed" /></label>
+                    <button class="btn danger" type="submit" data-testid="discard">"Discard"</button>
+                </ActionForm>
+                </IfRole>
+            })}
+            {move || replay.value().get().map(|r| match r {
+                Ok(r) => view! { <p class="result" data-testid="replay-result">{r.outcome}" "{r.position.unwrap_or_default()}</p> }.into_any(),
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+            })}
+            {move || discard.value().get().map(|r| match r {
+                Ok(n) => view! { <p class="result">{format!("{n} discarded")}</p> }.into_any(),
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+            })}
+        </div>
+
+        <h2>"Payload "<span class="badge">{d.payload.kind()}</span></h2>
+        <pre class="payload" data-testid="payload">{d.payload.text().to_string()}</pre>
+        {d.replay_payload.clone().map(|p| view! {
+            <h2>"Replayed as "<span class="badge">{p.kind()}</span></h2>
+            <pre class="payload">{p.text().to_string()}</pre>
+        })}
+
+        <h2>"Headers"</h2>
+        <table class="grid" data-testid="headers">
+            <thead><tr><th scope="col">"Key"</th><th scope="col">"Value"</th><th scope="col">"Meaning"</th><th scope="col">"On replay"</th></tr></thead>
+            <tbody>
+                {d.headers.clone().into_iter().map(|h| view! {
+                    <tr>
+                        <td class="mono">{h.key}</td>
+                        <td class="mono wrap">{h.value}</td>
+                        <td>{h.meaning.unwrap_or_default()}</td>
+                        <td>{if h.carried { "carried" } else { "dropped" }}</td>
+                    </tr>
+                }).collect_view()}
+                {d.headers.is_empty().then(|| view! { <tr><td colspan="4" class="empty">"No headers."</td></tr> })}
+            </tbody>
+        </table>
+
+        <h2>"Replay history"</h2>
+        {if d.replays.is_empty() {
+            view! { <p class="empty">"Never replayed."</p> }.into_any()
+        } else {
+            view! {
+                <table class="grid" data-testid="replays">
+                    <thead><tr>
+                        <th scope="col">"When"</th><th scope="col">"By"</th><th scope="col">"Status"</th>
+                        <th scope="col">"Sent to"</th><th scope="col">"Outcome"</th><th scope="col">"Replay id"</th>
+                    </tr></thead>
+                    <tbody>
+                        {d.replays.clone().into_iter().map(|r| view! { <ReplayLine r /> }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn ReplayLine(r: ReplayView) -> impl IntoView {
+    let to = match (r.target_partition, r.target_offset) {
+        (Some(p), Some(o)) => format!("{}/{p}@{o}", r.target_topic),
+        _ => r.target_topic.clone(),
+    };
+    let o = r.outcome;
+    let outcome = match (o.came_back_as, &o.order_id) {
+        (Some(n), _) => view! { <a href=dead_letter_href(n)>{o.label.clone()}</a> }.into_any(),
+        (None, Some(order)) => view! {
+            <span>{o.label.clone()}" · "<a href=crate::api::order_href(order)>{order.clone()}</a>
+                {o.order_status.clone().map(|s| format!(" ({s})"))}</span>
+        }
+        .into_any(),
+        _ => view! { <span>{o.label.clone()}</span> }.into_any(),
+    };
+    view! {
+        <tr>
+            <td class="mono">{r.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+            <td>{r.requested_by}{r.job_id.map(|j| format!(" (job …{})", &j[j.len().saturating_sub(8)..]))}</td>
+            <td>{r.status}{r.error.map(|e| view! { <span class="error">{format!(": {e}")}</span> })}</td>
+            <td class="mono">{to}</td>
+            <td data-testid="outcome">{outcome}</td>
+            <td class="mono">{r.replay_id}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,188 @@
+//! Replay jobs with live progress: a `<progress>` bar, counts, rate and ETA per job,
+//! updated by pushed `replay_job` messages, and a Cancel button while a job runs.
+//! (No inline styles anywhere: the CSP forbids them; the bar is the native element.)
+
+use crate::api::LiveMessage;
+use crate::dlq::server_fns::*;
+use crate::dlq::*;
+use crate::live::{self, LiveState};
+use crate::session::{CsrfField, IfRole};
+use leptos::prelude::*;
+
+/// Jobs shown: pushed versions replace loaded ones; newest first, running on top.
+pub fn merge_jobs(pushed: &[ReplayJobView], loaded: &[ReplayJobView]) -> Vec<ReplayJobView> {
+    let mut out: Vec<ReplayJobView> = loaded
+        .iter()
+        .map(|j| pushed.iter().find(|p| p.id == j.id).unwrap_or(j).clone())
+        .collect();
+    for p in pushed {
+        if !out.iter().any(|j| j.id == p.id) {
+            out.push(p.clone());
+        }
+    }
+    out.sort_by(|a, b| {
+        b.running()
+            .cmp(&a.running())
+            .then(b.created_at.cmp(&a.created_at))
+    });
+    out
+}
+
+#[component]
+pub fn JobsPanel(highlight: Memo<Option<String>>, jobs_ended: RwSignal<u32>) -> impl IntoView {
+    let cancel = ServerAction::<CancelReplayJob>::new();
+    let loaded = Resource::new(move || cancel.version().get(), |_| load_replay_jobs());
+    let pushed = RwSignal::new(Vec::<ReplayJobView>::new());
+    let state = RwSignal::new(LiveState::Static);
+    Effect::new(move |_| {
+        live::subscribe(state, move |msg| {
+            if let LiveMessage::ReplayJob(job) = msg {
+                let ended = !job.running();
+                pushed.update(|v| {
+                    v.retain(|j| j.id != job.id);
+                    v.push(job);
+                });
+                if ended {
+                    jobs_ended.update(|n| *n += 1);
+                }
+            }
+        });
+    });
+    view! {
+        <section class="jobs" aria-label="Replay jobs" data-testid="jobs">
+            <div class="jobs-head">
+                <h2>"Replay jobs"</h2>
+                <span class=move || format!("live-badge {}", state.get().label()) data-testid="live-state">
+                    {move || state.get().label()}
+                </span>
+            </div>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let pushed = pushed.get();
+                    Suspend::new(async move {
+                        match loaded.await {
+                            Ok(jobs) => {
+                                let jobs = merge_jobs(&pushed, &jobs);
+                                if jobs.is_empty() {
+                                    return view! { <p class="empty">"No replay jobs yet."</p> }.into_any();
+                                }
+                                view! {
+                                    <ul class="job-list">
+                                        {jobs.into_iter().map(|j| view! { <JobLine j highlight cancel /> }).collect_view()}
+                                    </ul>
+                                }.into_any()
+                            }
+                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+            {move || cancel.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error">{e.to_string()}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn JobLine(
+    j: ReplayJobView,
+    highlight: Memo<Option<String>>,
+    cancel: ServerAction<CancelReplayJob>,
+) -> impl IntoView {
+    let is_highlighted = highlight.get_untracked().as_deref() == Some(j.id.as_str());
+    let class = format!(
+        "job job-{}{}",
+        j.status,
+        if is_highlighted { " highlighted" } else { "" }
+    );
+    let done = j.done();
+    let running = j.running();
+    let rate = if j.throttle > 0 {
+        format!("{} msg/s (throttle {})", j.rate, j.throttle)
+    } else {
+        format!("{} msg/s", j.rate)
+    };
+    let eta = j.eta_secs.map(|s| format!("ETA {}", eta_display(s)));
+    let short =
+        j.id.chars()
+            .rev()
+            .take(8)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>();
+    let label = format!("Replay job {short}: {done} of {}", j.total);
+    let id = j.id.clone();
+    view! {
+        <li class=class data-job-id=j.id.clone() data-status=j.status.clone()>
+            <div class="job-top">
+                <span class="mono">{short}</span>
+                <span class=format!("status job-status-{}", j.status)>{j.status.clone()}</span>
+                <span>{j.kind.clone()}" · "{j.dlq_topics.join(", ")}" · by "{j.created_by.clone()}</span>
+                <span class="muted">{j.created_at.format("%H:%M:%S").to_string()}</span>
+            </div>
+            <progress max=j.total.max(1).to_string() value=done.to_string() aria-label=label></progress>
+            <div class="job-counts" data-testid="job-counts">
+                <span><strong>{j.sent}</strong>" sent"</span>
+                {(j.skipped > 0).then(|| view! { <span>{j.skipped}" skipped"</span> })}
+                {(j.parked > 0).then(|| view! { <span>{j.parked}" parked"</span> })}
+                {(j.failed > 0).then(|| view! { <span class="error">{j.failed}" failed"</span> })}
+                {(j.cancelled > 0).then(|| view! { <span>{j.cancelled}" cancelled"</span> })}
+                <span>" of "{j.total}</span>
+                <span class="muted">{rate}</span>
+                {eta.map(|e| view! { <span class="muted">{e}</span> })}
+                {j.cancelled_by.clone().map(|b| view! { <span class="muted">"cancelled by "{b}</span> })}
+                {j.error.clone().map(|e| view! { <span class="error">{e}</span> })}
+            </div>
+            {running.then(|| {
+                let id = StoredValue::new(id);
+                view! {
+                    <IfRole role=crate::auth::Role::Operator>
+                        <ActionForm action=cancel attr:class="inline">
+                            <CsrfField />
+                            <input type="hidden" name="job" value=id.get_value() />
+                            <button class="btn small danger" type="submit" data-testid="cancel-job">"Cancel"</button>
+                        </ActionForm>
+                    </IfRole>
+                }
+            })}
+        </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn job(id: &str, status: &str, at: i64, sent: i64) -> ReplayJobView {
+        ReplayJobView {
+            id: id.into(),
+            kind: "selected".into(),
+            status: status.into(),
+            created_by: "alice".into(),
+            created_at: DateTime::<Utc>::from_timestamp(at, 0).unwrap(),
+            finished_at: None,
+            throttle: 0,
+            total: 10,
+            sent,
+            skipped: 0,
+            parked: 0,
+            failed: 0,
+            cancelled: 0,
+            rate: 0,
+            eta_secs: None,
+            dlq_topics: vec![],
+            error: None,
+            cancelled_by: None,
+        }
+    }
+
+    #[test]
+    fn pushed_progress_replaces_loaded_and_running_jobs_come_first() {
+        let loaded = vec![job("a", "completed", 3, 10), job("b", "running", 1, 2)];
+        let pushed = vec![job("b", "running", 1, 7), job("c", "running", 5, 0)];
+        let merged = merge_jobs(&pushed, &loaded);
+        let ids: Vec<(&str, i64)> = merged.iter().map(|j| (j.id.as_str(), j.sent)).collect();
+        assert_eq!(ids, vec![("c", 0), ("b", 7), ("a", 10)]);
+    }
+}

@@ -1,0 +1,156 @@
+//! The server's implementation of the app's [`DeadLetterApi`]: what the dead-letter pages
+//! call, each operation delegating to the module that owns it. Writes run as the
+//! request's [`Principal`], who becomes the audit actor.
+
+use super::job::{self, JobError};
+use super::one::Replayed;
+use super::watermarks::Watermarks;
+use super::{discard, one, query};
+use crate::audit::Actor;
+use async_trait::async_trait;
+use rdkafka::producer::FutureProducer;
+use sqlx::PgPool;
+use switchyard_app::api::{DeadLetterFilter, OpsError};
+use switchyard_app::auth::Principal;
+use switchyard_app::dlq::*;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct PgDeadLetters {
+    pool: PgPool,
+    producer: FutureProducer,
+    marks: Watermarks,
+    max_replays: i32,
+}
+
+impl PgDeadLetters {
+    pub fn new(pool: PgPool, brokers: &str, max_replays: i32) -> anyhow::Result<Self> {
+        Ok(PgDeadLetters {
+            pool,
+            producer: crate::kafka::producer(brokers)?,
+            marks: Watermarks::new(brokers)?,
+            max_replays,
+        })
+    }
+}
+
+fn actor(p: &Principal) -> Actor {
+    Actor::new(p.name.clone(), p.source.clone())
+}
+
+fn job_id(s: &str) -> Result<Uuid, OpsError> {
+    Uuid::parse_str(s.trim()).map_err(|_| "not a job id".into())
+}
+
+fn refusal(e: JobError) -> OpsError {
+    match e {
+        JobError::Refused(m) => m.into(),
+        JobError::Db(e) => Box::new(e),
+    }
+}
+
+#[async_trait]
+impl DeadLetterApi for PgDeadLetters {
+    async fn groups(&self, filter: &DeadLetterFilter) -> Result<DeadLetterGroups, OpsError> {
+        super::filter::validate(filter)?;
+        Ok(query::groups(&self.pool, filter).await?)
+    }
+
+    async fn list(
+        &self,
+        filter: &DeadLetterFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<DeadLetterPage, OpsError> {
+        super::filter::validate(filter)?;
+        Ok(query::list(&self.pool, filter, after, limit).await?)
+    }
+
+    async fn detail(&self, id: i64) -> Result<Option<DeadLetterDetail>, OpsError> {
+        Ok(query::detail(&self.pool, id).await?)
+    }
+
+    async fn dry_run(&self, scope: &ReplayScope) -> Result<DryRun, OpsError> {
+        if let ReplayScope::Filter { filter } = scope {
+            super::filter::validate(filter)?;
+        }
+        Ok(query::dry_run(&self.pool, scope, self.max_replays).await?)
+    }
+
+    async fn replay_one(&self, who: &Principal, id: i64) -> Result<ReplayOneResult, OpsError> {
+        let r = one::replay_one(
+            &self.pool,
+            &self.producer,
+            &self.marks,
+            id,
+            &actor(who),
+            self.max_replays,
+        )
+        .await
+        .map_err(|e| -> OpsError { e.to_string().into() })?;
+        Ok(match r {
+            Replayed::Sent {
+                replay_id,
+                topic,
+                partition,
+                offset,
+            } => ReplayOneResult {
+                outcome: "sent".into(),
+                replay_id: Some(replay_id.to_string()),
+                position: Some(format!("{topic}/{partition}@{offset}")),
+            },
+            Replayed::AlreadyReplayed => ReplayOneResult {
+                outcome: "already replayed".into(),
+                replay_id: None,
+                position: None,
+            },
+            Replayed::Parked => ReplayOneResult {
+                outcome: "parked: replayed too often already".into(),
+                replay_id: None,
+                position: None,
+            },
+            Replayed::NotReplayable(why) => ReplayOneResult {
+                outcome: format!("not replayable: {why}"),
+                replay_id: None,
+                position: None,
+            },
+        })
+    }
+
+    async fn start_job(
+        &self,
+        who: &Principal,
+        request: &JobRequest,
+    ) -> Result<ReplayJobView, OpsError> {
+        let id = job::start(&self.pool, &actor(who), request, self.max_replays)
+            .await
+            .map_err(refusal)?;
+        job::job_view(&self.pool, id)
+            .await?
+            .ok_or_else(|| "the job vanished".into())
+    }
+
+    async fn cancel_job(&self, who: &Principal, id: &str) -> Result<ReplayJobView, OpsError> {
+        let id = job_id(id)?;
+        job::cancel(&self.pool, &actor(who), id)
+            .await
+            .map_err(refusal)?;
+        job::job_view(&self.pool, id)
+            .await?
+            .ok_or_else(|| "the job vanished".into())
+    }
+
+    async fn jobs(&self, limit: i64) -> Result<Vec<ReplayJobView>, OpsError> {
+        Ok(job::job_views(&self.pool, limit.clamp(1, 100)).await?)
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<ReplayJobView>, OpsError> {
+        Ok(job::job_view(&self.pool, job_id(id)?).await?)
+    }
+
+    async fn discard(&self, who: &Principal, ids: &[i64], reason: &str) -> Result<u64, OpsError> {
+        discard::discard(&self.pool, &actor(who), ids, reason)
+            .await
+            .map_err(refusal)
+    }
+}

@@ -1,0 +1,93 @@
+//! [`DeadLetterFilter`] as SQL: one `WHERE` clause builder shared by the list, the groups,
+//! dry runs and job snapshots, so "what the page shows" and "what a job sends" cannot
+//! drift apart. Every value is a bind parameter.
+
+use sqlx::{Postgres, QueryBuilder};
+use switchyard_app::api::DeadLetterFilter;
+use switchyard_app::dlq::{ReplayScope, STATUSES};
+
+/// Trims and drops empty strings: an empty form field means "any".
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Refuses a filter the page could not have produced (unknown status).
+pub fn validate(f: &DeadLetterFilter) -> Result<(), String> {
+    match given(&f.status) {
+        Some(s) if !STATUSES.contains(&s) => Err(format!(
+            "unknown status {s:?} (expected one of {})",
+            STATUSES.join(", ")
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Appends ` AND …` for each narrowing field of `f`, on table alias `d`.
+pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &DeadLetterFilter) {
+    if let Some(t) = given(&f.topic) {
+        q.push(" AND d.original_topic = ").push_bind(t.to_string());
+    }
+    if let Some(e) = given(&f.error) {
+        let pattern = format!(
+            "%{}%",
+            e.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q.push(" AND (d.exception_message ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR d.exception_type ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    if let Some(s) = given(&f.status) {
+        q.push(" AND d.status = ").push_bind(s.to_string());
+    }
+    if let Some(k) = given(&f.key) {
+        q.push(" AND d.kafka_key = ")
+            .push_bind(k.as_bytes().to_vec());
+    }
+    if let Some(t) = f.since {
+        q.push(" AND d.failed_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.until {
+        q.push(" AND d.failed_at < ").push_bind(t);
+    }
+}
+
+/// Appends ` AND …` restricting `d` to a replay scope.
+pub fn push_scope(q: &mut QueryBuilder<'_, Postgres>, scope: &ReplayScope) {
+    match scope {
+        ReplayScope::Ids { ids } => {
+            q.push(" AND d.id = ANY(").push_bind(ids.clone()).push(")");
+        }
+        ReplayScope::Filter { filter } => push_filter(q, filter),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_fields_do_not_narrow_and_values_are_bound() {
+        let f = DeadLetterFilter {
+            topic: Some("  ".into()),
+            error: Some("50%_off".into()),
+            status: Some("pending".into()),
+            ..Default::default()
+        };
+        let mut q = QueryBuilder::new("SELECT 1 FROM dead_letters d WHERE true");
+        push_filter(&mut q, &f);
+        assert_eq!(
+            q.sql(),
+            "SELECT 1 FROM dead_letters d WHERE true AND (d.exception_message ILIKE $1 OR d.exception_type ILIKE $2) AND d.status = $3"
+        );
+        assert!(validate(&f).is_ok());
+        let bad = DeadLetterFilter {
+            status: Some("'; drop".into()),
+            ..Default::default()
+        };
+        assert!(validate(&bad).is_err());
+    }
+}

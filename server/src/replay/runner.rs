@@ -1,0 +1,544 @@
+//! The job runner: started by `serve` (one per console instance), it leases running jobs
+//! and sends their items in batches. Per batch, in order:
+//!
+//! 1. one transaction claims the next items ([`super::claim`]: dead letters locked, the
+//!    target partitions' high watermarks recorded with each replay, items `sending`);
+//! 2. the messages are produced (throttled when asked), stopping at once on cancel;
+//! 3. one transaction settles them: positions, dead-letter statuses, item statuses,
+//!    progress counts, an audit row naming every resulting offset, and a NOTIFY.
+//!
+//! While an admin has writes switched off (the kill-switch), no job is leased and a running
+//! one stops after the message in flight, to resume when writes are back on.
+//!
+//! A runner that dies between 1 and 3 leaves items `sending`; whichever runner takes the
+//! job next (after the lease runs out) first resolves them from the recorded watermarks
+//! ([`super::recover`]), so nothing is sent twice and nothing is lost.
+
+use super::claim::{claim, settle_sent, settle_unsent, Claimed, Refused, Sent};
+use super::job::{notify, refresh_counts, release_topics};
+use super::recover::{resolve_sending, Resolved};
+use super::send::{delivered, enqueue};
+use super::watermarks::{Lookup, Watermarks};
+use crate::audit::{self, Actor};
+use rdkafka::producer::FutureProducer;
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Replays outside any job left `sending` this long are resolved by the runner (longer
+/// than the producer's message timeout, so a live request has settled by then).
+const ORPHAN_AGE_SECS: i64 = 60;
+
+#[derive(Clone)]
+pub struct Runner {
+    pool: PgPool,
+    producer: FutureProducer,
+    marks: Watermarks,
+    owner: Uuid,
+    lease: Duration,
+    batch_max: usize,
+}
+
+#[derive(Debug)]
+struct Job {
+    id: Uuid,
+    status: String,
+    throttle: i32,
+    strip: Vec<String>,
+    max_replays: i32,
+    actor: Actor,
+}
+
+enum Next {
+    Batch(Vec<Claimed>),
+    /// No item left pending.
+    Done,
+    /// The job is no longer running (cancelled).
+    Stopped,
+}
+
+/// Why sending stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Halt {
+    Go,
+    /// An operator cancelled the job: unsent items are cancelled.
+    Cancelled,
+    /// This runner is stopping or lost its lease: unsent items wait for the next runner.
+    Interrupted,
+}
+
+impl Runner {
+    pub fn new(
+        pool: PgPool,
+        brokers: &str,
+        lease: Duration,
+        batch_max: usize,
+    ) -> anyhow::Result<Self> {
+        Ok(Runner {
+            pool,
+            producer: crate::kafka::producer(brokers)?,
+            marks: Watermarks::new(brokers)?,
+            owner: Uuid::now_v7(),
+            lease,
+            batch_max: batch_max.max(1),
+        })
+    }
+
+    /// Runs until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut orphans_checked: Option<Instant> = None;
+        while !*stop.borrow() {
+            if orphans_checked.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                orphans_checked = Some(Instant::now());
+                if let Err(e) = self.resolve_orphans().await {
+                    tracing::warn!(error = %e, "could not resolve replays left sending");
+                }
+            }
+            let pause = match self.lease_job().await {
+                Ok(Some(job)) => match self.drive(job, stop.clone()).await {
+                    Ok(()) => Duration::ZERO,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replay job interrupted; retrying");
+                        Duration::from_secs(1)
+                    }
+                },
+                Ok(None) => Duration::from_millis(200),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot look for replay jobs");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Takes the oldest job that needs a runner and has no live one.
+    async fn lease_job(&self) -> sqlx::Result<Option<Job>> {
+        type Row = (Uuid, String, i32, Vec<String>, i32, String, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
+            "UPDATE replay_jobs SET lease_owner = $1, lease_until = now() + make_interval(secs => $2)
+             WHERE id = (
+                SELECT j.id FROM replay_jobs j
+                WHERE (j.status = 'running' OR (j.status = 'cancelled' AND EXISTS (
+                        SELECT 1 FROM replay_job_items i WHERE i.job_id = j.id AND i.status = 'sending')))
+                  AND (j.lease_until IS NULL OR j.lease_until < now() OR j.lease_owner = $1)
+                  AND NOT EXISTS (SELECT 1 FROM settings
+                                  WHERE key = 'writes_enabled' AND value = 'false'::jsonb)
+                ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, status, throttle, strip_headers, max_replays, created_by, created_from",
+        )
+        .bind(self.owner)
+        .bind(self.lease.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Job {
+            id: r.0,
+            status: r.1,
+            throttle: r.2,
+            strip: r.3,
+            max_replays: r.4,
+            actor: Actor::new(r.5, r.6.unwrap_or_else(|| "job".into())),
+        }))
+    }
+
+    /// Renews the lease every 200 ms and reports cancellation or a lost lease.
+    fn watch_job(&self, job: Uuid, mut stop: watch::Receiver<bool>) -> watch::Receiver<Halt> {
+        let (tx, rx) = watch::channel(Halt::Go);
+        let (pool, owner, lease) = (self.pool.clone(), self.owner, self.lease);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => {}
+                    _ = tx.closed() => return,
+                }
+                if *stop.borrow() {
+                    let _ = tx.send(Halt::Interrupted);
+                    return;
+                }
+                // A job pauses (as if interrupted) while an admin has writes switched off.
+                let status: Result<Option<String>, _> = sqlx::query_scalar(
+                    "UPDATE replay_jobs SET lease_until = now() + make_interval(secs => $3)
+                     WHERE id = $1 AND lease_owner = $2
+                     RETURNING CASE WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'writes_enabled'
+                                                 AND value = 'false'::jsonb)
+                                    THEN 'paused' ELSE status END",
+                )
+                .bind(job)
+                .bind(owner)
+                .bind(lease.as_secs_f64())
+                .fetch_optional(&pool)
+                .await;
+                match status {
+                    Ok(Some(s)) if s == "running" => {}
+                    Ok(Some(s)) if s == "paused" => {
+                        let _ = tx.send(Halt::Interrupted);
+                        return;
+                    }
+                    Ok(Some(_)) => {
+                        let _ = tx.send(Halt::Cancelled);
+                        return;
+                    }
+                    Ok(None) => {
+                        let _ = tx.send(Halt::Interrupted);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot renew the replay job lease"),
+                }
+            }
+        });
+        rx
+    }
+
+    async fn drive(&self, job: Job, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        tracing::info!(job = %job.id, "driving replay job");
+        // Whatever a previous runner left in flight first.
+        let mut tx = self.pool.begin().await?;
+        let resolved = resolve_sending(&mut tx, &self.marks, Some(job.id), 0).await?;
+        let cancelled = job.status == "cancelled";
+        let halt = if cancelled {
+            Halt::Cancelled
+        } else {
+            Halt::Interrupted
+        };
+        settle_batch(&mut tx, &job, resolved, halt, "recovered after a restart").await?;
+        if cancelled {
+            release_topics(&mut tx, job.id).await?;
+            notify(&mut tx, job.id).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        tx.commit().await?;
+
+        let halt = self.watch_job(job.id, stop);
+        let batch = match job.throttle {
+            0 => self.batch_max,
+            t => (t as usize).clamp(1, self.batch_max),
+        };
+        let interval =
+            (job.throttle > 0).then(|| Duration::from_secs_f64(1.0 / job.throttle as f64));
+        let mut next_slot = tokio::time::Instant::now();
+        loop {
+            let h = *halt.borrow();
+            if h != Halt::Go {
+                return self.halted(&job, h).await;
+            }
+            let claimed = match self.claim_batch(&job, batch).await? {
+                Next::Batch(c) => c,
+                Next::Done => return self.complete(&job).await,
+                Next::Stopped => return self.halted(&job, Halt::Cancelled).await,
+            };
+            let mut flights = Vec::with_capacity(claimed.len());
+            let mut rest = Vec::new();
+            let mut halt_rx = halt.clone();
+            for c in claimed {
+                if *halt_rx.borrow() != Halt::Go {
+                    rest.push(c);
+                    continue;
+                }
+                if let Some(iv) = interval {
+                    if next_slot > tokio::time::Instant::now() {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(next_slot) => {}
+                            _ = halt_rx.changed() => { rest.push(c); continue; }
+                        }
+                    }
+                    next_slot = next_slot.max(tokio::time::Instant::now() - iv) + iv;
+                }
+                let f = enqueue(&self.producer, &c, &job.strip, &job.actor.name).await;
+                flights.push((c, f));
+            }
+            let mut out = Resolved::default();
+            let mut doubt = Vec::new();
+            for (c, f) in flights {
+                let r = match f {
+                    Ok(f) => delivered(f).await,
+                    Err(e) => Err(e.to_string()),
+                };
+                match r {
+                    Ok((partition, offset)) => out.sent.push(Sent {
+                        replay_id: c.replay_id,
+                        dead_letter_id: c.dead_letter_id,
+                        partition,
+                        offset,
+                    }),
+                    Err(e) => doubt.push((c, e)),
+                }
+            }
+            // A failed delivery may still have reached the broker: look before deciding.
+            let failed = self.settle_doubt(doubt, &mut out).await?;
+            let h = *halt.borrow();
+            let reason = if h == Halt::Cancelled {
+                "cancelled before it was sent"
+            } else {
+                "interrupted before it was sent"
+            };
+            out.unsent
+                .extend(rest.iter().map(|c| (c.replay_id, c.dead_letter_id)));
+            let mut tx = self.pool.begin().await?;
+            settle_batch(
+                &mut tx,
+                &job,
+                out,
+                if h == Halt::Go { Halt::Interrupted } else { h },
+                reason,
+            )
+            .await?;
+            if !failed.is_empty() {
+                let ids: Vec<Uuid> = failed.iter().map(|f| f.0).collect();
+                let errors: Vec<String> = failed.iter().map(|f| f.1.clone()).collect();
+                settle_unsent(&mut tx, &ids, "failed", &errors.join("; ")).await?;
+                sqlx::query(
+                    "UPDATE replay_job_items i SET status = 'failed', note = u.e
+                     FROM UNNEST($2::uuid[], $3::text[]) AS u (id, e)
+                     WHERE i.job_id = $1 AND i.replay_id = u.id",
+                )
+                .bind(job.id)
+                .bind(&ids)
+                .bind(&errors)
+                .execute(&mut *tx)
+                .await?;
+                refresh_counts(&mut tx, job.id).await?;
+            }
+            notify(&mut tx, job.id).await?;
+            tx.commit().await?;
+        }
+    }
+
+    /// Replays whose delivery failed: found after their marks → sent; else failed.
+    async fn settle_doubt(
+        &self,
+        doubt: Vec<(Claimed, String)>,
+        out: &mut Resolved,
+    ) -> anyhow::Result<Vec<(Uuid, String)>> {
+        if doubt.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = doubt.iter().map(|d| d.0.replay_id).collect();
+        let rows: Vec<(Uuid, String, Option<serde_json::Value>)> = sqlx::query_as(
+            "SELECT replay_id, target_topic, marks FROM replays WHERE replay_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let lookups = rows
+            .into_iter()
+            .filter_map(|(replay_id, topic, m)| {
+                Some(Lookup {
+                    replay_id,
+                    topic,
+                    marks: super::watermarks::marks_from_json(m.as_ref()?),
+                })
+            })
+            .collect();
+        let found = self.marks.find(lookups).await?;
+        let mut failed = Vec::new();
+        for (c, e) in doubt {
+            match found.get(&c.replay_id) {
+                Some((partition, offset)) => out.sent.push(Sent {
+                    replay_id: c.replay_id,
+                    dead_letter_id: c.dead_letter_id,
+                    partition: *partition,
+                    offset: *offset,
+                }),
+                None => failed.push((c.replay_id, e)),
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Claims the next batch of pending items.
+    async fn claim_batch(&self, job: &Job, size: usize) -> anyhow::Result<Next> {
+        let mut tx = self.pool.begin().await?;
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM replay_jobs WHERE id = $1 FOR UPDATE")
+                .bind(job.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if status != "running" {
+            return Ok(Next::Stopped);
+        }
+        let items: Vec<(i32, i64)> = sqlx::query_as(
+            "SELECT seq, dead_letter_id FROM replay_job_items
+             WHERE job_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2",
+        )
+        .bind(job.id)
+        .bind(size as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if items.is_empty() {
+            return Ok(Next::Done);
+        }
+        let ids: Vec<i64> = items.iter().map(|i| i.1).collect();
+        let c = claim(
+            &mut tx,
+            &self.marks,
+            &ids,
+            &job.actor.name,
+            Some(job.id),
+            job.max_replays,
+        )
+        .await?;
+        let (mut dl, mut st, mut rid, mut note) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for x in &c.claimed {
+            dl.push(x.dead_letter_id);
+            st.push("sending".to_string());
+            rid.push(Some(x.replay_id));
+            note.push(None);
+        }
+        for (id, r) in &c.refused {
+            dl.push(*id);
+            let (s, n) = match r {
+                Refused::Parked => ("parked", "replay limit reached".to_string()),
+                Refused::AlreadyReplayed => ("skipped", "already replayed".to_string()),
+                Refused::NotReplayable(why) => ("skipped", why.clone()),
+            };
+            st.push(s.to_string());
+            rid.push(None);
+            note.push(Some(n));
+        }
+        sqlx::query(
+            "UPDATE replay_job_items i SET status = u.s, replay_id = u.r, note = u.n
+             FROM UNNEST($2::int8[], $3::text[], $4::uuid[], $5::text[]) AS u (d, s, r, n)
+             WHERE i.job_id = $1 AND i.dead_letter_id = u.d",
+        )
+        .bind(job.id)
+        .bind(&dl)
+        .bind(&st)
+        .bind(&rid)
+        .bind(&note)
+        .execute(&mut *tx)
+        .await?;
+        if !c.refused.is_empty() {
+            refresh_counts(&mut tx, job.id).await?;
+            notify(&mut tx, job.id).await?;
+        }
+        tx.commit().await?;
+        Ok(Next::Batch(c.claimed))
+    }
+
+    async fn complete(&self, job: &Job) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let counts = refresh_counts(&mut tx, job.id).await?;
+        sqlx::query(
+            "UPDATE replay_jobs SET status = 'completed', finished_at = now(), lease_owner = NULL
+             WHERE id = $1 AND status = 'running'",
+        )
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+        release_topics(&mut tx, job.id).await?;
+        audit::record(
+            &mut *tx,
+            &Actor::system(),
+            "replay_job_complete",
+            Some(&job.id.to_string()),
+            json!({ "requested_by": job.actor.name, "counts": counts }),
+        )
+        .await?;
+        notify(&mut tx, job.id).await?;
+        tx.commit().await?;
+        tracing::info!(job = %job.id, %counts, "replay job completed");
+        Ok(())
+    }
+
+    /// Sending stopped between batches: a cancelled job lets its topics go; an
+    /// interrupted one keeps its lease until it runs out and resumes elsewhere.
+    async fn halted(&self, job: &Job, h: Halt) -> anyhow::Result<()> {
+        if h == Halt::Cancelled {
+            let mut tx = self.pool.begin().await?;
+            refresh_counts(&mut tx, job.id).await?;
+            release_topics(&mut tx, job.id).await?;
+            notify(&mut tx, job.id).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Replays outside any job left `sending` by a crash: settled from their marks.
+    async fn resolve_orphans(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let r = resolve_sending(&mut tx, &self.marks, None, ORPHAN_AGE_SECS).await?;
+        if r.sent.is_empty() && r.unsent.is_empty() {
+            return Ok(());
+        }
+        settle_sent(&mut tx, &r.sent).await?;
+        let unsent: Vec<Uuid> = r.unsent.iter().map(|u| u.0).collect();
+        settle_unsent(&mut tx, &unsent, "failed", "interrupted before it was sent").await?;
+        audit::record(
+            &mut *tx,
+            &Actor::system(),
+            "replay_recovered",
+            None,
+            json!({
+                "sent": r.sent.iter().map(|s| json!([s.dead_letter_id, s.replay_id, s.partition, s.offset])).collect::<Vec<_>>(),
+                "not_sent": r.unsent.iter().map(|u| json!([u.1, u.0])).collect::<Vec<_>>(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Settles a batch in the caller's transaction: sent replays and their items, unsent ones
+/// (cancelled, or back to pending for a later batch), progress counts and the audit row.
+async fn settle_batch(
+    conn: &mut PgConnection,
+    job: &Job,
+    r: Resolved,
+    unsent_as: Halt,
+    reason: &str,
+) -> anyhow::Result<()> {
+    if r.sent.is_empty() && r.unsent.is_empty() {
+        return Ok(());
+    }
+    settle_sent(conn, &r.sent).await?;
+    sqlx::query(
+        "UPDATE replay_job_items SET status = 'sent' WHERE job_id = $1 AND replay_id = ANY($2)",
+    )
+    .bind(job.id)
+    .bind(r.sent.iter().map(|s| s.replay_id).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    let unsent: Vec<Uuid> = r.unsent.iter().map(|u| u.0).collect();
+    let (replay_status, item_status) = match unsent_as {
+        Halt::Cancelled => ("cancelled", "cancelled"),
+        _ => ("unsent", "pending"),
+    };
+    settle_unsent(conn, &unsent, replay_status, reason).await?;
+    sqlx::query(
+        "UPDATE replay_job_items SET status = $3, note = $4,
+                replay_id = CASE WHEN $3 = 'pending' THEN NULL ELSE replay_id END
+         WHERE job_id = $1 AND replay_id = ANY($2)",
+    )
+    .bind(job.id)
+    .bind(&unsent)
+    .bind(item_status)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    let counts = refresh_counts(conn, job.id).await?;
+    audit::record(
+        &mut *conn,
+        &job.actor,
+        "replay",
+        Some(&job.id.to_string()),
+        json!({
+            "job_id": job.id,
+            // [dead letter, replay id, partition, offset] of every message sent.
+            "sent": r.sent.iter().map(|s| json!([s.dead_letter_id, s.replay_id, s.partition, s.offset])).collect::<Vec<_>>(),
+            "not_sent": r.unsent.iter().map(|u| u.1).collect::<Vec<_>>(),
+            "not_sent_because": if unsent.is_empty() { None } else { Some(reason) },
+            "counts": counts,
+        }),
+    )
+    .await?;
+    Ok(())
+}
