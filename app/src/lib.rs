@@ -6,6 +6,7 @@
 //! [`api::OpsApi`] trait, which the `switchyard` server implements and provides as context.
 
 pub mod api;
+pub mod assistant;
 pub mod auth;
 pub mod live;
 pub mod pages;
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("quarantine") view=pages::quarantine::QuarantinePage />
                     </Routes>
                 </main>
+                <assistant::sidebar::AssistantSidebar />
             </div>
         </Router>
     }

@@ -1,6 +1,7 @@
 //! The `switchyard` server as a library, so integration tests and benchmarks drive the same
 //! code the binary runs. See ARCHITECTURE.md for the map.
 
+pub mod assistant;
 pub mod audit;
 pub mod bench;
 pub mod config;

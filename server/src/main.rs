@@ -4,7 +4,8 @@ use clap::{Parser, Subcommand};
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard::config::{Common, Db, Http, IngestConfig};
+use switchyard::assistant::Assistant;
+use switchyard::config::{AssistantConfig, Common, Db, Http, IngestConfig};
 use switchyard::http::{router, AppState};
 use switchyard::ingest::consumer::{self, IngestSettings};
 use switchyard::kafka::{embedded::EmbeddedBroker, topics};
@@ -36,6 +37,8 @@ enum Command {
         http: Http,
         #[command(flatten)]
         ingest: IngestConfig,
+        #[command(flatten)]
+        assistant: AssistantConfig,
         /// Serve only; leave ingest to other instances.
         #[arg(long)]
         no_ingest: bool,
@@ -132,6 +135,20 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         max_replays: i32,
     },
+    /// Run the assistant's evaluation set through the offline router: accuracy (right tool
+    /// and arguments) and routing latency. Exits 1 below --min-accuracy.
+    AssistantEval {
+        /// The evaluation set (one JSON question per line).
+        #[arg(long, default_value = "server/assistant-eval.jsonl")]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        assistant: AssistantConfig,
+        /// Route by rules alone, even if the embedding model is installed.
+        #[arg(long)]
+        rules_only: bool,
+        #[arg(long, default_value_t = 0.95)]
+        min_accuracy: f64,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -149,9 +166,10 @@ async fn main() -> anyhow::Result<()> {
             db,
             http,
             ingest,
+            assistant,
             no_ingest,
             demo_rate,
-        } => serve(common, db, http, ingest, no_ingest, demo_rate).await,
+        } => serve(common, db, http, ingest, assistant, no_ingest, demo_rate).await,
         Command::Ingest { common, db, ingest } => {
             telemetry::init(common.log_format);
             let pool = db::connect(&db.database_url).await?;
@@ -284,6 +302,12 @@ async fn main() -> anyhow::Result<()> {
             println!("{outcome:?}");
             Ok(())
         }
+        Command::AssistantEval {
+            file,
+            assistant,
+            rules_only,
+            min_accuracy,
+        } => assistant_eval(&file, &assistant, rules_only, min_accuracy),
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);
             db::connect(&db.database_url).await?;
@@ -327,6 +351,7 @@ async fn serve(
     db: Db,
     http: Http,
     ingest: IngestConfig,
+    assistant: AssistantConfig,
     no_ingest: bool,
     demo_rate: Option<f64>,
 ) -> anyhow::Result<()> {
@@ -368,7 +393,8 @@ async fn serve(
         leptos_options,
         pool: pool.clone(),
         hub,
-        ops: Arc::new(PgOps::new(pool)),
+        ops: Arc::new(PgOps::new(pool.clone())),
+        assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
         kafka: kafka::producer(&brokers)?,
     };
     let listener = tokio::net::TcpListener::bind(http.addr).await?;
@@ -384,6 +410,59 @@ async fn serve(
     if let Some(t) = ingest_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
+    Ok(())
+}
+
+/// `switchyard assistant-eval`: the offline router over the evaluation set.
+fn assistant_eval(
+    file: &std::path::Path,
+    cfg: &AssistantConfig,
+    rules_only: bool,
+    min_accuracy: f64,
+) -> anyhow::Result<()> {
+    use switchyard::assistant::{eval, offline::OfflineBackend};
+    let cases = eval::load(file)?;
+    let t0 = std::time::Instant::now();
+    let router = if rules_only {
+        OfflineBackend::rules_only("--rules-only")
+    } else {
+        OfflineBackend::load(&cfg.embedding_model_dir())
+    };
+    let load = t0.elapsed();
+    let r = eval::run(&router, &cases);
+    for m in &r.misses {
+        println!(
+            "MISS {:?}\n     expected {} {}\n     got      {} {}",
+            m.case.q, m.case.tool, m.case.args, m.tool, m.args
+        );
+    }
+    println!(
+        "router: {} (model load {} ms)",
+        if r.with_model {
+            "rules + all-MiniLM-L6-v2 embeddings"
+        } else {
+            "rules only"
+        },
+        load.as_millis()
+    );
+    println!(
+        "accuracy: {}/{} = {:.1}% right tool and arguments",
+        r.right,
+        r.total,
+        100.0 * r.accuracy()
+    );
+    println!(
+        "latency per question: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        r.p50.as_secs_f64() * 1e3,
+        r.p95.as_secs_f64() * 1e3,
+        r.max.as_secs_f64() * 1e3
+    );
+    anyhow::ensure!(
+        r.accuracy() >= min_accuracy,
+        "accuracy {:.1}% is below {:.1}%",
+        100.0 * r.accuracy(),
+        100.0 * min_accuracy
+    );
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
 use switchyard_app::api::SharedOps;
+use switchyard_app::assistant::SharedAssistant;
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub hub: LiveHub,
     pub ops: SharedOps,
+    /// The assistant sidebar's backend, provided to its server functions.
+    pub assistant: SharedAssistant,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
 }
@@ -31,6 +34,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let ops = state.ops.clone();
+    let assistant = state.assistant.clone();
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -39,7 +43,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(ops.clone()),
+            move || {
+                provide_context(ops.clone());
+                provide_context(assistant.clone());
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
