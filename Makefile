@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt bench-ingest
+.PHONY: demo test setup site e2e lint fmt bench-ingest assistant-eval
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -21,7 +21,7 @@ e2e:
 	DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" scripts/e2e.sh
 
 lint:
-	. scripts/env.sh && cargo fmt --all --check && cargo clippy --workspace --all-targets -- -D warnings
+	. scripts/env.sh && cargo fmt --all --check && cargo clippy --workspace --all-targets --features switchyard/embeddings -- -D warnings
 
 fmt:
 	cargo fmt --all
@@ -29,3 +29,8 @@ fmt:
 ## Ingest throughput vs raw COPY, and NOTIFY latency (BENCHMARKS.md).
 bench-ingest:
 	scripts/bench.sh ingest-bench $(ARGS)
+
+## The assistant's offline router over its evaluation set: accuracy and latency (BENCHMARKS.md).
+assistant-eval:
+	scripts/setup.sh model
+	. scripts/env.sh && cargo run -p switchyard --features embeddings -- assistant-eval $(ARGS)

@@ -432,8 +432,8 @@ fn assistant_eval(
     let r = eval::run(&router, &cases);
     for m in &r.misses {
         println!(
-            "MISS {:?}\n     expected {} {}\n     got      {} {}",
-            m.case.q, m.case.tool, m.case.args, m.tool, m.args
+            "MISS {:?}\n     expected {} {}\n     got      {} {} (score {:.2})",
+            m.case.q, m.case.tool, m.case.args, m.tool, m.args, m.score
         );
     }
     println!(

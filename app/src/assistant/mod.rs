@@ -63,6 +63,8 @@ pub async fn assistant_history(conversation: String) -> Result<Vec<ChatTurn>, Se
 /// CSRF, kill-switch) as a replay started on that page. The assistant never calls this.
 ///
 /// Until the DLQ page's replay jobs are merged there is nothing to call: this says so.
+/// Once they are (branch `dlq`: `start_replay_job`, endpoint `ops/dlq/replay-job`), this
+/// becomes `start_replay_job("filter".into(), None, Some(filter), None, None, csrf)`.
 pub async fn confirm_replay_proposal(
     csrf: String,
     filter: DeadLetterFilter,

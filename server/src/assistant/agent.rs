@@ -169,13 +169,15 @@ async fn call_tool(
     }
     let input = match &call.input {
         Ok(v) => v,
-        Err(raw) => return (
-            format!(
+        Err(raw) => {
+            return (
+                format!(
                 "the arguments were not a JSON object ({}); call the tool again with valid JSON",
                 bound(raw.clone(), 200)
             ),
-            true,
-        ),
+                true,
+            )
+        }
     };
     let _ = cx.events.send(AssistantEvent::Tool {
         name: call.name.clone(),

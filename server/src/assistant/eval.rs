@@ -41,6 +41,8 @@ pub struct Miss {
     pub case: Case,
     pub tool: String,
     pub args: Value,
+    /// The router's score for its choice (or its best guess, when it chose none).
+    pub score: f32,
 }
 
 #[derive(Debug)]
@@ -87,6 +89,7 @@ pub fn run(router: &OfflineBackend, cases: &[Case]) -> Report {
                 case: c.clone(),
                 tool,
                 args: r.args,
+                score: r.score,
             });
         }
     }

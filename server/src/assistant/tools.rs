@@ -290,13 +290,14 @@ type Tx = Transaction<'static, Postgres>;
 
 async fn search_orders(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
     let limit = a.limit.unwrap_or(10).clamp(1, 50);
-    let rows: Vec<(
+    type Row = (
         String,
         String,
         Option<String>,
         Option<String>,
         DateTime<Utc>,
-    )> = sqlx::query_as(
+    );
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT order_id, status, customer_id, failure_reason, updated_at FROM orders
              WHERE ($1::text IS NULL OR status = $1)
                AND ($2::text IS NULL OR customer_id = $2)

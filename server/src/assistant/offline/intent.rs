@@ -29,6 +29,10 @@ pub const PROTOTYPES: &[(&str, &str)] = &[
     ),
     (tools::DLQ_SUMMARY, "what is piling up in the dlq"),
     (tools::DLQ_SUMMARY, "messages that could not be processed"),
+    (
+        tools::DLQ_SUMMARY,
+        "undelivered messages waiting in the queue",
+    ),
     (tools::BREAKER_STATES, "which circuit breakers are open"),
     (tools::BREAKER_STATES, "is the payment gateway healthy"),
     (
@@ -103,12 +107,16 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; 8] {
         "re-run",
         "retry",
     ]) && !t.contains("how many");
+    // In this console a "trip" is a breaker's.
     let breaker = any(&[
         "breaker",
         "breakers",
         "circuit",
         "circuits",
         "circuit-breaker",
+        "trip",
+        "tripped",
+        "trips",
     ]);
     let history = any(&[
         "history",
@@ -202,7 +210,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; 8] {
         ]) {
             s[idx(tools::SEARCH_ORDERS)] += 0.5;
         }
-        if e.order_status.is_some() {
+        if e.order_status.is_some() && has("orders") {
+            // "failed orders", "orders that failed": a list filtered by status.
+            s[idx(tools::SEARCH_ORDERS)] += 2.0;
+        } else if e.order_status.is_some() {
             s[idx(tools::SEARCH_ORDERS)] += 1.0;
         }
     }
