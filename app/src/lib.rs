@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod assistant;
 pub mod auth;
 pub mod dlq;
 pub mod live;
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("admin") view=pages::admin::AdminPage />
                     </Routes>
                 </main>
+                <assistant::sidebar::AssistantSidebar />
             </div>
         </Router>
     }

@@ -2,6 +2,7 @@
 //! code the binary runs. See ARCHITECTURE.md for the map.
 
 pub mod admin;
+pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod bench;

@@ -22,6 +22,7 @@ use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
 use switchyard_app::admin::SharedAdmin;
 use switchyard_app::api::SharedOps;
+use switchyard_app::assistant::SharedAssistant;
 use switchyard_app::auth::{Principal, SessionView};
 use switchyard_app::dlq::SharedDeadLetters;
 use switchyard_app::{shell, App};
@@ -41,6 +42,8 @@ pub struct AppState {
     /// The dead-letter console (queries, replays, jobs, discards).
     pub dlq: SharedDeadLetters,
     pub admin: SharedAdmin,
+    /// The assistant sidebar's backend, provided to its server functions.
+    pub assistant: SharedAssistant,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
 }
@@ -84,10 +87,12 @@ pub fn inventory() -> Vec<(Method, String)> {
 /// layer) and, for pages, the CSP carrying the nonce Leptos renders into its scripts.
 fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let (ops, admin, dlq) = (state.ops.clone(), state.admin.clone(), state.dlq.clone());
+    let assistant = state.assistant.clone();
     move || {
         provide_context(ops.clone());
         provide_context(admin.clone());
         provide_context(dlq.clone());
+        provide_context(assistant.clone());
         if let Some(parts) = use_context::<Parts>() {
             if let Some(p) = parts.extensions.get::<Principal>() {
                 provide_context(p.clone());
