@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod console;
 pub mod contract;
 pub mod db;
 pub mod fleet;

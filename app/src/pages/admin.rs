@@ -11,7 +11,11 @@ use leptos_router::hooks::use_query_map;
 /// Shows the outcome of the last submission of an action: its error, if any.
 fn outcome<I>(action: ServerAction<I>) -> impl IntoView
 where
-    I: leptos::server_fn::ServerFn<Output = (), Error = ServerFnError> + Clone + Send + Sync + 'static,
+    I: leptos::server_fn::ServerFn<Output = (), Error = ServerFnError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 {
     move || {
         action.value().get().and_then(|r| r.err()).map(|e| {

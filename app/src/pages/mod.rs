@@ -1,6 +1,8 @@
 //! One module per page of the console.
 
 pub mod admin;
+pub mod breakers;
 pub mod order_detail;
 pub mod orders;
+pub mod overview;
 pub mod quarantine;
