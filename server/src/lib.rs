@@ -15,5 +15,7 @@ pub mod ingest;
 pub mod kafka;
 pub mod live;
 pub mod ops;
+pub mod page_bench;
 pub mod replay;
+pub mod seed;
 pub mod telemetry;
