@@ -180,6 +180,41 @@ enum Command {
         #[arg(long, default_value_t = 0.95)]
         min_accuracy: f64,
     },
+    /// Fill the read model with a large synthetic history (set-based SQL, no Kafka) for
+    /// the page benchmark: orders with their events, saga steps, rollups, dead letters and
+    /// breaker transitions, spread over the last `--hours`.
+    Seed {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        orders: i64,
+        /// 1..=99; the saga has ten, more are notifications, fewer stop it midway.
+        #[arg(long, default_value_t = 10)]
+        events_per_order: usize,
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        /// Orders per INSERT statement.
+        #[arg(long, default_value_t = 50_000)]
+        chunk: i64,
+    },
+    /// Time the console pages (signed-in GETs, server-rendered) against a running console.
+    PageBench {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base: String,
+        #[arg(long, default_value = "bench")]
+        user: String,
+        #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
+        password: String,
+        /// Requests per page.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -346,6 +381,54 @@ async fn main() -> anyhow::Result<()> {
             rules_only,
             min_accuracy,
         } => assistant_eval(&file, &assistant, rules_only, min_accuracy),
+        Command::Seed {
+            common,
+            db,
+            orders,
+            events_per_order,
+            hours,
+            chunk,
+        } => {
+            telemetry::init(common.log_format);
+            let pool = db::connect(&db.database_url).await?;
+            let started = std::time::Instant::now();
+            let (orders, events) = switchyard::seed::seed(
+                &pool,
+                &switchyard::seed::SeedArgs {
+                    orders,
+                    events_per_order: events_per_order.clamp(1, 99),
+                    hours,
+                    chunk,
+                },
+            )
+            .await?;
+            println!(
+                "seeded {orders} orders, {events} events in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::PageBench {
+            common,
+            db,
+            base,
+            user,
+            password,
+            samples,
+        } => {
+            telemetry::init(common.log_format);
+            let pool = db::connect(&db.database_url).await?;
+            switchyard::page_bench::run(
+                &pool,
+                switchyard::page_bench::PageBenchArgs {
+                    base,
+                    user,
+                    password,
+                    samples,
+                },
+            )
+            .await
+        }
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);
             db::connect(&db.database_url).await?;
