@@ -60,19 +60,23 @@ pub async fn assistant_history(conversation: String) -> Result<Vec<ChatTurn>, Se
 
 /// What a proposal card's Confirm button does: start a replay job for the proposal's filter
 /// through the DLQ page's replay-job server function, with the same checks (operator role,
-/// CSRF, kill-switch) as a replay started on that page. The assistant never calls this.
-///
-/// Until the DLQ page's replay jobs are merged there is nothing to call: this says so.
-/// Once they are (branch `dlq`: `start_replay_job`, endpoint `ops/dlq/replay-job`), this
-/// becomes `start_replay_job("filter".into(), None, Some(filter), None, None, csrf)`.
+/// CSRF, kill-switch) as a replay started on that page. The assistant never calls this:
+/// only an operator's click does. Returns the job's id (the server also sends the browser
+/// to the dead-letter page, where the job's progress shows).
 pub async fn confirm_replay_proposal(
     csrf: String,
     filter: DeadLetterFilter,
 ) -> Result<String, ServerFnError> {
-    let _ = (csrf, filter);
-    Err(ServerFnError::new(
-        "replay jobs arrive with the dead-letter page; open it to replay",
-    ))
+    let job = crate::dlq::server_fns::start_replay_job(
+        "filter".into(),
+        None,
+        Some(filter),
+        None,
+        None,
+        csrf,
+    )
+    .await?;
+    Ok(job.id)
 }
 
 #[cfg(feature = "ssr")]
