@@ -457,6 +457,12 @@ fn assistant_eval(
         r.p95.as_secs_f64() * 1e3,
         r.max.as_secs_f64() * 1e3
     );
+    println!(
+        "embedding model asked for {} of {} questions (rules unsure); their median {:.1} ms",
+        r.embedded,
+        r.total,
+        r.embedded_p50.as_secs_f64() * 1e3
+    );
     anyhow::ensure!(
         r.accuracy() >= min_accuracy,
         "accuracy {:.1}% is below {:.1}%",

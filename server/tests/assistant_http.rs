@@ -40,7 +40,10 @@ async fn sidebar_on_every_page_and_ask_needs_a_session() {
             .text()
             .await
             .unwrap();
-        assert!(html.contains(r#"data-testid="assistant""#), "{page} lacks the sidebar");
+        assert!(
+            html.contains(r#"data-testid="assistant""#),
+            "{page} lacks the sidebar"
+        );
         assert!(html.contains(r#"data-testid="assistant-question""#));
         assert!(!html.contains("style="), "{page}: no inline styles (CSP)");
     }
