@@ -3,8 +3,8 @@
 //! is the only way from an assistant answer to a change.
 
 use super::{
-    ask_assistant, confirm_replay_proposal, AssistantEvent, ChatTurn, Citation, LineBuffer,
-    ReplayProposal,
+    ask_assistant, assistant_history, confirm_replay_proposal, AssistantEvent, ChatTurn, Citation,
+    LineBuffer, ReplayProposal,
 };
 use leptos::prelude::*;
 
@@ -16,6 +16,34 @@ fn csrf_token() -> String {
         .unwrap_or_default()
 }
 
+/// Where the browser keeps the conversation id for the rest of its session (tab).
+#[cfg(feature = "hydrate")]
+const CONVERSATION_KEY: &str = "switchyard-assistant-conversation";
+
+#[cfg(feature = "hydrate")]
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+/// The conversation this browser session had, if any (none on the server).
+fn stored_conversation() -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        session_storage()?.get_item(CONVERSATION_KEY).ok()?
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
+}
+
+fn store_conversation(id: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(s) = session_storage() {
+        let _ = s.set_item(CONVERSATION_KEY, id);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
 #[component]
 pub fn AssistantSidebar() -> impl IntoView {
     let turns = RwSignal::new(Vec::<ChatTurn>::new());
@@ -23,6 +51,20 @@ pub fn AssistantSidebar() -> impl IntoView {
     let conversation = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let csrf = StoredValue::new(csrf_token());
+
+    // A reload or a new page keeps the conversation of this browser session.
+    Effect::new(move |_| {
+        if let Some(id) = stored_conversation() {
+            conversation.set(Some(id.clone()));
+            leptos::task::spawn_local(async move {
+                if let Ok(earlier) = assistant_history(id).await {
+                    if turns.get_untracked().is_empty() {
+                        turns.set(earlier);
+                    }
+                }
+            });
+        }
+    });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -49,6 +91,7 @@ pub fn AssistantSidebar() -> impl IntoView {
                 conversation: c, ..
             } = &ev
             {
+                store_conversation(c);
                 conversation.set(Some(c.clone()));
             }
             turns.update(|t| {
