@@ -123,8 +123,14 @@ impl LiveMessage {
 
 /// The link to an order's page, its id percent-encoded for a path segment.
 pub fn order_href(order_id: &str) -> String {
-    let mut out = String::from("/orders/");
-    for b in order_id.bytes() {
+    format!("/orders/{}", percent_encode(order_id))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters: safe in a path
+/// segment and in a query key or value.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
         } else {
@@ -177,6 +183,13 @@ mod server_side {
 
     /// The handle server functions find in context.
     pub type SharedOps = Arc<dyn OpsApi>;
+
+    /// The read model for a server function, after checking the caller may read (viewer).
+    pub fn read_model() -> Result<SharedOps, leptos::prelude::ServerFnError> {
+        use leptos::prelude::{use_context, ServerFnError};
+        crate::auth::require(crate::auth::Role::Viewer)?;
+        use_context::<SharedOps>().ok_or_else(|| ServerFnError::new("read model unavailable"))
+    }
 }
 #[cfg(feature = "ssr")]
 pub use server_side::*;

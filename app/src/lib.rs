@@ -5,11 +5,13 @@
 //! This crate holds no SQL and no Kafka: server functions reach the read model through the
 //! [`api::OpsApi`] trait, which the `switchyard` server implements and provides as context.
 
+pub mod admin;
 pub mod api;
 pub mod assistant;
 pub mod auth;
 pub mod live;
 pub mod pages;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -44,6 +46,7 @@ pub fn App() -> impl IntoView {
     // Flips to "true" once the wasm bundle has taken over the page (effects run only there).
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    session::provide_session();
 
     view! {
         <Stylesheet id="switchyard" href="/style/main.css" />
@@ -56,6 +59,8 @@ pub fn App() -> impl IntoView {
                     </A>
                     <A href="/orders">"Orders"</A>
                     <A href="/quarantine">"Quarantine"</A>
+                    <span class="spacer"></span>
+                    <session::UserMenu />
                 </nav>
                 <main class="content">
                     <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
@@ -66,6 +71,7 @@ pub fn App() -> impl IntoView {
                             view=pages::order_detail::OrderDetailPage
                         />
                         <Route path=StaticSegment("quarantine") view=pages::quarantine::QuarantinePage />
+                        <Route path=StaticSegment("admin") view=pages::admin::AdminPage />
                     </Routes>
                 </main>
                 <assistant::sidebar::AssistantSidebar />

@@ -36,6 +36,27 @@ pub struct Http {
     pub site_root: PathBuf,
 }
 
+/// Sessions and sign-in.
+#[derive(Args, Clone, Debug)]
+pub struct AuthConfig {
+    /// A session ends after this many seconds without a request.
+    #[arg(long, env = "SWITCHYARD_SESSION_IDLE_SECS", default_value_t = 3600)]
+    pub session_idle_secs: u64,
+
+    /// Mark the session cookie `Secure`: set when the console is served over TLS (by a
+    /// proxy in front of it).
+    #[arg(long, env = "SWITCHYARD_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Sign-in attempts allowed per account per window (four times as many per address).
+    #[arg(long, env = "SWITCHYARD_LOGIN_ATTEMPTS", default_value_t = 5)]
+    pub login_attempts: u32,
+
+    /// The rate-limit window for sign-in attempts, in seconds.
+    #[arg(long, env = "SWITCHYARD_LOGIN_WINDOW_SECS", default_value_t = 60)]
+    pub login_window_secs: u64,
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct IngestConfig {
     /// Kafka consumer group shared by every console instance.

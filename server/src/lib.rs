@@ -1,8 +1,10 @@
 //! The `switchyard` server as a library, so integration tests and benchmarks drive the same
 //! code the binary runs. See ARCHITECTURE.md for the map.
 
+pub mod admin;
 pub mod assistant;
 pub mod audit;
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod contract;

@@ -5,7 +5,8 @@ use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard::assistant::Assistant;
-use switchyard::config::{AssistantConfig, Common, Db, Http, IngestConfig};
+use switchyard::auth::Auth;
+use switchyard::config::{AssistantConfig, AuthConfig, Common, Db, Http, IngestConfig};
 use switchyard::http::{router, AppState};
 use switchyard::ingest::consumer::{self, IngestSettings};
 use switchyard::kafka::{embedded::EmbeddedBroker, topics};
@@ -37,6 +38,8 @@ enum Command {
         http: Http,
         #[command(flatten)]
         ingest: IngestConfig,
+        #[command(flatten)]
+        auth: AuthConfig,
         #[command(flatten)]
         assistant: AssistantConfig,
         /// Serve only; leave ingest to other instances.
@@ -71,6 +74,13 @@ enum Command {
         raw: Option<String>,
         #[arg(long, default_value = "order.created")]
         topic: String,
+    },
+    /// Manage console users: `user add --role admin <name>`, `user set`, `user list`.
+    User {
+        #[command(flatten)]
+        db: Db,
+        #[command(subcommand)]
+        action: switchyard::auth::cli::UserAction,
     },
     /// Measure the ingest pipeline against a raw COPY of the same rows (see BENCHMARKS.md).
     IngestBench {
@@ -166,10 +176,20 @@ async fn main() -> anyhow::Result<()> {
             db,
             http,
             ingest,
+            auth,
             assistant,
             no_ingest,
             demo_rate,
-        } => serve(common, db, http, ingest, assistant, no_ingest, demo_rate).await,
+        } => {
+            serve(
+                common, db, http, ingest, auth, assistant, no_ingest, demo_rate,
+            )
+            .await
+        }
+        Command::User { db, action } => {
+            let pool = db::connect(&db.database_url).await?;
+            switchyard::auth::cli::run(&pool, action).await
+        }
         Command::Ingest { common, db, ingest } => {
             telemetry::init(common.log_format);
             let pool = db::connect(&db.database_url).await?;
@@ -346,11 +366,13 @@ async fn brokers(common: &Common) -> anyhow::Result<(String, Option<EmbeddedBrok
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     common: Common,
     db: Db,
     http: Http,
     ingest: IngestConfig,
+    auth: AuthConfig,
     assistant: AssistantConfig,
     no_ingest: bool,
     demo_rate: Option<f64>,
@@ -389,11 +411,14 @@ async fn serve(
         .site_pkg_dir("pkg")
         .site_addr(http.addr)
         .build();
+    let (auth, sessions) = Auth::start(pool.clone(), auth).await?;
     let state = AppState {
         leptos_options,
+        auth,
         pool: pool.clone(),
         hub,
         ops: Arc::new(PgOps::new(pool.clone())),
+        admin: Arc::new(switchyard::admin::PgAdmin::new(pool.clone())),
         assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
         kafka: kafka::producer(&brokers)?,
     };
@@ -401,12 +426,16 @@ async fn serve(
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "Switchyard console listening");
     println!("Switchyard console: {url}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    let app = router(state, sessions);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
     if let Some(t) = ingest_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }

@@ -1,39 +1,47 @@
-//! The assistant over HTTP in the real server: the sidebar is on every page, and the ask
-//! endpoint (a POST at a fixed path) refuses a caller without a session.
+//! The assistant over HTTP in the real server, behind the real perimeter: the sidebar is on
+//! every page, and the ask endpoint (a POST at a fixed path) answers a signed-in viewer with
+//! a valid CSRF token as a stream of event lines, refusing anyone else.
 
 mod common;
 
-use common::{eventually, free_port, switchyard, Broker, TestDb};
-use std::process::Stdio;
-use std::time::Duration;
+use common::{add_user, Console, TestDb};
+use switchyard_app::assistant::{AssistantEvent, LineBuffer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sidebar_on_every_page_and_ask_needs_a_session() {
+async fn sidebar_on_every_page_and_ask_streams_for_a_signed_in_viewer_with_csrf() {
     let db = TestDb::new().await;
-    let broker = Broker::start().await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = switchyard()
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("KAFKA_BROKERS", &broker.bootstrap)
-        .env("SWITCHYARD_ADDR", format!("127.0.0.1:{port}"))
-        .env("SWITCHYARD_ASSISTANT_BACKEND", "offline")
-        .env("SWITCHYARD_EMBEDDING_MODEL", "/nonexistent")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::new();
-    eventually(Duration::from_secs(30), "server up", || async {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
+    sqlx::query(
+        "INSERT INTO orders (order_id, status, status_at, updated_at, failure_reason)
+         VALUES ('ORD-1042', 'failed', now(), now(), 'payment declined')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let server = Console::start(
+        &db.url,
+        None,
+        &[
+            ("SWITCHYARD_ASSISTANT_BACKEND", "offline"),
+            ("SWITCHYARD_EMBEDDING_MODEL", "/nonexistent"),
+        ],
+    )
     .await;
-    for page in ["/orders", "/quarantine", "/orders/ORD-NONE"] {
+    add_user(&db.url, "vera", "viewer", "viewer-password-1");
+
+    // Without a session: refused by the perimeter before the server function runs.
+    let anon = Console::client();
+    let r = anon
+        .post(server.url("/api/assistant/ask"))
+        .form(&[("csrf", "x"), ("question", "which breakers are open?")])
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.status().is_success(), "no session, no answer");
+
+    let (http, csrf) = server.login("vera", "viewer-password-1").await;
+    for page in ["/orders", "/quarantine", "/orders/ORD-1042"] {
         let html = http
-            .get(format!("{base}{page}"))
+            .get(server.url(page))
             .send()
             .await
             .unwrap()
@@ -45,25 +53,57 @@ async fn sidebar_on_every_page_and_ask_needs_a_session() {
             "{page} lacks the sidebar"
         );
         assert!(html.contains(r#"data-testid="assistant-question""#));
-        assert!(!html.contains("style="), "{page}: no inline styles (CSP)");
+        assert!(!html.contains(" style="), "{page}: no inline styles (CSP)");
     }
+    // A wrong CSRF token is refused.
     let r = http
-        .post(format!("{base}/api/assistant/ask"))
-        .form(&[("csrf", "x"), ("question", "which breakers are open?")])
+        .post(server.url("/api/assistant/ask"))
+        .form(&[("csrf", "wrong"), ("question", "why did ORD-1042 fail?")])
         .send()
         .await
         .unwrap();
-    assert!(!r.status().is_success(), "no session, no answer");
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(server.url("/api/assistant/ask"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("question", "why did ORD-1042 fail?"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
-    assert!(body.contains("not signed in"), "{body}");
-    let r = http
-        .get(format!("{base}/api/assistant/history?conversation=x"))
+    let events = LineBuffer::default().push(&body);
+    let AssistantEvent::Started {
+        conversation,
+        rule_based: true,
+        ..
+    } = &events[0]
+    else {
+        panic!("starts with Started: {body}")
+    };
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, AssistantEvent::Citation(c) if c.href == "/orders/ORD-1042")));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, AssistantEvent::Note { text } if text.starts_with("Rules only"))));
+    assert_eq!(events.last(), Some(&AssistantEvent::Done));
+    let audited: i64 = db
+        .count("SELECT count(*) FROM audit_log WHERE action = 'assistant_tool' AND actor = 'vera'")
+        .await;
+    assert_eq!(audited, 1);
+    let history = http
+        .get(server.url(&format!(
+            "/api/assistant/history?conversation={conversation}"
+        )))
         .send()
         .await
         .unwrap();
-    assert!(!r.status().is_success());
-    let _ = server.kill();
-    let _ = server.wait();
+    assert_eq!(history.status(), 200);
+    assert!(history.text().await.unwrap().contains("payment declined"));
+    drop(server);
     db.drop_db().await;
 }
 
@@ -76,7 +116,7 @@ async fn ask_streams_event_lines_for_a_signed_in_viewer() {
     use leptos::prelude::provide_context;
     use std::sync::Arc;
     use switchyard::assistant::{agent::Limits, offline::OfflineBackend, Assistant};
-    use switchyard_app::assistant::{AssistantEvent, LineBuffer, SharedAssistant};
+    use switchyard_app::assistant::SharedAssistant;
     use switchyard_app::auth::{Principal, Role};
 
     let db = TestDb::new().await;

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{eventually, free_port, switchyard, Broker, TestDb};
+use common::{add_user, eventually, Broker, Console, TestDb};
 use futures::StreamExt;
-use std::process::Stdio;
 use std::time::Duration;
 use switchyard::fleet::{orders::new_order, publish};
 
@@ -14,26 +13,10 @@ async fn console_serves_pages_probes_and_live_push() {
     let db = TestDb::new().await;
     let broker = Broker::start().await;
     let producer = broker.producer();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = switchyard()
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("KAFKA_BROKERS", &broker.bootstrap)
-        .env("SWITCHYARD_ADDR", format!("127.0.0.1:{port}"))
-        .env("KAFKA_SESSION_TIMEOUT_MS", "6000")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::new();
-
-    eventually(Duration::from_secs(30), "server up", || async {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    let server = Console::start(&db.url, Some(&broker.bootstrap), &[]).await;
+    add_user(&db.url, "vera", "viewer", "viewer-password-1");
+    let (http, _) = server.login("vera", "viewer-password-1").await;
+    let base = server.base.clone();
     let ready: serde_json::Value = http
         .get(format!("{base}/readyz"))
         .send()
@@ -84,7 +67,6 @@ async fn console_serves_pages_probes_and_live_push() {
     assert_eq!(found, Ok(true), "live stream said: {seen}");
     assert!(seen.contains("event: order"), "{seen}");
 
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     db.drop_db().await;
 }

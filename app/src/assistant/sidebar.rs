@@ -8,10 +8,20 @@ use super::{
 };
 use leptos::prelude::*;
 
-/// The CSRF token state-changing calls echo. The session (and its token) comes from the
-/// console's auth layer through context; without one the server refuses the call anyway.
-fn csrf_token() -> String {
-    use_context::<crate::auth::SessionView>()
+/// The page's session (loaded with the page), taken when a component is created.
+type Session = Option<crate::session::SessionResource>;
+
+fn session() -> Session {
+    use_context::<crate::session::SessionResource>()
+}
+
+/// The CSRF token state-changing calls echo; without a session the server refuses the
+/// call anyway.
+fn csrf_token(session: Session) -> String {
+    session
+        .and_then(|r| r.get_untracked())
+        .and_then(|r| r.ok())
+        .flatten()
         .map(|s| s.csrf)
         .unwrap_or_default()
 }
@@ -50,7 +60,7 @@ pub fn AssistantSidebar() -> impl IntoView {
     let question = RwSignal::new(String::new());
     let conversation = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let csrf = StoredValue::new(csrf_token());
+    let session = session();
 
     // A reload or a new page keeps the conversation of this browser session.
     Effect::new(move |_| {
@@ -86,6 +96,7 @@ pub fn AssistantSidebar() -> impl IntoView {
             });
         });
         let conv = conversation.get_untracked();
+        let csrf = csrf_token(session);
         let apply = move |ev: AssistantEvent| {
             if let AssistantEvent::Started {
                 conversation: c, ..
@@ -102,7 +113,7 @@ pub fn AssistantSidebar() -> impl IntoView {
         };
         leptos::task::spawn_local(async move {
             use futures::StreamExt;
-            match ask_assistant(csrf.get_value(), conv, q).await {
+            match ask_assistant(csrf, conv, q).await {
                 Ok(stream) => {
                     let mut chunks = stream.into_inner();
                     let mut lines = LineBuffer::default();
@@ -204,10 +215,11 @@ fn linked(text: &str, cites: &[Citation]) -> Vec<AnyView> {
 fn ProposalCard(p: ReplayProposal) -> impl IntoView {
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let filter = StoredValue::new(p.filter.clone());
-    let csrf = StoredValue::new(csrf_token());
+    let session = session();
     let confirm = move |_| {
+        let csrf = csrf_token(session);
         leptos::task::spawn_local(async move {
-            let r = confirm_replay_proposal(csrf.get_value(), filter.get_value()).await;
+            let r = confirm_replay_proposal(csrf, filter.get_value()).await;
             outcome.set(Some(r.map_err(|e| e.to_string())));
         });
     };

@@ -4,12 +4,12 @@
 
 use crate::api::{OrderDetail, SagaStepView};
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_params_map;
 
-#[server]
+#[server(input = GetUrl)]
 pub async fn load_order_detail(order_id: String) -> Result<Option<OrderDetail>, ServerFnError> {
-    let ops = use_context::<crate::api::SharedOps>()
-        .ok_or_else(|| ServerFnError::new("read model unavailable"))?;
+    let ops = crate::api::read_model()?;
     if order_id.len() > 200 {
         return Err(ServerFnError::new("order id too long"));
     }

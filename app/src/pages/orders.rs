@@ -4,12 +4,12 @@
 use crate::api::{LiveMessage, OrderRow};
 use crate::live::{self, LiveState};
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 
 /// Orders changed most recently, newest first.
-#[server]
+#[server(input = GetUrl)]
 pub async fn recent_orders(limit: i64) -> Result<Vec<OrderRow>, ServerFnError> {
-    let ops = use_context::<crate::api::SharedOps>()
-        .ok_or_else(|| ServerFnError::new("read model unavailable"))?;
+    let ops = crate::api::read_model()?;
     let limit = limit.clamp(1, crate::api::MAX_PAGE);
     ops.recent_orders(limit)
         .await

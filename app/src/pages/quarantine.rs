@@ -3,11 +3,11 @@
 
 use crate::api::QuarantinedView;
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 
-#[server]
+#[server(input = GetUrl)]
 pub async fn load_quarantined() -> Result<Vec<QuarantinedView>, ServerFnError> {
-    let ops = use_context::<crate::api::SharedOps>()
-        .ok_or_else(|| ServerFnError::new("read model unavailable"))?;
+    let ops = crate::api::read_model()?;
     ops.quarantined(200)
         .await
         .map_err(|e| ServerFnError::new(format!("could not load quarantine: {e}")))

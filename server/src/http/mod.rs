@@ -1,55 +1,130 @@
-//! The HTTP surface: Leptos pages and server functions, static assets, health probes and
-//! the live push stream, on one axum router.
+//! The HTTP surface: Leptos pages and server functions, static assets, health probes, the
+//! live push stream and the sign-in forms, on one axum router behind the auth layer.
+//!
+//! Invariant: every route is registered here, through [`api_routes`] or Leptos' route and
+//! server-function lists, and [`inventory`] lists exactly those, so the route-guard test
+//! sees every route a request could reach.
 
 pub mod health;
 pub mod live;
 
+use crate::auth::{self, headers, Auth};
 use crate::live::LiveHub;
 use axum::extract::FromRef;
-use axum::routing::get;
-use axum::Router;
+use axum::http::header::CONTENT_SECURITY_POLICY;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
+use axum::routing::{get, MethodRouter};
+use axum::{middleware, Router};
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
+use switchyard_app::admin::SharedAdmin;
 use switchyard_app::api::SharedOps;
 use switchyard_app::assistant::SharedAssistant;
+use switchyard_app::auth::{Principal, SessionView};
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::SessionManagerLayer;
+use tower_sessions_sqlx_store::PostgresStore;
 
 /// Everything a request handler may need.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
+    pub auth: Auth,
     pub pool: PgPool,
     pub hub: LiveHub,
     pub ops: SharedOps,
+    pub admin: SharedAdmin,
     /// The assistant sidebar's backend, provided to its server functions.
     pub assistant: SharedAssistant,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
 }
 
-pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    let ops = state.ops.clone();
+/// Routes outside Leptos: probes, the push stream, sign-in and sign-out.
+pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    let mut routes = vec![
+        ("/healthz", get(health::healthz)),
+        ("/readyz", get(health::readyz)),
+        ("/api/live", get(live::stream)),
+    ];
+    routes.extend(auth::routes::<AppState>());
+    routes
+}
+
+/// Every (method, path) the router serves other than static files: pages (GET), server
+/// functions (their method) and [`api_routes`]. Path parameters appear as `:name`.
+pub fn inventory() -> Vec<(Method, String)> {
+    let mut out: Vec<(Method, String)> = Vec::new();
+    for listing in generate_route_list(App) {
+        out.push((Method::GET, listing.path().to_string()));
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        out.push((method, path.to_string()));
+    }
+    // MethodRouter hides its methods; the sign-in forms are the only non-GET ones.
+    for (path, _) in api_routes() {
+        let method = if path.starts_with("/auth/") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        out.push((method, path.to_string()));
+    }
+    out.sort_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
+    out.dedup();
+    out
+}
+
+/// Per request, inside Leptos: the read model, who is asking (put there by the auth
+/// layer) and, for pages, the CSP carrying the nonce Leptos renders into its scripts.
+fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let (ops, admin) = (state.ops.clone(), state.admin.clone());
     let assistant = state.assistant.clone();
+    move || {
+        provide_context(ops.clone());
+        provide_context(admin.clone());
+        provide_context(assistant.clone());
+        if let Some(parts) = use_context::<Parts>() {
+            if let Some(p) = parts.extensions.get::<Principal>() {
+                provide_context(p.clone());
+            }
+            if let Some(v) = parts.extensions.get::<SessionView>() {
+                provide_context(v.clone());
+            }
+        }
+        if let (Some(nonce), Some(res)) =
+            (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())
+        {
+            if let Ok(v) = HeaderValue::from_str(&headers::page_csp(&nonce)) {
+                res.insert_header(CONTENT_SECURITY_POLICY, v);
+            }
+        }
+    }
+}
+
+pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
+    let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/api/live", get(live::stream))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || {
-                provide_context(ops.clone());
-                provide_context(assistant.clone());
-            },
-            move || shell(options.clone()),
-        )
+    let mut router = Router::new();
+    for (path, method_router) in api_routes() {
+        router = router.route(path, method_router);
+    }
+    router
+        .leptos_routes_with_context(&state, routes, request_context(&state), move || {
+            shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::guard::guard,
+        ))
+        .layer(sessions)
+        .layer(middleware::map_response(headers::apply))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -192,3 +192,127 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Creates a console user through the real CLI (`switchyard user add --password-stdin`).
+pub fn add_user(db_url: &str, name: &str, role: &str, password: &str) {
+    use std::io::Write;
+    let mut child = switchyard()
+        .args(["user", "add", name, "--role", role, "--password-stdin"])
+        .env("DATABASE_URL", db_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run switchyard user add");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    assert!(child.wait().unwrap().success(), "user add {name} failed");
+}
+
+/// A `switchyard serve` child process on a free port; killed on drop.
+pub struct Console {
+    pub base: String,
+    pub child: Child,
+}
+
+impl Console {
+    /// Starts the console against `db_url` (and `brokers`, or the embedded mock broker),
+    /// with extra environment, and waits until it answers `/healthz`.
+    pub async fn start(db_url: &str, brokers: Option<&str>, env: &[(&str, &str)]) -> Console {
+        let port = free_port();
+        let mut cmd = switchyard();
+        cmd.arg("serve")
+            .env("DATABASE_URL", db_url)
+            .env("SWITCHYARD_ADDR", format!("127.0.0.1:{port}"))
+            .env("KAFKA_SESSION_TIMEOUT_MS", "6000")
+            .stdout(Stdio::null());
+        match brokers {
+            Some(b) => cmd.env("KAFKA_BROKERS", b),
+            None => cmd.env_remove("KAFKA_BROKERS"),
+        };
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let console = Console {
+            base: format!("http://127.0.0.1:{port}"),
+            child: cmd.spawn().expect("start switchyard serve"),
+        };
+        let http = reqwest::Client::new();
+        let url = console.url("/healthz");
+        eventually(Duration::from_secs(60), "console up", || async {
+            http.get(&url).send().await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        console
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client with a cookie jar that does not follow redirects (tests look at them).
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Signs in through the login form and returns the client and its CSRF token.
+    pub async fn login(&self, name: &str, password: &str) -> (reqwest::Client, String) {
+        let http = Console::client();
+        let resp = self.submit_login(&http, name, password).await;
+        assert_eq!(resp.status(), 303, "login as {name} failed");
+        let token = self.csrf(&http).await;
+        (http, token)
+    }
+
+    /// GETs the login page with `http` and posts the form with its token.
+    pub async fn submit_login(
+        &self,
+        http: &reqwest::Client,
+        name: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let page = http.get(self.url("/login")).send().await.unwrap();
+        let token = csrf_in(&page.text().await.unwrap()).expect("login form token");
+        http.post(self.url("/auth/login"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("name", name),
+                ("password", password),
+                ("next", "/orders"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The session's CSRF token, read from a page's sign-out form.
+    pub async fn csrf(&self, http: &reqwest::Client) -> String {
+        let html = http
+            .get(self.url("/orders"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        csrf_in(&html).expect("a signed-in page carries the CSRF token")
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of the first `csrf` hidden input in `html`.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\"")?;
+    let rest = &html[at..];
+    let v = rest.find("value=\"")? + 7;
+    let end = rest[v..].find('"')?;
+    Some(rest[v..v + end].to_string())
+}

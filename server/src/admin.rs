@@ -1,0 +1,183 @@
+//! The admin page's server side ([`AdminApi`] over PostgreSQL): users through
+//! [`auth::users`](crate::auth::users), the kill-switch through
+//! [`auth::settings`](crate::auth::settings), fleet faults in the fleet's own `faults`
+//! table (when the fleet shares this database), and the audit log with keyset paging.
+//! Every change writes its audit row in the same transaction as the change.
+
+use crate::audit::{self, Actor};
+use crate::auth::{settings, users};
+use crate::fleet::dependency::FAULTS;
+use serde_json::json;
+use sqlx::PgPool;
+use switchyard_app::admin::{AdminApi, AdminOverview, AuditFilter, AuditView, FaultView, UserView};
+use switchyard_app::api::OpsError;
+use switchyard_app::auth::{Principal, Role};
+
+pub struct PgAdmin {
+    pool: PgPool,
+}
+
+impl PgAdmin {
+    pub fn new(pool: PgPool) -> Self {
+        PgAdmin { pool }
+    }
+
+    async fn faults(&self) -> sqlx::Result<Option<Vec<FaultView>>> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('fleet.faults') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        if !exists {
+            return Ok(None);
+        }
+        let rows: Vec<(String, f64)> = sqlx::query_as("SELECT name, value FROM fleet.faults")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(
+            FAULTS
+                .iter()
+                .map(|(name, description)| FaultView {
+                    name: name.to_string(),
+                    description: description.to_string(),
+                    value: rows
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| *v)
+                        .unwrap_or(0.0),
+                })
+                .collect(),
+        ))
+    }
+}
+
+fn actor(p: &Principal) -> Actor {
+    Actor::new(p.name.clone(), p.source.clone())
+}
+
+/// Filter text: trimmed, empty meaning "any".
+fn text(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[async_trait::async_trait]
+impl AdminApi for PgAdmin {
+    async fn overview(&self) -> Result<AdminOverview, OpsError> {
+        let users = users::list(&self.pool)
+            .await?
+            .into_iter()
+            .map(|u| UserView {
+                role: u.role.parse().unwrap_or(Role::Viewer),
+                name: u.name,
+                disabled: u.disabled,
+                created_at: u.created_at,
+            })
+            .collect();
+        Ok(AdminOverview {
+            users,
+            faults: self.faults().await?,
+            writes_enabled: settings::writes_enabled(&self.pool).await?,
+        })
+    }
+
+    async fn audit(&self, filter: AuditFilter, limit: i64) -> Result<Vec<AuditView>, OpsError> {
+        // Every filter value is a bound parameter; LIKE wildcards in it are escaped.
+        let like = |v: Option<&str>| {
+            v.map(|s| {
+                let escaped = s
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{escaped}%")
+            })
+        };
+        let rows: Vec<(
+            i64,
+            chrono::DateTime<chrono::Utc>,
+            String,
+            String,
+            Option<String>,
+            serde_json::Value,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT id, at, actor, action, target, detail, source FROM audit_log
+                 WHERE ($1::text IS NULL OR actor ILIKE $1)
+                   AND ($2::text IS NULL OR action ILIKE $2)
+                   AND ($3::text IS NULL OR target ILIKE $3)
+                   AND ($4::bigint IS NULL OR id < $4)
+                 ORDER BY id DESC LIMIT $5",
+        )
+        .bind(like(text(&filter.actor)))
+        .bind(like(text(&filter.action)))
+        .bind(like(text(&filter.target)))
+        .bind(filter.before)
+        .bind(limit.clamp(1, 500))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, at, actor, action, target, detail, source)| AuditView {
+                    id,
+                    at,
+                    actor,
+                    action,
+                    target,
+                    detail: detail.to_string(),
+                    source,
+                },
+            )
+            .collect())
+    }
+
+    async fn add_user(
+        &self,
+        by: &Principal,
+        name: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<(), OpsError> {
+        Ok(users::add(&self.pool, &actor(by), name, role, password).await?)
+    }
+
+    async fn update_user(
+        &self,
+        by: &Principal,
+        name: &str,
+        role: Option<Role>,
+        disabled: Option<bool>,
+        password: Option<&str>,
+    ) -> Result<(), OpsError> {
+        Ok(users::update(&self.pool, &actor(by), name, role, disabled, password).await?)
+    }
+
+    async fn set_writes(&self, by: &Principal, enabled: bool) -> Result<(), OpsError> {
+        Ok(settings::set_writes_enabled(&self.pool, &actor(by), enabled).await?)
+    }
+
+    async fn set_fault(&self, by: &Principal, name: &str, value: f64) -> Result<(), OpsError> {
+        if !FAULTS.iter().any(|(n, _)| *n == name) {
+            return Err(format!("unknown fault {name:?}").into());
+        }
+        if self.faults().await?.is_none() {
+            return Err("the fleet does not share this database".into());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO fleet.faults (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = $2, updated_at = now()",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut *tx,
+            &actor(by),
+            "fault_set",
+            Some(name),
+            json!({ "value": value }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! The auth layer in front of every route: resolves the session to a user, applies the
+//! [`policy`](super::policy) (role, CSRF, kill-switch) and hands the handlers a
+//! [`Principal`] and a [`SessionView`] in the request extensions.
+//!
+//! Invariant: no request reaches a handler other than the public few without a live
+//! session of an enabled user whose role the policy accepts; no state change reaches one
+//! without a matching CSRF token.
+
+use super::policy::{self, Access, LOGIN_PAGE};
+use super::{csrf, Auth, SESSION_CSRF, SESSION_USER};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::net::SocketAddr;
+use switchyard_app::auth::{Principal, Role, SessionView};
+use tower_sessions::Session;
+
+pub async fn guard(
+    State(auth): State<Auth>,
+    session: Session,
+    mut req: Request<Body>,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let access = policy::access(&method, &path);
+    if access == Access::Public {
+        return next.run(req).await;
+    }
+    let user: Option<String> = session.get(SESSION_USER).await.ok().flatten();
+    let Some(user) = user else {
+        return unauthenticated(&req);
+    };
+    let found = match auth.account_and_switch(&user).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "auth lookup failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the user database is unavailable",
+            )
+                .into_response();
+        }
+    };
+    let Some((account, writes_enabled)) = found.filter(|(a, _)| !a.disabled) else {
+        let _ = session.flush().await;
+        return unauthenticated(&req);
+    };
+    let token = match ensure_csrf(&session).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    match access {
+        Access::Public => unreachable!("handled above"),
+        Access::Unclassified => {
+            return forbidden("this request changes state but has no access class; refused")
+        }
+        Access::Read(role) if !account.role.allows(role) => return forbidden_role(role),
+        Access::Read(_) => {}
+        Access::Write { role, .. } if !account.role.allows(role) => return forbidden_role(role),
+        Access::Write {
+            kill_switch_exempt, ..
+        } => {
+            req = match csrf::check(req, &token).await {
+                Ok(req) => req,
+                Err(why) => {
+                    tracing::warn!(user = %account.name, %path, ?why, "CSRF check refused");
+                    return forbidden("CSRF token missing or wrong; reload the page and try again");
+                }
+            };
+            if !kill_switch_exempt && !writes_enabled {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "writes are switched off by an admin (kill-switch)",
+                )
+                    .into_response();
+            }
+        }
+    }
+    let source = client_address(&req);
+    req.extensions_mut().insert(Principal {
+        name: account.name.clone(),
+        role: account.role,
+        source,
+    });
+    req.extensions_mut().insert(SessionView {
+        name: account.name,
+        role: account.role,
+        csrf: token,
+        writes_enabled,
+    });
+    next.run(req).await
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn ensure_csrf(session: &Session) -> Result<String, Response> {
+    match session.get::<String>(SESSION_CSRF).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => {
+            let t = csrf::new_token();
+            session
+                .insert(SESSION_CSRF, &t)
+                .await
+                .map_err(|_| session_unavailable())?;
+            Ok(t)
+        }
+        Err(_) => Err(session_unavailable()),
+    }
+}
+
+fn session_unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the session store is unavailable",
+    )
+        .into_response()
+}
+
+/// The client address for rate limits and the audit log.
+pub fn client_address(req: &Request<Body>) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Pages send the browser to the login form (and back afterwards); everything else gets 401.
+fn unauthenticated(req: &Request<Body>) -> Response {
+    let wants_page = req.method() == Method::GET
+        && !req.uri().path().starts_with("/api/")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if wants_page {
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let target: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", next)
+            .finish();
+        return Redirect::to(&format!("{LOGIN_PAGE}?{target}")).into_response();
+    }
+    (StatusCode::UNAUTHORIZED, "sign in first").into_response()
+}
+
+fn forbidden(why: &'static str) -> Response {
+    (StatusCode::FORBIDDEN, why).into_response()
+}
+
+fn forbidden_role(needed: Role) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        format!("forbidden: this needs the {needed} role"),
+    )
+        .into_response()
+}
