@@ -7,8 +7,8 @@ mod common;
 use common::{add_user, Console, TestDb};
 use switchyard_app::assistant::{AssistantEvent, LineBuffer};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sidebar_on_every_page_and_ask_streams_for_a_signed_in_viewer_with_csrf() {
+/// A fresh database holding one failed order, ORD-1042.
+async fn db_with_failed_order() -> TestDb {
     let db = TestDb::new().await;
     sqlx::query(
         "INSERT INTO orders (order_id, status, status_at, updated_at, failure_reason)
@@ -17,6 +17,12 @@ async fn sidebar_on_every_page_and_ask_streams_for_a_signed_in_viewer_with_csrf(
     .execute(&db.pool)
     .await
     .unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidebar_on_every_page_and_ask_streams_for_a_signed_in_viewer_with_csrf() {
+    let db = db_with_failed_order().await;
     let server = Console::start(
         &db.url,
         None,
@@ -119,14 +125,7 @@ async fn ask_streams_event_lines_for_a_signed_in_viewer() {
     use switchyard_app::assistant::SharedAssistant;
     use switchyard_app::auth::{Principal, Role};
 
-    let db = TestDb::new().await;
-    sqlx::query(
-        "INSERT INTO orders (order_id, status, status_at, updated_at, failure_reason)
-         VALUES ('ORD-1042', 'failed', now(), now(), 'payment declined')",
-    )
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    let db = db_with_failed_order().await;
     let assistant: SharedAssistant = Arc::new(Assistant::new(
         db.pool.clone(),
         Arc::new(OfflineBackend::rules_only("test")),
