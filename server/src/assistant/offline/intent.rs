@@ -291,11 +291,12 @@ const EMBED_WEIGHT: f32 = 3.0;
 const FLOOR: f32 = 1.2;
 
 /// Routes `text`. `similarity`, when the model is installed, gives each tool's best
-/// cosine similarity to its prototypes.
+/// cosine similarity to its prototypes; it is only called (the question only embedded)
+/// when the keyword rules are not sure.
 pub fn route(
     text: &str,
     now: DateTime<Utc>,
-    similarity: Option<[f32; 8]>,
+    similarity: impl FnOnce() -> Option<[f32; 8]>,
     context_order: Option<&str>,
 ) -> Route {
     let mut e = rules::extract(text, now);
@@ -306,7 +307,7 @@ pub fn route(
     let (best, second) = top2(&kw);
     let (scores, used) = if kw[best] >= SURE && kw[best] - kw[second] >= MARGIN {
         (kw, false)
-    } else if let Some(sim) = similarity {
+    } else if let Some(sim) = similarity() {
         let mut c = kw;
         for (i, x) in c.iter_mut().enumerate() {
             *x += EMBED_WEIGHT * sim[i].max(0.0);

@@ -84,14 +84,24 @@ impl OfflineBackend {
         self.semantic.is_some()
     }
 
-    /// The routing decision for `question` (blocking: embeds on this thread).
+    /// The routing decision for `question` (blocking: may embed on this thread).
     pub fn route(&self, question: &str, now: DateTime<Utc>, context_order: Option<&str>) -> Route {
-        let sim = self
-            .semantic
-            .as_ref()
-            .and_then(|s| s.similarity(question).ok());
-        intent::route(question, now, sim, context_order)
+        route_with(self.semantic.as_deref(), question, now, context_order)
     }
+}
+
+fn route_with(
+    semantic: Option<&Semantic>,
+    question: &str,
+    now: DateTime<Utc>,
+    context_order: Option<&str>,
+) -> Route {
+    intent::route(
+        question,
+        now,
+        || semantic.and_then(|s| s.similarity(question).ok()),
+        context_order,
+    )
 }
 
 /// The order the conversation was last about, for follow-up questions.
@@ -150,17 +160,14 @@ impl Backend for OfflineBackend {
             let question = last.text();
             let ctx = context_order(req.messages);
             let now = req.now;
-            let route = match self.semantic.clone() {
-                Some(sem) => {
-                    let q = question.clone();
-                    let sim = tokio::task::spawn_blocking(move || sem.similarity(&q).ok())
-                        .await
-                        .ok()
-                        .flatten();
-                    intent::route(&question, now, sim, ctx.as_deref())
-                }
-                None => intent::route(&question, now, None, ctx.as_deref()),
-            };
+            let sem = self.semantic.clone();
+            let q = question.clone();
+            // Embedding is CPU work: off the async threads.
+            let route = tokio::task::spawn_blocking(move || {
+                route_with(sem.as_deref(), &q, now, ctx.as_deref())
+            })
+            .await
+            .map_err(|e| BackendError::Fatal(format!("router failed: {e}")))?;
             return Ok(match route.tool {
                 Some(tool) => Turn {
                     text: String::new(),
