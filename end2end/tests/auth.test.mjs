@@ -68,6 +68,30 @@ test('markup in event data is shown as text and never runs', async () => {
   assert.deepEqual(errors.filter((e) => /Content Security Policy/.test(e)), [], 'no CSP violations');
 });
 
+test('a viewer sees no replay controls, and a script in a dead letter stays text', async () => {
+  const { page, errors } = b;
+  system.produceRaw('order.completed.dlq',
+    '{"order_id":"ORD-XSS-DLQ","note":"<script>window.__pwned=3</script><img src=x onerror=window.__pwned=4>"}');
+  await page.goto(`${system.base}/dead-letters`);
+  await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  const row = page.locator('[data-testid=dead-letters] tbody tr', { hasText: 'order.completed' });
+  for (let i = 0; i < 100 && (await row.count()) === 0; i++) {
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  await row.first().waitFor({ timeout: 20000 });
+  assert.equal(await page.getByTestId('replay-selected').count(), 0, 'no bulk replay for viewers');
+  assert.equal(await page.getByTestId('replay-filter').count(), 0);
+  await row.first().locator('a').first().click();
+  await page.getByTestId('payload').waitFor({ timeout: 20000 });
+  assert.match(await page.getByTestId('payload').textContent(), /<script>window.__pwned=3<\/script>/);
+  assert.equal(await page.getByTestId('replay-one').count(), 0, 'no replay button for viewers');
+  assert.equal(await page.getByTestId('discard').count(), 0, 'no discard for viewers');
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  await page.screenshot({ path: `${ARTIFACTS}/dead-letter-viewer.png`, fullPage: true });
+  assert.deepEqual(errors.filter((e) => /Content Security Policy/.test(e)), [], 'no CSP violations');
+});
+
 test('an admin switches every write off and on again; signing out ends the session', async () => {
   const ctx = await b.browser.newPage();
   await login(ctx, system.base, 'ada', '/admin');

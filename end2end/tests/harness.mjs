@@ -90,10 +90,15 @@ export async function startSystem() {
   const produceOrder = (orderId) =>
     execFileSync(need('SWITCHYARD_BIN'), ['produce', '--order-id', orderId], { env }).toString();
 
+  // Raw bytes to any topic (e.g. a bare dead letter on `<topic>.dlq`).
+  const produceRaw = (topic, bytes) =>
+    execFileSync(need('SWITCHYARD_BIN'), ['produce', '--raw', bytes, '--topic', topic], { env }).toString();
+
   return {
     base,
     env,
     produceOrder,
+    produceRaw,
     async stop() {
       const exited = new Promise((r) => server.once('exit', r));
       server.kill('SIGTERM');
