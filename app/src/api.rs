@@ -27,18 +27,23 @@ pub struct OrderRow {
 impl OrderRow {
     /// "12.50 EUR", or an em dash when the total is not known yet.
     pub fn total_display(&self) -> String {
-        match self.total_cents {
-            Some(c) => format!(
-                "{}{}.{:02} {}",
-                if c < 0 { "-" } else { "" },
-                c.unsigned_abs() / 100,
-                c.unsigned_abs() % 100,
-                self.currency.as_deref().unwrap_or("")
-            )
-            .trim_end()
-            .to_string(),
-            None => "—".to_string(),
-        }
+        money(self.total_cents, self.currency.as_deref())
+    }
+}
+
+/// "12.50 EUR" from cents, or an em dash when unknown.
+pub fn money(cents: Option<i64>, currency: Option<&str>) -> String {
+    match cents {
+        Some(c) => format!(
+            "{}{}.{:02} {}",
+            if c < 0 { "-" } else { "" },
+            c.unsigned_abs() / 100,
+            c.unsigned_abs() % 100,
+            currency.unwrap_or("")
+        )
+        .trim_end()
+        .to_string(),
+        None => "—".to_string(),
     }
 }
 

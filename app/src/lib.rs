@@ -7,7 +7,11 @@
 
 pub mod admin;
 pub mod api;
+pub mod assistant;
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod charts;
+pub mod console;
 pub mod dlq;
 pub mod live;
 pub mod pages;
@@ -57,15 +61,18 @@ pub fn App() -> impl IntoView {
                     <A href="/" attr:class="brand">
                         "Switchyard"
                     </A>
+                    <A href="/" exact=true>"Overview"</A>
                     <A href="/orders">"Orders"</A>
                     <A href="/dead-letters">"Dead letters"</A>
+                    <A href="/breakers">"Breakers"</A>
                     <A href="/quarantine">"Quarantine"</A>
                     <span class="spacer"></span>
                     <session::UserMenu />
                 </nav>
                 <main class="content">
                     <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                        <Route path=StaticSegment("") view=pages::orders::OrdersPage />
+                        <Route path=StaticSegment("") view=pages::overview::OverviewPage />
+                        <Route path=StaticSegment("breakers") view=pages::breakers::BreakersPage />
                         <Route path=StaticSegment("orders") view=pages::orders::OrdersPage />
                         <Route
                             path=(StaticSegment("orders"), ParamSegment("id"))
@@ -80,6 +87,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("admin") view=pages::admin::AdminPage />
                     </Routes>
                 </main>
+                <assistant::sidebar::AssistantSidebar />
             </div>
         </Router>
     }

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { ARTIFACTS, openBrowser, startSystem } from './harness.mjs';
+import { ARTIFACTS, login, openBrowser, startSystem } from './harness.mjs';
 
 let system;
 let b;
@@ -33,18 +33,12 @@ function completedEvent(orderId, extra = {}) {
   });
 }
 
-const PASSWORD = 'correct-horse-battery';
 let signedIn = false;
 
-// An operator account, signed in through the login form (once per browser).
+// The harness's operator, signed in through the login form (once per browser).
 async function signIn(page) {
   if (signedIn) return;
-  execFileSync(process.env.SWITCHYARD_BIN, ['user', 'add', 'olga', '--role', 'operator', '--password-stdin'],
-    { env: system.env, input: `${PASSWORD}\n` });
-  await page.goto(`${system.base}/login`);
-  await page.fill('#name', 'olga');
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.locator('form button[type=submit], form input[type=submit]').first().click()]);
+  await login(page, system.base, 'otto', '/dead-letters');
   signedIn = true;
 }
 

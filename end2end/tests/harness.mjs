@@ -45,6 +45,18 @@ function withDatabase(url, db) {
   return u.toString();
 }
 
+/** The users every system starts with, by name and role; all share PASSWORD. */
+export const USERS = { ada: 'admin', otto: 'operator', vera: 'viewer' };
+export const PASSWORD = 'e2e-password-not-secret';
+
+/** Signs `page` in as `name` through the login form; lands on `next`. */
+export async function login(page, base, name, next = '/orders') {
+  await page.goto(`${base}/login?next=${encodeURIComponent(next)}`);
+  await page.fill('#name', name);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button[type=submit]')]);
+}
+
 /** The whole system on free ports. `stop()` tears it down. */
 export async function startSystem() {
   const adminUrl = need('DATABASE_URL');
@@ -67,16 +79,26 @@ export async function startSystem() {
     const sock = connect(kafkaPort, '127.0.0.1', () => { sock.end(); resolve(true); });
     sock.on('error', () => resolve(false));
   }));
+  // One user per role, created through the real CLI (passwords from stdin).
+  for (const [name, role] of Object.entries(USERS)) {
+    execFileSync(need('SWITCHYARD_BIN'), ['user', 'add', name, '--role', role, '--password-stdin'],
+      { env, input: `${PASSWORD}\n`, stdio: ['pipe', 'ignore', 'inherit'] });
+  }
   const server = spawn(need('SWITCHYARD_BIN'), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   await waitFor('server ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
 
   const produceOrder = (orderId) =>
     execFileSync(need('SWITCHYARD_BIN'), ['produce', '--order-id', orderId], { env }).toString();
 
+  // Raw bytes to any topic (e.g. a bare dead letter on `<topic>.dlq`).
+  const produceRaw = (topic, bytes) =>
+    execFileSync(need('SWITCHYARD_BIN'), ['produce', '--raw', bytes, '--topic', topic], { env }).toString();
+
   return {
     base,
     env,
     produceOrder,
+    produceRaw,
     async stop() {
       const exited = new Promise((r) => server.once('exit', r));
       server.kill('SIGTERM');

@@ -2,7 +2,7 @@
 // produced through Kafka appears on the open page without a reload.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, openBrowser, startSystem } from './harness.mjs';
+import { ARTIFACTS, login, openBrowser, startSystem } from './harness.mjs';
 
 let system;
 let b;
@@ -10,6 +10,7 @@ let b;
 before(async () => {
   system = await startSystem();
   b = await openBrowser();
+  await login(b.page, system.base, 'vera');
 });
 
 after(async () => {

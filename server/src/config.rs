@@ -97,3 +97,68 @@ pub struct ReplayConfig {
     #[arg(long, env = "SWITCHYARD_REPLAY_BATCH", default_value_t = 1000)]
     pub replay_batch: usize,
 }
+
+/// Which model answers the assistant's questions.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssistantBackendKind {
+    /// The offline router: sentence embeddings + rules, answers from templates. No network.
+    Offline,
+    /// Anthropic's Messages API (key from `ANTHROPIC_API_KEY`).
+    Anthropic,
+    /// An OpenAI-compatible chat-completions server: llama.cpp, vLLM, Ollama (key, if any,
+    /// from `OPENAI_API_KEY`).
+    Openai,
+}
+
+/// The assistant's settings. API keys are deliberately not here: they are read from the
+/// environment only (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`), never from a flag.
+#[derive(Args, Clone, Debug)]
+pub struct AssistantConfig {
+    /// Who answers: `offline` (default, no network), `anthropic` or `openai`.
+    #[arg(long, env = "SWITCHYARD_ASSISTANT_BACKEND", value_enum, default_value_t = AssistantBackendKind::Offline)]
+    pub assistant_backend: AssistantBackendKind,
+
+    /// Model name for a hosted backend (default: `claude-sonnet-4-20250514` for anthropic;
+    /// required for openai).
+    #[arg(long, env = "SWITCHYARD_ASSISTANT_MODEL")]
+    pub assistant_model: Option<String>,
+
+    /// Base URL of the hosted backend (default `https://api.anthropic.com` for anthropic,
+    /// `http://127.0.0.1:8080/v1` for openai).
+    #[arg(long, env = "SWITCHYARD_ASSISTANT_URL")]
+    pub assistant_url: Option<String>,
+
+    /// Directory holding all-MiniLM-L6-v2 (`model.safetensors`, `tokenizer.json`,
+    /// `config.json`) for the offline router. Default: where `scripts/setup.sh` puts it,
+    /// `$SWITCHYARD_CACHE/models/all-MiniLM-L6-v2`. Absent: rules only.
+    #[arg(long, env = "SWITCHYARD_EMBEDDING_MODEL")]
+    pub embedding_model: Option<PathBuf>,
+
+    /// Most model turns per question before the loop stops.
+    #[arg(long, env = "SWITCHYARD_ASSISTANT_MAX_STEPS", default_value_t = 6)]
+    pub assistant_max_steps: usize,
+
+    /// Seconds one hosted-model request may take (including streaming the answer).
+    #[arg(long, env = "SWITCHYARD_ASSISTANT_TIMEOUT_SECS", default_value_t = 60)]
+    pub assistant_timeout_secs: u64,
+}
+
+impl AssistantConfig {
+    /// The embedding model's directory: the configured one, or the setup script's.
+    pub fn embedding_model_dir(&self) -> PathBuf {
+        self.embedding_model.clone().unwrap_or_else(|| {
+            let cache = std::env::var_os("SWITCHYARD_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::env::var_os("XDG_CACHE_HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| {
+                            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                                .join(".cache")
+                        })
+                        .join("switchyard")
+                });
+            cache.join("models/all-MiniLM-L6-v2")
+        })
+    }
+}

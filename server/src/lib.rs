@@ -2,10 +2,12 @@
 //! code the binary runs. See ARCHITECTURE.md for the map.
 
 pub mod admin;
+pub mod assistant;
 pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod config;
+pub mod console;
 pub mod contract;
 pub mod db;
 pub mod fleet;
@@ -14,5 +16,7 @@ pub mod ingest;
 pub mod kafka;
 pub mod live;
 pub mod ops;
+pub mod page_bench;
 pub mod replay;
+pub mod seed;
 pub mod telemetry;

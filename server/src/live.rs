@@ -9,6 +9,8 @@ use crate::replay::REPLAY_CHANNEL;
 use serde::Deserialize;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_app::api::LiveMessage;
 use tokio::sync::broadcast;
@@ -20,11 +22,19 @@ const CHANNEL_CAPACITY: usize = 1024;
 struct Notice {
     #[serde(default)]
     orders: Vec<String>,
+    /// Kafka timestamp of the batch's oldest record (ms since the epoch).
+    #[serde(default)]
+    oldest_ms: Option<i64>,
 }
+
+/// How many recent batch latencies are kept for the overview.
+const LATENCY_WINDOW: usize = 200;
 
 #[derive(Clone)]
 pub struct LiveHub {
     tx: broadcast::Sender<LiveMessage>,
+    /// Oldest record's Kafka timestamp → NOTIFY received here, per batch (ms), newest last.
+    latencies: Arc<Mutex<VecDeque<f64>>>,
 }
 
 impl Default for LiveHub {
@@ -37,11 +47,31 @@ impl LiveHub {
     pub fn new() -> Self {
         LiveHub {
             tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            latencies: Arc::default(),
         }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
         self.tx.subscribe()
+    }
+
+    /// Latencies of the most recent batches (ms): Kafka timestamp of each batch's oldest
+    /// record to its NOTIFY arriving at this instance.
+    pub fn batch_latencies(&self) -> Vec<f64> {
+        self.latencies
+            .lock()
+            .map(|l| l.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn record_latency(&self, oldest_ms: i64) {
+        let ms = (chrono::Utc::now().timestamp_millis() - oldest_ms).max(0) as f64;
+        if let Ok(mut l) = self.latencies.lock() {
+            if l.len() == LATENCY_WINDOW {
+                l.pop_front();
+            }
+            l.push_back(ms);
+        }
     }
 
     pub fn publish(&self, msg: LiveMessage) {
@@ -78,6 +108,9 @@ impl LiveHub {
                 tracing::warn!(payload = n.payload(), "unreadable live notice");
                 continue;
             };
+            if let Some(ms) = notice.oldest_ms {
+                self.record_latency(ms);
+            }
             if notice.orders.is_empty() {
                 continue;
             }

@@ -4,8 +4,11 @@ use clap::{Parser, Subcommand};
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard::assistant::Assistant;
 use switchyard::auth::Auth;
-use switchyard::config::{AuthConfig, Common, Db, Http, IngestConfig, ReplayConfig};
+use switchyard::config::{
+    AssistantConfig, AuthConfig, Common, Db, Http, IngestConfig, ReplayConfig,
+};
 use switchyard::http::{router, AppState};
 use switchyard::ingest::consumer::{self, IngestSettings};
 use switchyard::kafka::{embedded::EmbeddedBroker, topics};
@@ -26,30 +29,35 @@ struct Cli {
     command: Command,
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    db: Db,
+    #[command(flatten)]
+    http: Http,
+    #[command(flatten)]
+    ingest: IngestConfig,
+    #[command(flatten)]
+    replay: ReplayConfig,
+    #[command(flatten)]
+    auth: AuthConfig,
+    #[command(flatten)]
+    assistant: AssistantConfig,
+    /// Serve only; leave ingest to other instances.
+    #[arg(long)]
+    no_ingest: bool,
+    /// Also run the fleet in this process (with demo chaos: a payment outage of 15 s
+    /// every minute) at this many new orders per second.
+    #[arg(long, env = "SWITCHYARD_DEMO_RATE")]
+    demo_rate: Option<f64>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the console: web UI, live push and Kafka ingest.
-    Serve {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        db: Db,
-        #[command(flatten)]
-        http: Http,
-        #[command(flatten)]
-        ingest: IngestConfig,
-        #[command(flatten)]
-        replay: ReplayConfig,
-        #[command(flatten)]
-        auth: AuthConfig,
-        /// Serve only; leave ingest to other instances.
-        #[arg(long)]
-        no_ingest: bool,
-        /// Also run the fleet in this process (with demo chaos: a payment outage of 15 s
-        /// every minute) at this many new orders per second.
-        #[arg(long, env = "SWITCHYARD_DEMO_RATE")]
-        demo_rate: Option<f64>,
-    },
+    Serve(Box<ServeArgs>),
     /// Run only the Kafka ingest (no web server).
     Ingest {
         #[command(flatten)]
@@ -161,6 +169,55 @@ enum Command {
         #[arg(long)]
         topic: Option<String>,
     },
+    /// Run the assistant's evaluation set through the offline router: accuracy (right tool
+    /// and arguments) and routing latency. Exits 1 below --min-accuracy.
+    AssistantEval {
+        /// The evaluation set (one JSON question per line).
+        #[arg(long, default_value = "server/assistant-eval.jsonl")]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        assistant: AssistantConfig,
+        /// Route by rules alone, even if the embedding model is installed.
+        #[arg(long)]
+        rules_only: bool,
+        #[arg(long, default_value_t = 0.95)]
+        min_accuracy: f64,
+    },
+    /// Fill the read model with a large synthetic history (set-based SQL, no Kafka) for
+    /// the page benchmark: orders with their events, saga steps, rollups, dead letters and
+    /// breaker transitions, spread over the last `--hours`.
+    Seed {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        orders: i64,
+        /// 1..=99; the saga has ten, more are notifications, fewer stop it midway.
+        #[arg(long, default_value_t = 10)]
+        events_per_order: usize,
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        /// Orders per INSERT statement.
+        #[arg(long, default_value_t = 50_000)]
+        chunk: i64,
+    },
+    /// Time the console pages (signed-in GETs, server-rendered) against a running console.
+    PageBench {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base: String,
+        #[arg(long, default_value = "bench")]
+        user: String,
+        #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
+        password: String,
+        /// Requests per page.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -173,16 +230,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve {
-            common,
-            db,
-            http,
-            ingest,
-            replay,
-            auth,
-            no_ingest,
-            demo_rate,
-        } => serve(common, db, http, ingest, replay, auth, no_ingest, demo_rate).await,
+        Command::Serve(args) => serve(*args).await,
         Command::User { db, action } => {
             let pool = db::connect(&db.database_url).await?;
             switchyard::auth::cli::run(&pool, action).await
@@ -331,6 +379,60 @@ async fn main() -> anyhow::Result<()> {
             let (brokers, _embedded) = brokers(&common).await?;
             switchyard::replay::bench::run(&db.database_url, &brokers, records, batch, topic).await
         }
+        Command::AssistantEval {
+            file,
+            assistant,
+            rules_only,
+            min_accuracy,
+        } => assistant_eval(&file, &assistant, rules_only, min_accuracy),
+        Command::Seed {
+            common,
+            db,
+            orders,
+            events_per_order,
+            hours,
+            chunk,
+        } => {
+            telemetry::init(common.log_format);
+            let pool = db::connect(&db.database_url).await?;
+            let started = std::time::Instant::now();
+            let (orders, events) = switchyard::seed::seed(
+                &pool,
+                &switchyard::seed::SeedArgs {
+                    orders,
+                    events_per_order: events_per_order.clamp(1, 99),
+                    hours,
+                    chunk,
+                },
+            )
+            .await?;
+            println!(
+                "seeded {orders} orders, {events} events in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::PageBench {
+            common,
+            db,
+            base,
+            user,
+            password,
+            samples,
+        } => {
+            telemetry::init(common.log_format);
+            let pool = db::connect(&db.database_url).await?;
+            switchyard::page_bench::run(
+                &pool,
+                switchyard::page_bench::PageBenchArgs {
+                    base,
+                    user,
+                    password,
+                    samples,
+                },
+            )
+            .await
+        }
         Command::Migrate { common, db } => {
             telemetry::init(common.log_format);
             db::connect(&db.database_url).await?;
@@ -370,16 +472,18 @@ async fn brokers(common: &Common) -> anyhow::Result<(String, Option<EmbeddedBrok
 }
 
 #[allow(clippy::too_many_arguments)] // one per group of settings
-async fn serve(
-    common: Common,
-    db: Db,
-    http: Http,
-    ingest: IngestConfig,
-    replay: ReplayConfig,
-    auth: AuthConfig,
-    no_ingest: bool,
-    demo_rate: Option<f64>,
-) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        common,
+        db,
+        http,
+        ingest,
+        replay,
+        auth,
+        assistant,
+        no_ingest,
+        demo_rate,
+    } = args;
     telemetry::init(common.log_format);
     let pool = db::connect(&db.database_url).await?;
     let (brokers, _embedded) = brokers(&common).await?;
@@ -434,7 +538,8 @@ async fn serve(
             &brokers,
             replay.max_replays,
         )?),
-        admin: Arc::new(switchyard::admin::PgAdmin::new(pool)),
+        admin: Arc::new(switchyard::admin::PgAdmin::new(pool.clone())),
+        assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
         kafka: kafka::producer(&brokers)?,
     };
     let listener = tokio::net::TcpListener::bind(http.addr).await?;
@@ -454,6 +559,59 @@ async fn serve(
     if let Some(t) = ingest_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
+    Ok(())
+}
+
+/// `switchyard assistant-eval`: the offline router over the evaluation set.
+fn assistant_eval(
+    file: &std::path::Path,
+    cfg: &AssistantConfig,
+    rules_only: bool,
+    min_accuracy: f64,
+) -> anyhow::Result<()> {
+    use switchyard::assistant::{eval, offline::OfflineBackend};
+    let cases = eval::load(file)?;
+    let t0 = std::time::Instant::now();
+    let router = if rules_only {
+        OfflineBackend::rules_only("--rules-only")
+    } else {
+        OfflineBackend::load(&cfg.embedding_model_dir())
+    };
+    let load = t0.elapsed();
+    let r = eval::run(&router, &cases);
+    for m in &r.misses {
+        println!(
+            "MISS {:?}\n     expected {} {}\n     got      {} {} (score {:.2})",
+            m.case.q, m.case.tool, m.case.args, m.tool, m.args, m.score
+        );
+    }
+    println!(
+        "router: {} (model load {} ms)",
+        if r.with_model {
+            "rules + all-MiniLM-L6-v2 embeddings"
+        } else {
+            "rules only"
+        },
+        load.as_millis()
+    );
+    println!(
+        "accuracy: {}/{} = {:.1}% right tool and arguments",
+        r.right,
+        r.total,
+        100.0 * r.accuracy()
+    );
+    println!(
+        "latency per question: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        r.p50.as_secs_f64() * 1e3,
+        r.p95.as_secs_f64() * 1e3,
+        r.max.as_secs_f64() * 1e3
+    );
+    anyhow::ensure!(
+        r.accuracy() >= min_accuracy,
+        "accuracy {:.1}% is below {:.1}%",
+        100.0 * r.accuracy(),
+        100.0 * min_accuracy
+    );
     Ok(())
 }
 

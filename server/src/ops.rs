@@ -19,11 +19,11 @@ impl PgOps {
     }
 }
 
-const ORDER_COLUMNS: &str = "order_id, customer_id, status, total_cents, currency, item_count,
+pub const ORDER_COLUMNS: &str = "order_id, customer_id, status, total_cents, currency, item_count,
     failure_reason, created_at, updated_at,
     CASE WHEN current_step IS NULL THEN NULL ELSE current_step || ' ' || COALESCE(step_status, '') END";
 
-type OrderTuple = (
+pub type OrderTuple = (
     String,
     Option<String>,
     String,
@@ -36,7 +36,7 @@ type OrderTuple = (
     Option<String>,
 );
 
-fn order_row(t: OrderTuple) -> OrderRow {
+pub fn order_row(t: OrderTuple) -> OrderRow {
     OrderRow {
         order_id: t.0,
         customer_id: t.1,

@@ -32,6 +32,13 @@ pub fn AdminPage() -> impl IntoView {
     let disable = ServerAction::<SetUserDisabled>::new();
     let password = ServerAction::<SetUserPassword>::new();
     let fault = ServerAction::<SetFault>::new();
+    // The top bar's kill-switch banner comes from the session view: reload it after a switch.
+    let session = crate::session::use_session();
+    Effect::new(move |_| {
+        if writes.version().get() > 0 {
+            session.refetch();
+        }
+    });
     let overview = Resource::new(
         move || {
             (

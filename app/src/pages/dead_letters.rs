@@ -309,14 +309,16 @@ fn List(page: DeadLetterPage, form: FilterForm) -> impl IntoView {
     view! {
         <form method="get" action="/dead-letters" class="list" data-testid="list-form">
             {filter_inputs(&form)}
-            <div class="actions">
-                <button class="btn" type="submit" name="preview" value="selected" data-testid="replay-selected">
-                    "Replay selected…"
-                </button>
-                <button class="btn" type="submit" name="preview" value="filter" data-testid="replay-filter">
-                    "Replay all matching…"
-                </button>
-            </div>
+            <IfRole role=crate::auth::Role::Operator>
+                <div class="actions">
+                    <button class="btn" type="submit" name="preview" value="selected" data-testid="replay-selected">
+                        "Replay selected…"
+                    </button>
+                    <button class="btn" type="submit" name="preview" value="filter" data-testid="replay-filter">
+                        "Replay all matching…"
+                    </button>
+                </div>
+            </IfRole>
             <table class="grid" data-testid="dead-letters">
                 <thead><tr>
                     <th scope="col"><span class="visually-hidden">"Select"</span></th>

@@ -2,10 +2,38 @@
 //! timeline, with the time each took), every stored event with its position and
 //! correlation, and its dead letters.
 
-use crate::api::{OrderDetail, SagaStepView};
+use crate::api::{money, order_href, percent_encode, OrderDetail, SagaStepView};
+use crate::console::{breaker_class, FailureContext, OrderAsOf};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+
+/// What the order page shows besides the projection: the order as of a version (time
+/// travel, `?as_of=N`) and the breakers' states at each failed step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderHistory {
+    pub as_of: Option<OrderAsOf>,
+    pub failures: Vec<FailureContext>,
+}
+
+#[server(input = GetUrl)]
+pub async fn load_order_history(
+    order_id: String,
+    as_of: Option<i64>,
+) -> Result<OrderHistory, ServerFnError> {
+    let console = crate::console::console_model()?;
+    if order_id.len() > 200 {
+        return Err(ServerFnError::new("order id too long"));
+    }
+    let err = |e| ServerFnError::new(format!("could not load the order's history: {e}"));
+    let as_of = match as_of {
+        Some(v) => console.order_as_of(&order_id, v).await.map_err(err)?,
+        None => None,
+    };
+    let failures = console.failure_context(&order_id).await.map_err(err)?;
+    Ok(OrderHistory { as_of, failures })
+}
 
 #[server(input = GetUrl)]
 pub async fn load_order_detail(order_id: String) -> Result<Option<OrderDetail>, ServerFnError> {
@@ -34,14 +62,32 @@ pub fn step_gaps(steps: &[SagaStepView]) -> Vec<Option<i64>> {
 pub fn OrderDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
+    let query = use_query_map();
+    let as_of = move || {
+        query
+            .read()
+            .get("as_of")
+            .and_then(|v| v.parse::<i64>().ok())
+    };
     let detail = Resource::new(id, load_order_detail);
+    let history = Resource::new(move || (id(), as_of()), |(id, v)| load_order_history(id, v));
     view! {
         <section class="page">
             <p class="crumbs"><a href="/orders">"Orders"</a>" / "<span class="mono">{id}</span></p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(Some(d)) => view! { <Detail d /> }.into_any(),
+                        Ok(Some(d)) => view! {
+                            <Detail d />
+                            <Transition fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    match history.await {
+                                        Ok(h) => view! { <History h /> }.into_any(),
+                                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                                    }
+                                })}
+                            </Transition>
+                        }.into_any(),
                         Ok(None) => view! { <p class="empty">"No such order."</p> }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
@@ -58,13 +104,18 @@ fn Detail(d: OrderDetail) -> impl IntoView {
     let gaps = step_gaps(&d.steps);
     let no_steps = d.steps.is_empty();
     let status_class = format!("status status-{}", o.status);
+    let self_href = order_href(&o.order_id);
+    let customer_href = o
+        .customer_id
+        .as_deref()
+        .map(|c| format!("/orders?q={}", percent_encode(c)));
     view! {
         <header class="page-head">
             <h1 class="mono">{o.order_id.clone()}</h1>
             <span class=status_class data-testid="order-status">{o.status.clone()}</span>
         </header>
         <dl class="facts">
-            <dt>"Customer"</dt><dd>{o.customer_id.clone().unwrap_or_default()}</dd>
+            <dt>"Customer"</dt><dd>{customer_href.map(|h| view! { <a href=h>{o.customer_id.clone().unwrap_or_default()}</a> })}</dd>
             <dt>"Total"</dt><dd>{total}</dd>
             <dt>"Items"</dt><dd>{o.item_count.map(|n| n.to_string()).unwrap_or_default()}</dd>
             <dt>"Current step"</dt>
@@ -77,10 +128,11 @@ fn Detail(d: OrderDetail) -> impl IntoView {
             <p class="empty">"No saga steps yet."</p>
         </Show>
         <ol class="timeline" data-testid="timeline">
-            {d.steps.into_iter().zip(gaps).map(|(s, gap)| {
+            {d.steps.into_iter().zip(gaps).enumerate().map(|(i, (s, gap))| {
                 let class = format!("tl-step {} {}", s.action, s.status);
+                let (anchor, action) = (format!("step-{}", i + 1), s.action.clone());
                 view! {
-                    <li class=class>
+                    <li class=class id=anchor data-action=action>
                         <span class="mono">{s.at.format("%H:%M:%S%.3f").to_string()}</span>
                         <span class="gap">{gap.map(|g| format!("+{g} ms")).unwrap_or_default()}</span>
                         <strong>{s.step}</strong>
@@ -95,22 +147,30 @@ fn Detail(d: OrderDetail) -> impl IntoView {
         <h2>"Events"</h2>
         <table class="grid" data-testid="events">
             <thead><tr>
-                <th scope="col">"Time"</th><th scope="col">"Type"</th><th scope="col" class="num">"Version"</th>
+                <th scope="col" class="num">"#"</th><th scope="col">"Time"</th><th scope="col">"Type"</th><th scope="col" class="num">"Version"</th>
                 <th scope="col">"Position"</th><th scope="col">"Source"</th><th scope="col">"Correlation"</th>
                 <th scope="col">"Causation"</th>
             </tr></thead>
             <tbody>
-                {d.events.into_iter().map(|e| view! {
-                    <tr>
+                {d.events.into_iter().enumerate().map(|(i, e)| {
+                    let n = i + 1;
+                    let (row_id, at_href) = (format!("v-{n}"), format!("{self_href}?as_of={n}#as-of"));
+                    let corr_href = e.correlation_id.as_deref().map(|c| format!("/orders?q={}", percent_encode(c)));
+                    view! {
+                    <tr id=row_id>
+                        <td class="num"><a href=at_href title="State as of this version" data-testid="as-of-link">{n}</a></td>
                         <td class="mono">{e.occurred_at.format("%H:%M:%S%.3f").to_string()}</td>
                         <td>{e.event_type}</td>
                         <td class="num">{e.version.map(|v| v.to_string()).unwrap_or_default()}</td>
                         <td class="mono">{format!("{}/{}@{}", e.topic, e.partition, e.offset)}</td>
                         <td>{e.source.unwrap_or_default()}</td>
-                        <td class="mono">{e.correlation_id.unwrap_or_default()}</td>
+                        <td class="mono">{match corr_href {
+                            Some(h) => view! { <a href=h>{e.correlation_id.unwrap_or_default()}</a> }.into_any(),
+                            None => ().into_any(),
+                        }}</td>
                         <td class="mono">{e.causation_id.unwrap_or_default()}</td>
                     </tr>
-                }).collect_view()}
+                }}).collect_view()}
             </tbody>
         </table>
 
@@ -138,6 +198,80 @@ fn Detail(d: OrderDetail) -> impl IntoView {
                 </table>
             }.into_any()
         }}
+    }
+}
+
+#[component]
+fn History(h: OrderHistory) -> impl IntoView {
+    let failures = h.failures;
+    let no_failures = failures.is_empty();
+    view! {
+        <h2 id="as-of">"Time travel"</h2>
+        {match h.as_of {
+            None => view! {
+                <p class="hint">"Pick a version (#) in the event history to see the order as it stood then, folded from its events up to that one."</p>
+            }.into_any(),
+            Some(a) => {
+                let prev = (a.version > 1).then(|| format!("?as_of={}#as-of", a.version - 1));
+                let next = (a.version < a.versions).then(|| format!("?as_of={}#as-of", a.version + 1));
+                let total = money(a.total_cents, a.currency.as_deref());
+                view! {
+                    <div class="card as-of" data-testid="as-of">
+                        <p>
+                            <strong>{format!("As of version {} of {}", a.version, a.versions)}</strong>
+                            " — after "<code>{a.event_type.clone()}</code>" at "
+                            <span class="mono">{a.occurred_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()}</span>
+                        </p>
+                        <dl class="facts">
+                            <dt>"Status"</dt><dd><span class=format!("status status-{}", a.status) data-testid="as-of-status">{a.status.clone()}</span></dd>
+                            <dt>"Saga step"</dt><dd>{a.step.clone().unwrap_or_default()}</dd>
+                            <dt>"Customer"</dt><dd>{a.customer_id.clone().unwrap_or_default()}</dd>
+                            <dt>"Total"</dt><dd>{total}</dd>
+                            <dt>"Items"</dt><dd>{a.item_count.map(|n| n.to_string()).unwrap_or_default()}</dd>
+                            <dt>"Failure"</dt><dd class="error">{a.failure_reason.clone().unwrap_or_default()}</dd>
+                        </dl>
+                        <nav class="form-row" aria-label="Versions">
+                            {prev.map(|h| view! { <a class="btn" href=h>"← Earlier"</a> })}
+                            {next.map(|h| view! { <a class="btn" href=h>"Later →"</a> })}
+                            <a class="btn" href="?">"Current state"</a>
+                        </nav>
+                    </div>
+                }.into_any()
+            }
+        }}
+        <h2>"Breakers at each failure"</h2>
+        <Show when=move || no_failures>
+            <p class="empty">"No failed step."</p>
+        </Show>
+        <ul class="failures" data-testid="failure-breakers">
+            {failures.into_iter().map(|f| view! {
+                <li>
+                    <p>
+                        <strong>{format!("{}:{} failed", f.step, f.action)}</strong>" at "
+                        <span class="mono">{f.at.format("%H:%M:%S%.3f").to_string()}</span>" "
+                        <span class="error">{f.error.clone().unwrap_or_default()}</span>
+                    </p>
+                    {if f.breakers.is_empty() {
+                        view! { <p class="hint">"No breaker transition recorded before this failure."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="breakers-at">
+                                {f.breakers.into_iter().map(|b| {
+                                    let class = format!("breaker-state {}", breaker_class(&b.state));
+                                    view! {
+                                        <li>
+                                            <a href="/breakers">{format!("{}/{}", b.service, b.breaker)}</a>" "
+                                            <span class=class>{b.state}</span>
+                                            <span class="hint">{format!(" since {}", b.since.format("%H:%M:%S"))}</span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                </li>
+            }).collect_view()}
+        </ul>
     }
 }
 

@@ -2,9 +2,13 @@
 //! updates (newest first; a pushed order replaces its older row in place).
 
 use crate::api::{LiveMessage, OrderRow};
+use crate::console::{
+    input_time, OrderFilter, OrdersPageData, ORDER_FILTER_KEYS, STATUS_CHOICES, STEP_CHOICES,
+};
 use crate::live::{self, LiveState};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
+use leptos_router::hooks::use_query_map;
 
 /// Orders changed most recently, newest first.
 #[server(input = GetUrl)]
@@ -16,20 +20,78 @@ pub async fn recent_orders(limit: i64) -> Result<Vec<OrderRow>, ServerFnError> {
         .map_err(|e| ServerFnError::new(format!("could not load orders: {e}")))
 }
 
-/// Rows shown: pushed rows first (newest push on top), then server rows not superseded.
-pub fn merge(pushed: &[OrderRow], loaded: &[OrderRow]) -> Vec<OrderRow> {
-    let mut out: Vec<OrderRow> = Vec::with_capacity(pushed.len() + loaded.len());
-    for row in pushed.iter().chain(loaded) {
-        if !out.iter().any(|r| r.order_id == row.order_id) {
-            out.push(row.clone());
-        }
-    }
+/// Rows in one page of the list.
+pub const PAGE: i64 = 50;
+
+/// One page of orders matching the filters (keyset paging: `after_t`/`after_id` name the
+/// last row of the previous page). Every value reaches SQL as a bound parameter.
+#[server(input = GetUrl)]
+#[allow(clippy::too_many_arguments)]
+pub async fn search_orders(
+    status: Option<String>,
+    step: Option<String>,
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    after_t: Option<String>,
+    after_id: Option<String>,
+) -> Result<OrdersPageData, ServerFnError> {
+    let console = crate::console::console_model()?;
+    let pairs = [
+        ("status", status),
+        ("step", step),
+        ("q", q),
+        ("from", from),
+        ("to", to),
+        ("after_t", after_t),
+        ("after_id", after_id),
+    ];
+    let filter = OrderFilter::from_pairs(
+        |k| pairs.iter().find(|p| p.0 == k).and_then(|p| p.1.as_deref()),
+        PAGE,
+    );
+    console
+        .search_orders(&filter)
+        .await
+        .map_err(|e| ServerFnError::new(format!("could not load orders: {e}")))
+}
+
+/// Rows shown: pushed orders already in view replace their row in place; pushed orders
+/// not in view go on top when the view is the first page and they match its filters.
+pub fn apply_pushed(
+    filter: &OrderFilter,
+    pushed: &[OrderRow],
+    loaded: &[OrderRow],
+) -> Vec<OrderRow> {
+    let mut out: Vec<OrderRow> = pushed
+        .iter()
+        .filter(|p| filter.admits(p) && !loaded.iter().any(|l| l.order_id == p.order_id))
+        .cloned()
+        .collect();
+    out.extend(loaded.iter().map(|l| {
+        pushed
+            .iter()
+            .find(|p| p.order_id == l.order_id)
+            .unwrap_or(l)
+            .clone()
+    }));
     out
+}
+
+fn current_filter(q: &leptos_router::params::ParamsMap) -> OrderFilter {
+    OrderFilter::from_pairs(|k| q.get_str(k), PAGE)
 }
 
 #[component]
 pub fn OrdersPage() -> impl IntoView {
-    let loaded = Resource::new(|| (), |_| recent_orders(100));
+    let query = use_query_map();
+    let args = move || {
+        let q = query.read();
+        ORDER_FILTER_KEYS.map(|k| q.get(k))
+    };
+    let loaded = Resource::new(args, |[status, step, q, from, to, after_t, after_id]| {
+        search_orders(status, step, q, from, to, after_t, after_id)
+    });
     let pushed = RwSignal::new(Vec::<OrderRow>::new());
     let paused = RwSignal::new(false);
     let state = RwSignal::new(LiveState::Static);
@@ -39,6 +101,7 @@ pub fn OrdersPage() -> impl IntoView {
             LiveMessage::Order(row) if !paused.get_untracked() => pushed.update(|rows| {
                 rows.retain(|r| r.order_id != row.order_id);
                 rows.insert(0, row);
+                rows.truncate(200);
             }),
             _ => {}
         });
@@ -59,6 +122,7 @@ pub fn OrdersPage() -> impl IntoView {
                     {move || if paused.get() { "Resume live updates" } else { "Pause live updates" }}
                 </button>
             </header>
+            {move || view! { <FilterForm filter=current_filter(&query.read()) /> }}
             <table class="grid" data-testid="orders">
                 <thead>
                     <tr>
@@ -74,17 +138,24 @@ pub fn OrdersPage() -> impl IntoView {
                 <Transition fallback=|| view! { <tbody><tr><td colspan="7">"Loading…"</td></tr></tbody> }>
                     {move || {
                         let pushed = pushed.get();
+                        let filter = current_filter(&query.read());
                         Suspend::new(async move {
                             match loaded.await {
-                                Ok(rows) => {
-                                    let rows = merge(&pushed, &rows);
+                                Ok(page) => {
+                                    let rows = apply_pushed(&filter, &pushed, &page.rows);
                                     let empty = rows.is_empty();
+                                    let next = page.next.map(|c| filter.next_href(&c));
                                     view! {
                                         <tbody>
                                             {rows.into_iter().map(|o| view! { <OrderLine order=o /> }).collect_view()}
                                             <Show when=move || empty>
-                                                <tr><td colspan="7" class="empty">"No orders yet."</td></tr>
+                                                <tr><td colspan="7" class="empty">"No orders match."</td></tr>
                                             </Show>
+                                            {next.map(|href| view! {
+                                                <tr class="pager"><td colspan="7">
+                                                    <a class="btn" href=href data-testid="next-page">"Older orders →"</a>
+                                                </td></tr>
+                                            })}
                                         </tbody>
                                     }.into_any()
                                 }
@@ -97,6 +168,45 @@ pub fn OrdersPage() -> impl IntoView {
                 </Transition>
             </table>
         </section>
+    }
+}
+
+/// The filters as a plain GET form (works without JavaScript).
+#[component]
+fn FilterForm(filter: OrderFilter) -> impl IntoView {
+    let choice = |choices: &'static [&'static str], current: Option<String>| {
+        choices
+            .iter()
+            .map(|c| {
+                let selected = current.as_deref() == Some(*c);
+                view! { <option value=*c selected=selected>{*c}</option> }
+            })
+            .collect_view()
+    };
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(input_time).unwrap_or_default();
+    view! {
+        <form method="get" action="/orders" class="form-row filters" role="search" data-testid="order-filters">
+            <label>"Status"
+                <select name="status">
+                    <option value="">"any"</option>
+                    {choice(&STATUS_CHOICES, filter.status.clone())}
+                </select>
+            </label>
+            <label>"Saga step"
+                <select name="step">
+                    <option value="">"any"</option>
+                    {choice(&STEP_CHOICES, filter.step.clone())}
+                </select>
+            </label>
+            <label>"Updated from (UTC)" <input type="datetime-local" name="from" value=time(filter.from) /></label>
+            <label>"to" <input type="datetime-local" name="to" value=time(filter.to) /></label>
+            <label>"Search"
+                <input type="search" name="q" value=filter.q.clone().unwrap_or_default()
+                    placeholder="order id, customer or correlation id" maxlength="200" />
+            </label>
+            <button class="btn primary" type="submit">"Filter"</button>
+            <a class="btn" href="/orders">"Clear"</a>
+        </form>
     }
 }
 
@@ -142,17 +252,32 @@ mod tests {
     }
 
     #[test]
-    fn pushed_rows_come_first_and_supersede_loaded_ones() {
+    fn pushed_rows_replace_rows_in_view_and_new_ones_join_the_first_page() {
         let pushed = vec![row("B", "completed"), row("C", "created")];
         let loaded = vec![row("A", "created"), row("B", "created")];
-        let merged = merge(&pushed, &loaded);
-        let ids: Vec<_> = merged
-            .iter()
-            .map(|r| (r.order_id.as_str(), r.status.as_str()))
-            .collect();
+        let ids = |rows: Vec<OrderRow>| -> Vec<(String, String)> {
+            rows.into_iter().map(|r| (r.order_id, r.status)).collect()
+        };
+        let all = OrderFilter::default();
         assert_eq!(
-            ids,
-            vec![("B", "completed"), ("C", "created"), ("A", "created")]
+            ids(apply_pushed(&all, &pushed, &loaded)),
+            vec![
+                ("C".into(), "created".into()),
+                ("A".into(), "created".into()),
+                ("B".into(), "completed".into())
+            ]
+        );
+        // Filtered to completed: C (created) does not join; B still updates in place.
+        let completed = OrderFilter {
+            status: Some("completed".into()),
+            ..OrderFilter::default()
+        };
+        assert_eq!(
+            ids(apply_pushed(&completed, &pushed, &loaded)),
+            vec![
+                ("A".into(), "created".into()),
+                ("B".into(), "completed".into())
+            ]
         );
     }
 }

@@ -50,7 +50,9 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 fn os_user() -> String {
-    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 pub async fn run(pool: &PgPool, action: UserAction) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ pub mod health;
 pub mod live;
 
 use crate::auth::{self, headers, Auth};
+use crate::console::PgConsole;
 use crate::live::LiveHub;
 use axum::extract::FromRef;
 use axum::http::header::CONTENT_SECURITY_POLICY;
@@ -20,9 +21,12 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
+use std::sync::Arc;
 use switchyard_app::admin::SharedAdmin;
 use switchyard_app::api::SharedOps;
+use switchyard_app::assistant::SharedAssistant;
 use switchyard_app::auth::{Principal, SessionView};
+use switchyard_app::console::SharedConsole;
 use switchyard_app::dlq::SharedDeadLetters;
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
@@ -41,6 +45,8 @@ pub struct AppState {
     /// The dead-letter console (queries, replays, jobs, discards).
     pub dlq: SharedDeadLetters,
     pub admin: SharedAdmin,
+    /// The assistant sidebar's backend, provided to its server functions.
+    pub assistant: SharedAssistant,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
 }
@@ -84,10 +90,18 @@ pub fn inventory() -> Vec<(Method, String)> {
 /// layer) and, for pages, the CSP carrying the nonce Leptos renders into its scripts.
 fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let (ops, admin, dlq) = (state.ops.clone(), state.admin.clone(), state.dlq.clone());
+    let assistant = state.assistant.clone();
+    let console: SharedConsole = Arc::new(PgConsole::with_live(
+        state.pool.clone(),
+        state.kafka.clone(),
+        state.hub.clone(),
+    ));
     move || {
         provide_context(ops.clone());
+        provide_context(console.clone());
         provide_context(admin.clone());
         provide_context(dlq.clone());
+        provide_context(assistant.clone());
         if let Some(parts) = use_context::<Parts>() {
             if let Some(p) = parts.extensions.get::<Principal>() {
                 provide_context(p.clone());

@@ -30,33 +30,46 @@ type EventTuple = (
     Value,
 );
 
+const EVENT_COLUMNS: &str = "topic, kafka_partition, kafka_offset, kafka_key, event_id, event_type,
+    aggregate_id, aggregate_version, occurred_at, source, correlation_id, causation_id, headers, payload";
+
+fn event_row(r: EventTuple) -> EventRow {
+    EventRow {
+        topic: r.0,
+        partition: r.1,
+        offset: r.2,
+        key: r.3,
+        event_id: r.4,
+        event_type: r.5,
+        aggregate_id: r.6,
+        aggregate_version: r.7,
+        occurred_at: r.8,
+        source: r.9,
+        correlation_id: r.10,
+        causation_id: r.11,
+        headers: r.12,
+        data: r.13,
+    }
+}
+
 async fn load_events(pool: &PgPool) -> sqlx::Result<Vec<EventRow>> {
-    let rows: Vec<EventTuple> = sqlx::query_as(
-        "SELECT topic, kafka_partition, kafka_offset, kafka_key, event_id, event_type, aggregate_id,
-                aggregate_version, occurred_at, source, correlation_id, causation_id, headers, payload
-         FROM events ORDER BY id",
-    )
+    let rows: Vec<EventTuple> =
+        sqlx::query_as(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id"))
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(event_row).collect())
+}
+
+/// One order's stored events in event-time order (as the order page lists them), for
+/// folding its state as of any version with the projection's own functions.
+pub async fn order_events(pool: &PgPool, order_id: &str) -> sqlx::Result<Vec<EventRow>> {
+    let rows: Vec<EventTuple> = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = $1 ORDER BY occurred_at, id LIMIT 1000"
+    ))
+    .bind(order_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| EventRow {
-            topic: r.0,
-            partition: r.1,
-            offset: r.2,
-            key: r.3,
-            event_id: r.4,
-            event_type: r.5,
-            aggregate_id: r.6,
-            aggregate_version: r.7,
-            occurred_at: r.8,
-            source: r.9,
-            correlation_id: r.10,
-            causation_id: r.11,
-            headers: r.12,
-            data: r.13,
-        })
-        .collect())
+    Ok(rows.into_iter().map(event_row).collect())
 }
 
 type OrderCheck = (

@@ -1,0 +1,508 @@
+//! The contract behind the console pages (overview, breakers, order search and time
+//! travel): DTOs shared by both compile targets and the [`ConsoleApi`] trait the server
+//! implements (ssr only), provided through context next to [`crate::api::OpsApi`].
+//!
+//! The read model hands back numbers only; charts are drawn from them on the server by
+//! [`crate::charts`] (plotters, ssr only), so the wasm bundle carries no chart code.
+
+use crate::api::OrderRow;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The time window of the overview and breakers pages (`?range=1h`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Range {
+    M15,
+    #[default]
+    H1,
+    H6,
+    D1,
+    D7,
+}
+
+impl Range {
+    pub const ALL: [Range; 5] = [Range::M15, Range::H1, Range::H6, Range::D1, Range::D7];
+
+    /// The query-string value.
+    pub fn key(self) -> &'static str {
+        match self {
+            Range::M15 => "15m",
+            Range::H1 => "1h",
+            Range::H6 => "6h",
+            Range::D1 => "24h",
+            Range::D7 => "7d",
+        }
+    }
+
+    /// Unknown or missing values fall back to the default (one hour).
+    pub fn parse(s: &str) -> Range {
+        Range::ALL
+            .into_iter()
+            .find(|r| r.key() == s)
+            .unwrap_or_default()
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Range::M15 => "15 minutes",
+            Range::H1 => "1 hour",
+            Range::H6 => "6 hours",
+            Range::D1 => "24 hours",
+            Range::D7 => "7 days",
+        }
+    }
+
+    pub fn minutes(self) -> i64 {
+        match self {
+            Range::M15 => 15,
+            Range::H1 => 60,
+            Range::H6 => 360,
+            Range::D1 => 1440,
+            Range::D7 => 10080,
+        }
+    }
+
+    /// Width of one chart bucket: about 60 buckets per window.
+    pub fn bucket_secs(self) -> i64 {
+        match self {
+            Range::M15 | Range::H1 => 60,
+            Range::H6 => 300,
+            Range::D1 => 1800,
+            Range::D7 => 3 * 3600,
+        }
+    }
+}
+
+/// One named series of (bucket start, value) points.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(DateTime<Utc>, f64)>,
+}
+
+impl Series {
+    pub fn total(&self) -> f64 {
+        self.points.iter().map(|p| p.1).sum()
+    }
+}
+
+/// The headline numbers of the overview, over the selected window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Kpis {
+    pub orders_per_min: f64,
+    /// Completed / (completed + failed + cancelled); `None` when nothing finished.
+    pub completion_rate: Option<f64>,
+    pub saga_p50_ms: Option<f64>,
+    pub saga_p95_ms: Option<f64>,
+    /// How many finished sagas the percentiles are over (at most the latest 20,000).
+    pub sagas_measured: i64,
+    /// Dead letters not replayed or discarded.
+    pub dlq_depth: i64,
+    /// Dead letters that arrived in the window.
+    pub dlq_inflow: i64,
+    pub open_breakers: i64,
+    pub breakers: i64,
+}
+
+/// One breaker transition, for charts and lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionView {
+    pub at: DateTime<Utc>,
+    pub service: String,
+    pub breaker: String,
+    pub from_state: String,
+    pub to_state: String,
+}
+
+/// A stored event, as the live ticker shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickerItem {
+    pub id: i64,
+    pub event_type: String,
+    pub aggregate_id: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Ingest lag of one partition: high watermark minus the position stored by ingest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionLag {
+    pub group_id: String,
+    pub topic: String,
+    pub partition: i32,
+    pub next_offset: i64,
+    /// `None` when the broker could not be asked.
+    pub high_watermark: Option<i64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PartitionLag {
+    pub fn lag(&self) -> Option<i64> {
+        self.high_watermark.map(|h| (h - self.next_offset).max(0))
+    }
+}
+
+/// Kafka timestamp of a batch's oldest record → its NOTIFY received here, recent batches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchLatency {
+    pub batches: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+/// Everything the overview needs, as numbers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OverviewData {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub kpis: Kpis,
+    /// created, completed, failed, cancelled per bucket.
+    pub throughput: Vec<Series>,
+    /// p50 and p95 saga duration (ms) per bucket.
+    pub durations: Vec<Series>,
+    pub dlq_inflow: Series,
+    pub transitions: Vec<TransitionView>,
+    pub ticker: Vec<TickerItem>,
+    pub lag: Vec<PartitionLag>,
+    pub batch_latency: Option<BatchLatency>,
+    pub quarantined: i64,
+}
+
+/// One breaker's current row with its last transition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakerView {
+    pub service: String,
+    pub breaker: String,
+    pub state: String,
+    pub state_at: DateTime<Utc>,
+    pub failure_rate: Option<f64>,
+    pub slow_call_rate: Option<f64>,
+    pub calls: Option<i64>,
+    pub failures: Option<i64>,
+    pub slow_calls: Option<i64>,
+    pub not_permitted: Option<i64>,
+    pub metrics_at: Option<DateTime<Utc>>,
+    pub last_transition: Option<TransitionView>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BreakersData {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub breakers: Vec<BreakerView>,
+    pub transitions: Vec<TransitionView>,
+    pub dlq_inflow: Series,
+}
+
+/// The saga steps the step filter offers (`orders.current_step` values).
+pub const STEP_CHOICES: [&str; 6] = [
+    "inventory:execute",
+    "payment:execute",
+    "shipment:execute",
+    "inventory:compensate",
+    "payment:compensate",
+    "shipment:compensate",
+];
+
+pub const STATUS_CHOICES: [&str; 6] = [
+    "pending",
+    "created",
+    "confirmed",
+    "completed",
+    "failed",
+    "cancelled",
+];
+
+/// Where the next page starts: after this (updated_at, order_id), newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCursor {
+    pub updated_at: DateTime<Utc>,
+    pub order_id: String,
+}
+
+/// The orders list's filters, as read from the page's query string. Empty means "any".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    /// An exact `current_step` value, e.g. `payment:compensate`.
+    pub step: Option<String>,
+    /// Order id (exact or prefix), customer id or correlation id.
+    pub q: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub after: Option<OrderCursor>,
+    pub limit: i64,
+}
+
+/// The orders list's query-string keys.
+pub const ORDER_FILTER_KEYS: [&str; 7] =
+    ["status", "step", "q", "from", "to", "after_t", "after_id"];
+
+impl OrderFilter {
+    /// From query-string pairs; blanks and unreadable values are ignored, text is capped.
+    pub fn from_pairs<'a>(get: impl Fn(&str) -> Option<&'a str>, limit: i64) -> OrderFilter {
+        let text = |k: &str| {
+            get(k)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| v.chars().take(200).collect::<String>())
+        };
+        let after = match (
+            text("after_t").and_then(|t| parse_time(&t)),
+            text("after_id"),
+        ) {
+            (Some(updated_at), Some(order_id)) => Some(OrderCursor {
+                updated_at,
+                order_id,
+            }),
+            _ => None,
+        };
+        OrderFilter {
+            status: text("status"),
+            step: text("step"),
+            q: text("q"),
+            from: text("from").and_then(|t| parse_time(&t)),
+            to: text("to").and_then(|t| parse_time(&t)),
+            after,
+            limit: limit.clamp(1, crate::api::MAX_PAGE),
+        }
+    }
+
+    /// The query string of this filter (without the cursor), percent-encoded.
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        for (k, v) in [
+            ("status", &self.status),
+            ("step", &self.step),
+            ("q", &self.q),
+        ] {
+            if let Some(v) = v {
+                q.push((k, v.clone()));
+            }
+        }
+        for (k, v) in [("from", self.from), ("to", self.to)] {
+            if let Some(v) = v {
+                q.push((k, input_time(v)));
+            }
+        }
+        q
+    }
+
+    /// The link to the page after `cursor` with the same filters.
+    pub fn next_href(&self, cursor: &OrderCursor) -> String {
+        let mut q = self.query();
+        q.push(("after_t", cursor.updated_at.to_rfc3339()));
+        q.push(("after_id", cursor.order_id.clone()));
+        format!("/orders?{}", encode_query(&q))
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        self.status.is_some()
+            || self.step.is_some()
+            || self.q.is_some()
+            || self.from.is_some()
+            || self.to.is_some()
+    }
+
+    /// Whether a pushed row belongs in this (unpaged) view: status, step and time only;
+    /// text matches are the server's business.
+    pub fn admits(&self, row: &OrderRow) -> bool {
+        self.q.is_none()
+            && self.after.is_none()
+            && self.status.as_ref().is_none_or(|s| *s == row.status)
+            && self.step.as_ref().is_none_or(|s| {
+                row.step
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(s.as_str()))
+            })
+            && self.from.is_none_or(|f| row.updated_at >= f)
+            && self.to.is_none_or(|t| row.updated_at < t)
+    }
+}
+
+/// `a=1&b=x%20y`
+pub fn encode_query(pairs: &[(&str, String)]) -> String {
+    use crate::api::percent_encode;
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// RFC 3339, or a `datetime-local` input's value (`2026-11-25T16:30[:00]`, taken as UTC).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| n.and_utc())
+}
+
+/// The value a `datetime-local` input shows for `t` (UTC).
+pub fn input_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// One page of the orders list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrdersPageData {
+    pub rows: Vec<OrderRow>,
+    /// Set when there may be more rows after this page.
+    pub next: Option<OrderCursor>,
+}
+
+/// An order as it stood after its first `version` events (event-sourcing time travel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAsOf {
+    pub version: i64,
+    pub versions: i64,
+    /// The event that made this version.
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub status: String,
+    pub step: Option<String>,
+    pub customer_id: Option<String>,
+    pub total_cents: Option<i64>,
+    pub currency: Option<String>,
+    pub item_count: Option<i32>,
+    pub failure_reason: Option<String>,
+}
+
+/// A breaker's state at some instant: the latest transition at or before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakerAt {
+    pub service: String,
+    pub breaker: String,
+    pub state: String,
+    pub since: DateTime<Utc>,
+}
+
+/// A failed saga step of an order and the breakers of its services at that moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureContext {
+    pub step: String,
+    pub action: String,
+    pub at: DateTime<Utc>,
+    pub error: Option<String>,
+    pub breakers: Vec<BreakerAt>,
+}
+
+/// A percentile of `values` (nearest rank on a sorted copy); `None` when empty.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    Some(v[rank.clamp(1, v.len()) - 1])
+}
+
+/// "850 ms", "12.4 s", "3.1 min", or an em dash.
+pub fn duration_display(ms: Option<f64>) -> String {
+    match ms {
+        None => "—".into(),
+        Some(ms) if ms < 1000.0 => format!("{ms:.0} ms"),
+        Some(ms) if ms < 60_000.0 => format!("{:.1} s", ms / 1000.0),
+        Some(ms) => format!("{:.1} min", ms / 60_000.0),
+    }
+}
+
+/// "97.5 %", or an em dash.
+pub fn rate_display(r: Option<f64>) -> String {
+    r.map_or_else(|| "—".into(), |r| format!("{:.1} %", r * 100.0))
+}
+
+/// How a breaker state is styled: "open", "half-open", "closed" or "other".
+pub fn breaker_class(state: &str) -> &'static str {
+    match state.to_ascii_uppercase().as_str() {
+        "OPEN" | "FORCED_OPEN" => "open",
+        "HALF_OPEN" => "half-open",
+        "CLOSED" => "closed",
+        _ => "other",
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server_side {
+    use super::*;
+    use crate::api::OpsError;
+    use std::sync::Arc;
+
+    /// Read-model operations of the console pages, implemented by the server.
+    #[async_trait::async_trait]
+    pub trait ConsoleApi: Send + Sync + 'static {
+        async fn overview(&self, range: Range) -> Result<OverviewData, OpsError>;
+        async fn breakers(&self, range: Range) -> Result<BreakersData, OpsError>;
+        /// One page of orders matching `filter`, newest change first (keyset paging).
+        async fn search_orders(&self, filter: &OrderFilter) -> Result<OrdersPageData, OpsError>;
+        /// The order folded from its first `version` events (1-based, in event-time order).
+        async fn order_as_of(
+            &self,
+            order_id: &str,
+            version: i64,
+        ) -> Result<Option<OrderAsOf>, OpsError>;
+        /// Each failed step of the order with its services' breakers at that moment.
+        async fn failure_context(&self, order_id: &str) -> Result<Vec<FailureContext>, OpsError>;
+    }
+
+    pub type SharedConsole = Arc<dyn ConsoleApi>;
+
+    /// The console read model for a server function, after checking the caller may read.
+    pub fn console_model() -> Result<SharedConsole, leptos::prelude::ServerFnError> {
+        use leptos::prelude::{use_context, ServerFnError};
+        crate::auth::require(crate::auth::Role::Viewer)?;
+        use_context::<SharedConsole>().ok_or_else(|| ServerFnError::new("read model unavailable"))
+    }
+}
+#[cfg(feature = "ssr")]
+pub use server_side::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_round_trip_and_default() {
+        for r in Range::ALL {
+            assert_eq!(Range::parse(r.key()), r);
+            assert!(r.minutes() * 60 / r.bucket_secs() <= 120);
+        }
+        assert_eq!(Range::parse("<script>"), Range::H1);
+    }
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50.0));
+        assert_eq!(percentile(&v, 95.0), Some(95.0));
+        assert_eq!(percentile(&[7.0], 95.0), Some(7.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn filters_read_blanks_as_any_and_keep_odd_text() {
+        let pairs = [
+            ("status", "  "),
+            ("q", "O'Brien %_ <script>"),
+            ("from", "2026-11-25T16:30"),
+            ("after_t", "2026-11-25T16:00:00+00:00"),
+            ("after_id", "ORD-1"),
+        ];
+        let get = |k: &str| pairs.iter().find(|p| p.0 == k).map(|p| p.1);
+        let f = OrderFilter::from_pairs(get, 10_000);
+        assert_eq!(f.status, None);
+        assert_eq!(f.q.as_deref(), Some("O'Brien %_ <script>"));
+        assert_eq!(f.from.unwrap().to_rfc3339(), "2026-11-25T16:30:00+00:00");
+        assert_eq!(f.after.as_ref().unwrap().order_id, "ORD-1");
+        assert_eq!(f.limit, crate::api::MAX_PAGE);
+        let href = f.next_href(f.after.as_ref().unwrap());
+        assert!(
+            href.starts_with("/orders?q=O%27Brien%20%25_%20%3Cscript%3E&from="),
+            "{href}"
+        );
+        assert!(!href.contains('<'));
+    }
+}

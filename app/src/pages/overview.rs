@@ -1,0 +1,358 @@
+//! The overview (`/`): KPIs over a selectable window, charts drawn on the server (plotters
+//! SVG), a live ticker and the ingest pipeline's health. Server-rendered in full; with
+//! JavaScript, pushed order changes enter the ticker and refresh the numbers.
+
+use crate::api::{LiveMessage, OrderRow};
+use crate::console::{
+    duration_display, rate_display, BatchLatency, Kpis, PartitionLag, Range, TickerItem,
+};
+use crate::live::{self, LiveState};
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+/// A chart drawn on the server: safe SVG markup (see [`crate::charts`]) and its legend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartView {
+    pub id: String,
+    pub title: String,
+    pub svg: String,
+    /// (label, CSS class of the colour)
+    pub legend: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverviewView {
+    pub range: Range,
+    pub kpis: Kpis,
+    pub charts: Vec<ChartView>,
+    pub ticker: Vec<TickerItem>,
+    pub lag: Vec<PartitionLag>,
+    pub batch_latency: Option<BatchLatency>,
+    pub quarantined: i64,
+}
+
+#[server(input = GetUrl)]
+pub async fn load_overview(range: String) -> Result<OverviewView, ServerFnError> {
+    use crate::charts::{Paint, TimeChart, YUnit};
+    let console = crate::console::console_model()?;
+    let range = Range::parse(&range);
+    let d = console
+        .overview(range)
+        .await
+        .map_err(|e| ServerFnError::new(format!("could not load the overview: {e}")))?;
+    let paints = [Paint::Blue, Paint::Green, Paint::Red, Paint::Amber];
+    let legend = |items: &[(&str, Paint)]| {
+        items
+            .iter()
+            .map(|(l, p)| (l.to_string(), p.class().to_string()))
+            .collect::<Vec<_>>()
+    };
+    let throughput = TimeChart {
+        title: "Orders per bucket by outcome",
+        from: d.from,
+        to: d.to,
+        lines: d.throughput.iter().zip(paints).collect(),
+        area: None,
+        marks: vec![],
+        unit: YUnit::Count,
+    };
+    let durations = TimeChart {
+        title: "Saga duration percentiles",
+        from: d.from,
+        to: d.to,
+        lines: d
+            .durations
+            .iter()
+            .zip([Paint::Blue, Paint::Violet])
+            .collect(),
+        area: None,
+        marks: vec![],
+        unit: YUnit::Millis,
+    };
+    let dlq = TimeChart {
+        title: "Dead letters arriving",
+        from: d.from,
+        to: d.to,
+        lines: vec![],
+        area: Some((&d.dlq_inflow, Paint::Red)),
+        marks: vec![],
+        unit: YUnit::Count,
+    };
+    let marks = transition_marks(&d.transitions);
+    let transitions = TimeChart {
+        title: "Breaker transitions",
+        from: d.from,
+        to: d.to,
+        lines: vec![],
+        area: None,
+        marks,
+        unit: YUnit::Count,
+    };
+    let chart = |id: &str, c: &TimeChart, legend: Vec<(String, String)>| ChartView {
+        id: id.into(),
+        title: c.title.into(),
+        svg: c.render(),
+        legend,
+    };
+    let charts = vec![
+        chart(
+            "throughput",
+            &throughput,
+            legend(&[
+                ("created", Paint::Blue),
+                ("completed", Paint::Green),
+                ("failed", Paint::Red),
+                ("cancelled", Paint::Amber),
+            ]),
+        ),
+        chart(
+            "durations",
+            &durations,
+            legend(&[("p50", Paint::Blue), ("p95", Paint::Violet)]),
+        ),
+        chart("dlq", &dlq, legend(&[("dead letters", Paint::Red)])),
+        chart("transitions", &transitions, transition_legend()),
+    ];
+    Ok(OverviewView {
+        range,
+        kpis: d.kpis,
+        charts,
+        ticker: d.ticker,
+        lag: d.lag,
+        batch_latency: d.batch_latency,
+        quarantined: d.quarantined,
+    })
+}
+
+/// Vertical marks for breaker transitions, coloured by the state entered.
+#[cfg(feature = "ssr")]
+pub fn transition_marks(
+    transitions: &[crate::console::TransitionView],
+) -> Vec<(chrono::DateTime<chrono::Utc>, crate::charts::Paint)> {
+    use crate::charts::Paint;
+    transitions
+        .iter()
+        .map(|t| {
+            let paint = match crate::console::breaker_class(&t.to_state) {
+                "open" => Paint::Red,
+                "half-open" => Paint::Amber,
+                "closed" => Paint::Green,
+                _ => Paint::Grey,
+            };
+            (t.at, paint)
+        })
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+pub fn transition_legend() -> Vec<(String, String)> {
+    use crate::charts::Paint;
+    [
+        ("→ open", Paint::Red),
+        ("→ half-open", Paint::Amber),
+        ("→ closed", Paint::Green),
+    ]
+    .iter()
+    .map(|(l, p)| (l.to_string(), p.class().to_string()))
+    .collect()
+}
+
+/// The window links: plain GET links, so they work without JavaScript.
+#[component]
+pub fn RangeLinks(base: &'static str, current: Range) -> impl IntoView {
+    view! {
+        <nav class="ranges" aria-label="Time range">
+            {Range::ALL
+                .into_iter()
+                .map(|r| {
+                    let current = (r == current).then_some("page");
+                    view! {
+                        <a href=format!("{base}?range={}", r.key()) aria-current=current data-range=r.key()>
+                            {r.key()}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+    }
+}
+
+/// A chart with its caption and legend; the SVG was made on the server from numbers only.
+#[component]
+pub fn Chart(chart: ChartView) -> impl IntoView {
+    view! {
+        <figure class="chart card" data-chart=chart.id.clone()>
+            <figcaption>
+                <span>{chart.title.clone()}</span>
+                <span class="legend">
+                    {chart.legend.into_iter().map(|(label, class)| view! {
+                        <span class="legend-item"><span class=format!("swatch {class}")></span>{label}</span>
+                    }).collect_view()}
+                </span>
+            </figcaption>
+            <div class="chart-body" inner_html=chart.svg></div>
+        </figure>
+    }
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let query = use_query_map();
+    let range = move || Range::parse(&query.read().get("range").unwrap_or_default());
+    let refresh = RwSignal::new(0u32);
+    let overview = Resource::new(
+        move || (range(), refresh.get()),
+        |(r, _)| load_overview(r.key().to_string()),
+    );
+    let state = RwSignal::new(LiveState::Static);
+    let pushed = RwSignal::new(Vec::<OrderRow>::new());
+    let pending = RwSignal::new(false);
+
+    Effect::new(move |_| {
+        live::subscribe(state, move |msg| match msg {
+            LiveMessage::Order(row) => {
+                pushed.update(|rows| {
+                    rows.insert(0, row);
+                    rows.truncate(12);
+                });
+                // Refresh the numbers at most every few seconds while orders move.
+                if !pending.get_untracked() {
+                    pending.set(true);
+                    set_timeout(
+                        move || {
+                            pending.set(false);
+                            refresh.update(|n| *n += 1);
+                        },
+                        std::time::Duration::from_secs(5),
+                    );
+                }
+            }
+            _ => {}
+        });
+    });
+
+    view! {
+        <section class="page overview">
+            <header class="page-head">
+                <h1>"Overview"</h1>
+                <span class=move || format!("live-badge {}", state.get().label()) data-testid="live-state">
+                    {move || state.get().label()}
+                </span>
+                {move || view! { <RangeLinks base="/" current=range() /> }}
+            </header>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(o) => view! { <OverviewBody o pushed /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Kpi(
+    label: &'static str,
+    value: String,
+    #[prop(optional)] detail: String,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="kpi" data-testid=testid>
+            <span class="kpi-label">{label}</span>
+            <span class="kpi-value">{value}</span>
+            <span class="kpi-detail">{detail}</span>
+        </div>
+    }
+}
+
+#[component]
+fn OverviewBody(o: OverviewView, pushed: RwSignal<Vec<OrderRow>>) -> impl IntoView {
+    let k = o.kpis.clone();
+    let window = o.range.label();
+    let lag_total: i64 = o.lag.iter().filter_map(PartitionLag::lag).sum();
+    let batch = o
+        .batch_latency
+        .as_ref()
+        .map(|b| {
+            format!(
+                "p50 {} · p95 {} over {} batches",
+                duration_display(Some(b.p50_ms)),
+                duration_display(Some(b.p95_ms)),
+                b.batches
+            )
+        })
+        .unwrap_or_else(|| "no batch seen since this console started".into());
+    let ticker = o.ticker.clone();
+    view! {
+        <div class="kpis" aria-label="Key figures">
+            <Kpi label="Orders / min" value=format!("{:.1}", k.orders_per_min) detail=format!("last {window}") testid="kpi-orders-per-min" />
+            <Kpi label="Completion rate" value=rate_display(k.completion_rate) detail="of finished sagas".to_string() testid="kpi-completion" />
+            <Kpi label="Saga p50 / p95" value=format!("{} / {}", duration_display(k.saga_p50_ms), duration_display(k.saga_p95_ms)) detail=format!("{} sagas", k.sagas_measured) testid="kpi-saga" />
+            <Kpi label="DLQ depth" value=k.dlq_depth.to_string() detail=format!("+{} in the window", k.dlq_inflow) testid="kpi-dlq" />
+            <Kpi label="Open breakers" value=k.open_breakers.to_string() detail=format!("of {}", k.breakers) testid="kpi-breakers" />
+        </div>
+        <div class="charts">
+            {o.charts.into_iter().map(|chart| view! { <Chart chart /> }).collect_view()}
+        </div>
+        <div class="two-col">
+            <section class="card" aria-labelledby="ticker-h">
+                <h2 id="ticker-h">"Live ticker"</h2>
+                <ol class="ticker" data-testid="ticker">
+                    {move || pushed.get().into_iter().map(|r| {
+                        let href = crate::api::order_href(&r.order_id);
+                        view! {
+                            <li class="pushed" data-order-id=r.order_id.clone()>
+                                <span class="mono">{r.updated_at.format("%H:%M:%S").to_string()}</span>
+                                <a class="mono" href=href>{r.order_id.clone()}</a>
+                                <span class=format!("status status-{}", r.status)>{r.status.clone()}</span>
+                                <span class="step">{r.step.clone().unwrap_or_default()}</span>
+                            </li>
+                        }
+                    }).collect_view()}
+                    {ticker.into_iter().map(|e| {
+                        let href = crate::api::order_href(&e.aggregate_id);
+                        view! {
+                            <li>
+                                <span class="mono">{e.occurred_at.format("%H:%M:%S").to_string()}</span>
+                                <a class="mono" href=href>{e.aggregate_id}</a>
+                                <code>{e.event_type}</code>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+            </section>
+            <section class="card" aria-labelledby="pipeline-h" data-testid="pipeline">
+                <h2 id="pipeline-h">"Pipeline health"</h2>
+                <dl class="facts">
+                    <dt>"Ingest lag"</dt><dd data-testid="lag-total">{format!("{lag_total} records")}</dd>
+                    <dt>"Batch latency"</dt><dd>{batch}</dd>
+                    <dt>"Quarantined"</dt>
+                    <dd><a href="/quarantine" data-testid="quarantined">{format!("{} records", o.quarantined)}</a></dd>
+                </dl>
+                <table class="grid compact" data-testid="lag">
+                    <thead><tr>
+                        <th scope="col">"Topic"</th><th scope="col" class="num">"Partition"</th>
+                        <th scope="col" class="num">"Stored position"</th><th scope="col" class="num">"High watermark"</th>
+                        <th scope="col" class="num">"Lag"</th>
+                    </tr></thead>
+                    <tbody>
+                        {o.lag.iter().map(|l| view! {
+                            <tr>
+                                <td class="mono">{l.topic.clone()}</td>
+                                <td class="num">{l.partition}</td>
+                                <td class="num">{l.next_offset}</td>
+                                <td class="num">{l.high_watermark.map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
+                                <td class="num">{l.lag().map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        </div>
+    }
+}

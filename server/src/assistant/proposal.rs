@@ -1,0 +1,144 @@
+//! Replay proposals: which dead letters a replay would take and where they would go,
+//! computed read-only from `dead_letters`. The result is a [`DeadLetterFilter`] per target
+//! topic plus figures — the exact scope the DLQ page's replay job runs with once an
+//! operator confirms. Nothing here sends or changes anything.
+
+use super::tools::like_escape;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::{Postgres, Transaction};
+use switchyard_app::api::DeadLetterFilter;
+use switchyard_app::assistant::{ProposalGroup, ReplayProposal};
+
+/// The tools' dead-letter scope: a [`DeadLetterFilter`] plus `service`, which widens an
+/// exact topic to every topic of one service (`payment` → `payment.*`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scope {
+    pub topic: Option<String>,
+    pub service: Option<String>,
+    pub error: Option<String>,
+    pub status: Option<String>,
+    pub key: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Scope {
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "topic": self.topic, "service": self.service, "error": self.error,
+            "status": self.status, "key": self.key,
+            "since": self.since.map(super::tools::ts), "until": self.until.map(super::tools::ts),
+        });
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|_, x| !x.is_null());
+        }
+        v
+    }
+
+    /// The DLQ page's filter for one target topic of this scope.
+    fn filter_for(&self, topic: &str) -> DeadLetterFilter {
+        DeadLetterFilter {
+            topic: Some(topic.to_string()),
+            error: self.error.clone(),
+            status: self.status.clone(),
+            key: self.key.clone(),
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+/// Matching dead letters counted by original topic, error and status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub topic: String,
+    pub error: String,
+    pub status: String,
+    pub count: i64,
+}
+
+pub async fn count_groups(
+    tx: &mut Transaction<'static, Postgres>,
+    s: &Scope,
+) -> sqlx::Result<Vec<Group>> {
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT original_topic,
+                left(COALESCE(NULLIF(exception_message, ''), exception_type, '(no message)'), 160),
+                status, count(*)
+         FROM dead_letters
+         WHERE ($1::text IS NULL OR original_topic = $1)
+           AND ($2::text IS NULL OR original_topic LIKE $2 || '.%')
+           AND ($3::text IS NULL OR exception_message ILIKE '%' || $3 || '%'
+                OR exception_type ILIKE '%' || $3 || '%')
+           AND ($4::text IS NULL OR status = $4)
+           AND ($5::text IS NULL OR kafka_key = convert_to($5, 'UTF8'))
+           AND ($6::timestamptz IS NULL OR failed_at >= $6)
+           AND ($7::timestamptz IS NULL OR failed_at < $7)
+         GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2 LIMIT 200",
+    )
+    .bind(&s.topic)
+    .bind(s.service.as_deref().map(like_escape))
+    .bind(s.error.as_deref().map(like_escape))
+    .bind(&s.status)
+    .bind(&s.key)
+    .bind(s.since)
+    .bind(s.until)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(topic, error, status, count)| Group {
+            topic,
+            error,
+            status,
+            count,
+        })
+        .collect())
+}
+
+/// One proposal per original topic the scope matches, with its figures by error.
+pub async fn dry_run(
+    tx: &mut Transaction<'static, Postgres>,
+    s: &Scope,
+) -> sqlx::Result<Vec<ReplayProposal>> {
+    let groups = count_groups(tx, s).await?;
+    let mut out: Vec<ReplayProposal> = Vec::new();
+    for g in groups {
+        let i = match out
+            .iter()
+            .position(|p| p.filter.topic.as_deref() == Some(g.topic.as_str()))
+        {
+            Some(i) => i,
+            None => {
+                out.push(ReplayProposal {
+                    filter: s.filter_for(&g.topic),
+                    total: 0,
+                    groups: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let p = &mut out[i];
+        p.total += g.count;
+        match p.groups.iter_mut().find(|x| x.error == g.error) {
+            Some(x) => x.count += g.count,
+            None => p.groups.push(ProposalGroup {
+                topic: g.topic.clone(),
+                error: g.error,
+                count: g.count,
+            }),
+        }
+    }
+    if out.is_empty() {
+        // Nothing matches: still show what was asked, with zero.
+        if let Some(t) = &s.topic {
+            out.push(ReplayProposal {
+                filter: s.filter_for(t),
+                total: 0,
+                groups: Vec::new(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,550 @@
+//! The assistant's tools: what the model is told about them and how a call runs.
+//!
+//! Every tool only reads. Each call runs in a `READ ONLY` PostgreSQL transaction that is
+//! rolled back afterwards, and no tool holds a Kafka producer or any secret, so whatever a
+//! model is talked into (by a dead-letter payload, say) a tool call cannot change anything
+//! or reveal a key. `propose_replay` computes a dry run and returns a proposal; only an
+//! operator's click on the proposal card starts a replay.
+
+use super::backend::ToolSpec;
+use super::proposal;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::{PgPool, Postgres, Transaction};
+use switchyard_app::api::{order_href, OpsApi};
+use switchyard_app::assistant::{Citation, ReplayProposal};
+
+/// What a tool call gave back.
+#[derive(Debug, Default)]
+pub struct ToolOutput {
+    /// The result the model (or the offline templates) reads.
+    pub content: Value,
+    /// Records the result is about, linked in the answer.
+    pub citations: Vec<Citation>,
+    /// Replays proposed to the operator (only `propose_replay` fills this).
+    pub proposals: Vec<ReplayProposal>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("unknown tool {0:?} (tools are read-only; nothing can be executed)")]
+    Unknown(String),
+    #[error("bad arguments: {0}")]
+    BadArgs(String),
+    #[error("read model: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("read model: {0}")]
+    Ops(String),
+}
+
+pub const ORDER_STATUS: &str = "order_status";
+pub const SEARCH_ORDERS: &str = "search_orders";
+pub const RECENT_FAILURES: &str = "recent_failures";
+pub const DLQ_SUMMARY: &str = "dlq_summary";
+pub const BREAKER_STATES: &str = "breaker_states";
+pub const BREAKER_HISTORY: &str = "breaker_history";
+pub const EVENT_LOOKUP: &str = "event_lookup";
+pub const PROPOSE_REPLAY: &str = "propose_replay";
+
+/// Every tool's name, in the order they are offered.
+pub const ALL: [&str; 8] = [
+    ORDER_STATUS,
+    SEARCH_ORDERS,
+    RECENT_FAILURES,
+    DLQ_SUMMARY,
+    BREAKER_STATES,
+    BREAKER_HISTORY,
+    EVENT_LOOKUP,
+    PROPOSE_REPLAY,
+];
+
+fn time_props() -> Value {
+    json!({
+        "since": {"type": "string", "format": "date-time", "description": "RFC 3339 instant; only records at or after it"},
+        "until": {"type": "string", "format": "date-time", "description": "RFC 3339 instant; only records before it"}
+    })
+}
+
+fn schema(props: Value, required: &[&str]) -> Value {
+    let mut all = time_props();
+    let obj = all.as_object_mut().expect("object");
+    for (k, v) in props.as_object().expect("object") {
+        obj.insert(k.clone(), v.clone());
+    }
+    json!({"type": "object", "properties": all, "required": required})
+}
+
+/// The tools as the model is told about them.
+pub fn specs() -> Vec<ToolSpec> {
+    let dl_filter = json!({
+        "topic": {"type": "string", "description": "exact original topic, e.g. payment.completed"},
+        "service": {"type": "string", "description": "service whose topics to include: order, inventory, payment, shipment, notification"},
+        "error": {"type": "string", "description": "case-insensitive substring of the exception message or class"},
+        "status": {"type": "string", "enum": ["pending", "replaying", "replayed", "failed_again", "parked", "discarded"]},
+        "key": {"type": "string", "description": "record key (exact), usually an order id"}
+    });
+    vec![
+        ToolSpec {
+            name: ORDER_STATUS,
+            description: "One order: status, failure reason, saga timeline (execute and compensate steps) and its dead letters.",
+            input_schema: json!({"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}),
+        },
+        ToolSpec {
+            name: SEARCH_ORDERS,
+            description: "Find orders by status, customer or id fragment, newest first.",
+            input_schema: schema(
+                json!({
+                    "status": {"type": "string", "enum": ["pending", "created", "confirmed", "completed", "failed", "cancelled"]},
+                    "customer_id": {"type": "string"},
+                    "text": {"type": "string", "description": "substring of the order id or failure reason"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 50}
+                }),
+                &[],
+            ),
+        },
+        ToolSpec {
+            name: RECENT_FAILURES,
+            description: "Failed or cancelled orders and failed saga steps, grouped by step and error (default: the last hour).",
+            input_schema: schema(
+                json!({"service": {"type": "string", "description": "saga step / service: inventory, payment, shipment"}}),
+                &[],
+            ),
+        },
+        ToolSpec {
+            name: DLQ_SUMMARY,
+            description: "Dead letters counted by original topic, error and status.",
+            input_schema: schema(dl_filter.clone(), &[]),
+        },
+        ToolSpec {
+            name: BREAKER_STATES,
+            description: "Current circuit-breaker state of every service's dependency, with failure rate and calls.",
+            input_schema: json!({"type": "object", "properties": {
+                "service": {"type": "string"},
+                "state": {"type": "string", "enum": ["closed", "open", "half_open", "disabled", "forced_open"]}
+            }}),
+        },
+        ToolSpec {
+            name: BREAKER_HISTORY,
+            description: "Circuit-breaker transitions over time, newest first (default: the last hour).",
+            input_schema: schema(json!({"service": {"type": "string"}}), &[]),
+        },
+        ToolSpec {
+            name: EVENT_LOOKUP,
+            description: "Stored events by event id, order id or event type, newest first, with a payload preview.",
+            input_schema: schema(
+                json!({
+                    "event_id": {"type": "string", "description": "the event's UUID or the console's numeric event id"},
+                    "order_id": {"type": "string"},
+                    "event_type": {"type": "string", "description": "e.g. payment.failed"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 50}
+                }),
+                &[],
+            ),
+        },
+        ToolSpec {
+            name: PROPOSE_REPLAY,
+            description: "Propose replaying the dead letters matching a filter. Runs nothing: returns the filter and a dry run (how many would go to which topic, by error) for an operator to confirm or not. Default status: pending.",
+            input_schema: schema(dl_filter, &[]),
+        },
+    ]
+}
+
+/// The arguments of every tool, all optional; each tool reads the ones it takes.
+#[derive(Debug, Default, Deserialize)]
+struct Args {
+    order_id: Option<String>,
+    status: Option<String>,
+    customer_id: Option<String>,
+    text: Option<String>,
+    service: Option<String>,
+    topic: Option<String>,
+    error: Option<String>,
+    key: Option<String>,
+    state: Option<String>,
+    event_id: Option<String>,
+    event_type: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    limit: Option<i64>,
+}
+
+fn args(input: &Value) -> Result<Args, ToolError> {
+    if !input.is_object() {
+        return Err(ToolError::BadArgs("arguments must be a JSON object".into()));
+    }
+    // Empty strings from models mean "not given".
+    let mut v = input.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, x| !(x.is_null() || x.as_str().is_some_and(|s| s.trim().is_empty())));
+    }
+    let a: Args = serde_json::from_value(v).map_err(|e| ToolError::BadArgs(e.to_string()))?;
+    for s in [&a.order_id, &a.text, &a.error, &a.key, &a.event_id]
+        .into_iter()
+        .flatten()
+    {
+        if s.len() > 200 {
+            return Err(ToolError::BadArgs(
+                "an argument is longer than 200 bytes".into(),
+            ));
+        }
+    }
+    Ok(a)
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn order_cite(id: &str) -> Citation {
+    Citation {
+        label: id.to_string(),
+        href: order_href(id),
+    }
+}
+
+/// `%`, `_` and `\` taken literally in an ILIKE pattern.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Runs one tool call. `now` anchors the default time windows.
+pub async fn run(
+    pool: &PgPool,
+    name: &str,
+    input: &Value,
+    now: DateTime<Utc>,
+) -> Result<ToolOutput, ToolError> {
+    if !ALL.contains(&name) {
+        return Err(ToolError::Unknown(name.to_string()));
+    }
+    let a = args(input)?;
+    if name == ORDER_STATUS {
+        return order_status(pool, a).await;
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let out = match name {
+        SEARCH_ORDERS => search_orders(&mut tx, a).await,
+        RECENT_FAILURES => recent_failures(&mut tx, a, now).await,
+        DLQ_SUMMARY => dlq_summary(&mut tx, a).await,
+        BREAKER_STATES => breaker_states(&mut tx, a).await,
+        BREAKER_HISTORY => breaker_history(&mut tx, a, now).await,
+        EVENT_LOOKUP => event_lookup(&mut tx, a).await,
+        PROPOSE_REPLAY => propose_replay(&mut tx, a).await,
+        _ => Err(ToolError::Unknown(name.to_string())),
+    };
+    tx.rollback().await?;
+    out
+}
+
+async fn order_status(pool: &PgPool, a: Args) -> Result<ToolOutput, ToolError> {
+    let id = a
+        .order_id
+        .ok_or_else(|| ToolError::BadArgs("order_id is required".into()))?;
+    let detail = crate::ops::PgOps::new(pool.clone())
+        .order_detail(&id)
+        .await
+        .map_err(|e| ToolError::Ops(e.to_string()))?;
+    let Some(d) = detail else {
+        return Ok(ToolOutput {
+            content: json!({"order_id": id, "found": false}),
+            ..Default::default()
+        });
+    };
+    let o = &d.order;
+    let skip = d.steps.len().saturating_sub(30);
+    let content = json!({
+        "found": true,
+        "order_id": o.order_id,
+        "status": o.status,
+        "customer_id": o.customer_id,
+        "total": o.total_display(),
+        "failure_reason": o.failure_reason,
+        "current_step": d.current_step,
+        "step_status": d.step_status,
+        "updated_at": ts(o.updated_at),
+        "saga_steps": d.steps.iter().skip(skip).map(|s| json!({
+            "step": s.step, "action": s.action, "status": s.status, "error": s.error,
+            "attempt": s.attempt, "at": ts(s.at)
+        })).collect::<Vec<_>>(),
+        "event_count": d.events.len(),
+        "dead_letters": d.dead_letters.iter().map(|dl| json!({
+            "id": dl.id, "original_topic": dl.original_topic, "error": dl.exception_message,
+            "status": dl.status, "failed_at": ts(dl.failed_at)
+        })).collect::<Vec<_>>(),
+        "link": order_href(&o.order_id),
+    });
+    Ok(ToolOutput {
+        content,
+        citations: vec![order_cite(&o.order_id)],
+        proposals: vec![],
+    })
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+async fn search_orders(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
+    let limit = a.limit.unwrap_or(10).clamp(1, 50);
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        DateTime<Utc>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT order_id, status, customer_id, failure_reason, updated_at FROM orders
+             WHERE ($1::text IS NULL OR status = $1)
+               AND ($2::text IS NULL OR customer_id = $2)
+               AND ($3::text IS NULL OR order_id ILIKE '%' || $3 || '%'
+                    OR failure_reason ILIKE '%' || $3 || '%')
+               AND ($4::timestamptz IS NULL OR updated_at >= $4)
+               AND ($5::timestamptz IS NULL OR updated_at < $5)
+             ORDER BY updated_at DESC, order_id DESC LIMIT $6",
+    )
+    .bind(&a.status)
+    .bind(&a.customer_id)
+    .bind(a.text.as_deref().map(like_escape))
+    .bind(a.since)
+    .bind(a.until)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    let citations = rows.iter().map(|r| order_cite(&r.0)).collect();
+    let orders: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, status, customer, reason, at)| {
+            json!({"order_id": id, "status": status, "customer_id": customer,
+                   "failure_reason": reason, "updated_at": ts(at)})
+        })
+        .collect();
+    Ok(ToolOutput {
+        content: json!({"count": orders.len(), "limit": limit, "orders": orders}),
+        citations,
+        proposals: vec![],
+    })
+}
+
+async fn recent_failures(
+    tx: &mut Tx,
+    a: Args,
+    now: DateTime<Utc>,
+) -> Result<ToolOutput, ToolError> {
+    let since = a.since.unwrap_or(now - chrono::Duration::hours(1));
+    let orders: Vec<(String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT order_id, status, failure_reason, updated_at FROM orders
+         WHERE status IN ('failed', 'cancelled') AND updated_at >= $1
+           AND ($2::timestamptz IS NULL OR updated_at < $2)
+           AND ($3::text IS NULL OR failure_reason ILIKE '%' || $3 || '%'
+                OR current_step = $3)
+         ORDER BY updated_at DESC LIMIT 20",
+    )
+    .bind(since)
+    .bind(a.until)
+    .bind(&a.service)
+    .fetch_all(&mut **tx)
+    .await?;
+    let steps: Vec<(String, String, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT step, COALESCE(error, '(no message)'), count(*), max(at) FROM saga_steps
+         WHERE status = 'failed' AND at >= $1 AND ($2::timestamptz IS NULL OR at < $2)
+           AND ($3::text IS NULL OR step = $3)
+         GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20",
+    )
+    .bind(since)
+    .bind(a.until)
+    .bind(&a.service)
+    .fetch_all(&mut **tx)
+    .await?;
+    let citations = orders.iter().take(10).map(|o| order_cite(&o.0)).collect();
+    Ok(ToolOutput {
+        content: json!({
+            "since": ts(since),
+            "failed_orders": orders.iter().map(|(id, status, reason, at)| json!({
+                "order_id": id, "status": status, "failure_reason": reason, "at": ts(*at)
+            })).collect::<Vec<_>>(),
+            "failed_steps": steps.iter().map(|(step, error, n, last)| json!({
+                "step": step, "error": error, "count": n, "last_at": ts(*last)
+            })).collect::<Vec<_>>(),
+        }),
+        citations,
+        proposals: vec![],
+    })
+}
+
+/// The dead-letter filter of the tool arguments (topic exact; status as given).
+fn dl_filter(a: &Args) -> proposal::Scope {
+    proposal::Scope {
+        topic: a.topic.clone(),
+        service: a.service.clone(),
+        error: a.error.clone(),
+        status: a.status.clone(),
+        key: a.key.clone(),
+        since: a.since,
+        until: a.until,
+    }
+}
+
+async fn dlq_summary(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
+    let scope = dl_filter(&a);
+    let groups = proposal::count_groups(tx, &scope).await?;
+    let total: i64 = groups.iter().map(|g| g.count).sum();
+    let mut by_topic = std::collections::BTreeMap::<String, i64>::new();
+    for g in &groups {
+        *by_topic.entry(g.topic.clone()).or_default() += g.count;
+    }
+    Ok(ToolOutput {
+        content: json!({
+            "filter": scope.to_json(),
+            "total": total,
+            "by_topic": by_topic,
+            "groups": groups.iter().take(30).map(|g| json!({
+                "topic": g.topic, "error": g.error, "status": g.status, "count": g.count
+            })).collect::<Vec<_>>(),
+        }),
+        ..Default::default()
+    })
+}
+
+async fn breaker_states(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
+    type Row = (
+        String,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<f64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT service, breaker, state, state_at, failure_rate, calls, not_permitted FROM breakers
+         WHERE ($1::text IS NULL OR service = $1 OR breaker = $1)
+           AND ($2::text IS NULL OR lower(state) = $2)
+         ORDER BY service, breaker",
+    )
+    .bind(&a.service)
+    .bind(a.state.as_deref().map(str::to_lowercase))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ToolOutput {
+        content: json!({"breakers": rows.iter().map(|r| json!({
+            "service": r.0, "breaker": r.1, "state": r.2.to_lowercase(), "since": ts(r.3),
+            "failure_rate": r.4, "calls": r.5, "not_permitted": r.6
+        })).collect::<Vec<_>>()}),
+        ..Default::default()
+    })
+}
+
+async fn breaker_history(
+    tx: &mut Tx,
+    a: Args,
+    now: DateTime<Utc>,
+) -> Result<ToolOutput, ToolError> {
+    let since = a.since.unwrap_or(now - chrono::Duration::hours(1));
+    let rows: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT service, breaker, from_state, to_state, at FROM breaker_transitions
+         WHERE at >= $1 AND ($2::timestamptz IS NULL OR at < $2)
+           AND ($3::text IS NULL OR service = $3 OR breaker = $3)
+         ORDER BY at DESC, id DESC LIMIT 50",
+    )
+    .bind(since)
+    .bind(a.until)
+    .bind(&a.service)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ToolOutput {
+        content: json!({"since": ts(since), "transitions": rows.iter().map(|r| json!({
+            "service": r.0, "breaker": r.1, "from": r.2.to_lowercase(), "to": r.3.to_lowercase(), "at": ts(r.4)
+        })).collect::<Vec<_>>()}),
+        ..Default::default()
+    })
+}
+
+async fn event_lookup(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
+    let limit = a.limit.unwrap_or(10).clamp(1, 50);
+    let (uuid, numeric) = match a.event_id.as_deref() {
+        None => (None, None),
+        Some(s) => match (s.parse::<uuid::Uuid>(), s.parse::<i64>()) {
+            (Ok(u), _) => (Some(u), None),
+            (_, Ok(n)) => (None, Some(n)),
+            _ => {
+                return Err(ToolError::BadArgs(format!(
+                    "event_id {s:?} is neither a UUID nor a number"
+                )))
+            }
+        },
+    };
+    type Row = (
+        i64,
+        Option<uuid::Uuid>,
+        String,
+        String,
+        String,
+        i32,
+        i64,
+        DateTime<Utc>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, event_id, event_type, aggregate_id, topic, kafka_partition, kafka_offset,
+                occurred_at, source, left(payload::text, 400)
+         FROM events
+         WHERE ($1::uuid IS NULL OR event_id = $1) AND ($2::int8 IS NULL OR id = $2)
+           AND ($3::text IS NULL OR aggregate_id = $3) AND ($4::text IS NULL OR event_type = $4)
+           AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+           AND ($6::timestamptz IS NULL OR occurred_at < $6)
+         ORDER BY occurred_at DESC, id DESC LIMIT $7",
+    )
+    .bind(uuid)
+    .bind(numeric)
+    .bind(&a.order_id)
+    .bind(&a.event_type)
+    .bind(a.since)
+    .bind(a.until)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut citations: Vec<Citation> = Vec::new();
+    for r in &rows {
+        let c = order_cite(&r.3);
+        if !citations.contains(&c) && citations.len() < 10 {
+            citations.push(c);
+        }
+    }
+    Ok(ToolOutput {
+        content: json!({"count": rows.len(), "events": rows.iter().map(|r| json!({
+            "id": r.0, "event_id": r.1, "event_type": r.2, "order_id": r.3,
+            "position": format!("{}/{}@{}", r.4, r.5, r.6), "occurred_at": ts(r.7),
+            "source": r.8, "payload_preview": r.9
+        })).collect::<Vec<_>>()}),
+        citations,
+        proposals: vec![],
+    })
+}
+
+async fn propose_replay(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
+    let mut scope = dl_filter(&a);
+    if scope.status.is_none() {
+        scope.status = Some("pending".into());
+    }
+    let proposals = proposal::dry_run(tx, &scope).await?;
+    let total: i64 = proposals.iter().map(|p| p.total).sum();
+    Ok(ToolOutput {
+        content: json!({
+            "executed": false,
+            "note": "A proposal only: nothing was replayed. An operator may confirm it in the console.",
+            "total": total,
+            "proposals": proposals.iter().map(|p| json!({
+                "filter": p.filter, "total": p.total,
+                "groups": p.groups.iter().map(|g| json!({"topic": g.topic, "error": g.error, "count": g.count})).collect::<Vec<_>>()
+            })).collect::<Vec<_>>(),
+        }),
+        citations: vec![],
+        proposals,
+    })
+}
