@@ -211,8 +211,8 @@ pub fn OverviewPage() -> impl IntoView {
     let pending = RwSignal::new(false);
 
     Effect::new(move |_| {
-        live::subscribe(state, move |msg| match msg {
-            LiveMessage::Order(row) => {
+        live::subscribe(state, move |msg| {
+            if let LiveMessage::Order(row) = msg {
                 pushed.update(|rows| {
                     rows.insert(0, row);
                     rows.truncate(12);
@@ -229,7 +229,6 @@ pub fn OverviewPage() -> impl IntoView {
                     );
                 }
             }
-            _ => {}
         });
     });
 
