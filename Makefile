@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt bench-ingest
+.PHONY: demo test setup site e2e lint fmt bench-ingest bench-pages
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -29,3 +29,6 @@ fmt:
 ## Ingest throughput vs raw COPY, and NOTIFY latency (BENCHMARKS.md).
 bench-ingest:
 	scripts/bench.sh ingest-bench $(ARGS)
+
+bench-pages:
+	scripts/bench-pages.sh $(ARGS)
