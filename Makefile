@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt bench-ingest bench-replay assistant-eval
+.PHONY: demo test setup site e2e lint fmt bench-ingest bench-replay assistant-eval bench-pages
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -33,7 +33,12 @@ bench-ingest:
 ## A replay job of 10,000 dead letters, unthrottled; checks 0 duplicates / 0 lost (BENCHMARKS.md).
 bench-replay:
 	scripts/bench.sh replay-bench $(ARGS)
+
 ## The assistant's offline router over its evaluation set: accuracy and latency (BENCHMARKS.md).
 assistant-eval:
 	scripts/setup.sh model
 	. scripts/env.sh && cargo run -p switchyard --features embeddings -- assistant-eval $(ARGS)
+
+## Page server time at 1M orders / 10M events (BENCHMARKS.md).
+bench-pages:
+	scripts/bench-pages.sh $(ARGS)

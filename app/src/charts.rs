@@ -85,6 +85,8 @@ pub struct TimeChart<'a> {
 }
 
 pub const WIDTH: u32 = 560;
+/// Marks closer than a column of this many across the chart are drawn once.
+const MARK_COLUMNS: f64 = 140.0;
 pub const HEIGHT: u32 = 200;
 
 fn secs(t: DateTime<Utc>) -> f64 {
@@ -144,8 +146,17 @@ impl TimeChart<'_> {
             .bold_line_style(INK.mix(0.12))
             .light_line_style(TRANSPARENT)
             .draw()?;
-        for (t, paint) in &self.marks {
-            let x = secs(*t).clamp(x0, x1);
+        // One mark per column and colour: thousands of transitions stay a small SVG.
+        let column = (x1 - x0) / MARK_COLUMNS;
+        let mut marks: Vec<(i64, Paint)> = self
+            .marks
+            .iter()
+            .map(|(t, p)| (((secs(*t).clamp(x0, x1) - x0) / column) as i64, *p))
+            .collect();
+        marks.sort_by_key(|(c, p)| (*c, *p as u8));
+        marks.dedup();
+        for (c, paint) in &marks {
+            let x = x0 + (*c as f64 + 0.5) * column;
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(x, 0.0), (x, ymax)],
                 paint.rgb().mix(0.8).stroke_width(1),

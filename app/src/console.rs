@@ -94,7 +94,7 @@ pub struct Kpis {
     pub completion_rate: Option<f64>,
     pub saga_p50_ms: Option<f64>,
     pub saga_p95_ms: Option<f64>,
-    /// How many finished sagas the percentiles are over (at most the latest 20,000).
+    /// How many finished sagas the percentiles are over (at most the latest 5,000).
     pub sagas_measured: i64,
     /// Dead letters not replayed or discarded.
     pub dlq_depth: i64,
@@ -387,6 +387,47 @@ pub struct FailureContext {
     pub at: DateTime<Utc>,
     pub error: Option<String>,
     pub breakers: Vec<BreakerAt>,
+}
+
+/// The start of the `bucket`-second bucket holding `t` (buckets aligned to the epoch).
+pub fn bin(t: DateTime<Utc>, bucket: i64) -> DateTime<Utc> {
+    let s = t.timestamp();
+    DateTime::from_timestamp(s - s.rem_euclid(bucket.max(1)), 0).unwrap_or(t)
+}
+
+/// A series over every bucket of the window (missing buckets are zero).
+pub fn filled(
+    name: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: i64,
+    values: &std::collections::BTreeMap<DateTime<Utc>, f64>,
+) -> Series {
+    let mut points = Vec::new();
+    let mut t = bin(from, bucket);
+    while t < to {
+        points.push((t, values.get(&t).copied().unwrap_or(0.0)));
+        t += chrono::TimeDelta::seconds(bucket.max(1));
+    }
+    Series {
+        name: name.into(),
+        points,
+    }
+}
+
+/// How many of `times` fall in each bucket of the window.
+pub fn counts(
+    name: &str,
+    times: impl IntoIterator<Item = DateTime<Utc>>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: i64,
+) -> Series {
+    let mut values = std::collections::BTreeMap::new();
+    for t in times {
+        *values.entry(bin(t, bucket)).or_insert(0.0) += 1.0;
+    }
+    filled(name, from, to, bucket, &values)
 }
 
 /// A percentile of `values` (nearest rank on a sorted copy); `None` when empty.

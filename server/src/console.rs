@@ -17,14 +17,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use switchyard_app::api::OpsError;
 use switchyard_app::console::{
-    percentile, BatchLatency, BreakerAt, BreakerView, BreakersData, ConsoleApi, FailureContext,
-    Kpis, OrderAsOf, OrderCursor, OrderFilter, OrdersPageData, OverviewData, PartitionLag, Range,
-    Series, TickerItem, TransitionView,
+    bin, filled, percentile, BatchLatency, BreakerAt, BreakerView, BreakersData, ConsoleApi,
+    FailureContext, Kpis, OrderAsOf, OrderCursor, OrderFilter, OrdersPageData, OverviewData,
+    PartitionLag, Range, Series, TickerItem, TransitionView,
 };
 
 /// Saga-duration percentiles are taken over at most this many of the latest finished
 /// sagas in the window, so the overview stays fast at any volume.
-pub const DURATION_SAMPLE: i64 = 20_000;
+pub const DURATION_SAMPLE: i64 = 5_000;
 /// A text search's order-id prefix matches at most this many orders.
 pub const PREFIX_MATCHES: i64 = 10_000;
 
@@ -57,31 +57,6 @@ impl PgConsole {
 fn window(range: Range) -> (DateTime<Utc>, DateTime<Utc>) {
     let to = Utc::now();
     (to - TimeDelta::minutes(range.minutes()), to)
-}
-
-fn bin(t: DateTime<Utc>, bucket: i64) -> DateTime<Utc> {
-    let s = t.timestamp();
-    DateTime::from_timestamp(s - s.rem_euclid(bucket), 0).unwrap_or(t)
-}
-
-/// A series over every bucket of the window (missing buckets are zero).
-fn filled(
-    name: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    bucket: i64,
-    values: &BTreeMap<DateTime<Utc>, f64>,
-) -> Series {
-    let mut points = Vec::new();
-    let mut t = bin(from, bucket);
-    while t < to {
-        points.push((t, values.get(&t).copied().unwrap_or(0.0)));
-        t += TimeDelta::seconds(bucket);
-    }
-    Series {
-        name: name.into(),
-        points,
-    }
 }
 
 const OUTCOMES: [&str; 4] = [

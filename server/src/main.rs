@@ -544,6 +544,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(http.addr).await?;
     let url = format!("http://{}", listener.local_addr()?);
+    // Pages stream in several writes; without TCP_NODELAY, Nagle holds the last small
+    // write until the client's delayed ACK (40 ms on Linux) — measured by page-bench.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     tracing::info!(%url, "Switchyard console listening");
     println!("Switchyard console: {url}");
     let app = router(state, sessions);

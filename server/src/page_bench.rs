@@ -103,7 +103,7 @@ pub async fn run(pool: &PgPool, args: PageBenchArgs) -> anyhow::Result<()> {
                 )
             }),
         ),
-        ("order detail", Box::new(move |i| id_at(i))),
+        ("order detail", Box::new(id_at)),
         (
             "order detail, as of version 3",
             Box::new(move |i| format!("{}?as_of=3", id_at2(i))),

@@ -292,9 +292,7 @@ async fn insert_chunk(
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
     // Creation time of order i: spread evenly over the window.
-    let base = format!(
-        "($3::timestamptz + make_interval(secs => ((i - $4)::float8 / GREATEST($5, 1)) * $6 / 1000.0))"
-    );
+    let base = "($3::timestamptz + make_interval(secs => ((i - $4)::float8 / GREATEST($5, 1)) * $6 / 1000.0))";
     let at = format!(
         "date_trunc('milliseconds', {base} + make_interval(secs => tpl.ms * {STRETCH} / 1000.0))"
     );

@@ -80,14 +80,25 @@ pub async fn load_overview(range: String) -> Result<OverviewView, ServerFnError>
         marks: vec![],
         unit: YUnit::Count,
     };
-    let marks = transition_marks(&d.transitions);
+    let entered = |class: &str| {
+        let times = d
+            .transitions
+            .iter()
+            .filter(|t| crate::console::breaker_class(&t.to_state) == class)
+            .map(|t| t.at);
+        crate::console::counts(class, times, d.from, d.to, range.bucket_secs())
+    };
+    let by_state = [entered("open"), entered("half-open"), entered("closed")];
     let transitions = TimeChart {
         title: "Breaker transitions",
         from: d.from,
         to: d.to,
-        lines: vec![],
+        lines: by_state
+            .iter()
+            .zip([Paint::Red, Paint::Amber, Paint::Green])
+            .collect(),
         area: None,
-        marks,
+        marks: vec![],
         unit: YUnit::Count,
     };
     let chart = |id: &str, c: &TimeChart, legend: Vec<(String, String)>| ChartView {
