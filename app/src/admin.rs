@@ -104,9 +104,7 @@ mod server_side {
 }
 
 #[cfg(feature = "ssr")]
-fn failed(what: &str) -> impl Fn(crate::api::OpsError) -> ServerFnError + '_ {
-    move |e| ServerFnError::new(format!("{what}: {e}"))
-}
+use crate::api::failed;
 
 #[server(input = GetUrl)]
 pub async fn load_admin_overview() -> Result<AdminOverview, ServerFnError> {

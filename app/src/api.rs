@@ -166,6 +166,29 @@ pub struct DeadLetterFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// HTML-escapes text for element content and quoted attribute values (for markup the
+/// server writes by hand: the login page, chart SVG).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Maps a read-model error to a server-function error prefixed with what failed.
+#[cfg(feature = "ssr")]
+pub fn failed(what: &str) -> impl FnOnce(OpsError) -> leptos::prelude::ServerFnError + '_ {
+    move |e| leptos::prelude::ServerFnError::new(format!("{what}: {e}"))
+}
+
 /// The upper bound of one page of orders.
 pub const MAX_PAGE: i64 = 500;
 

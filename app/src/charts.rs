@@ -191,7 +191,7 @@ pub fn sanitize(svg: &str, title: &str) -> String {
     if let Some(end) = out.find('>') {
         let head = format!(
             "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"{}\" class=\"chart-svg\"",
-            escape_attr(title)
+            crate::api::escape_html(title)
         );
         out.replace_range(..end, &head);
     }
@@ -227,13 +227,6 @@ fn strip_attr(s: &str, attr: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

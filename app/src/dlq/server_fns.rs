@@ -15,9 +15,7 @@ fn dlq() -> Result<super::SharedDeadLetters, ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-fn failed(what: &str) -> impl FnOnce(crate::api::OpsError) -> ServerFnError + '_ {
-    move |e| ServerFnError::new(format!("{what}: {e}"))
-}
+use crate::api::failed;
 
 #[server(input = GetUrl)]
 pub async fn load_dead_letter_groups(

@@ -15,6 +15,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
+use switchyard_app::api::escape_html as escape;
 use tower_sessions::Session;
 
 #[derive(Deserialize, Default)]
@@ -226,22 +227,6 @@ fn render(status: StatusCode, token: &str, next: Option<&str>, error: Option<&st
         header::HeaderValue::from_static("no-store"),
     );
     resp
-}
-
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
