@@ -115,7 +115,9 @@ pub async fn load_admin_overview() -> Result<AdminOverview, ServerFnError> {
 }
 
 #[server(input = GetUrl)]
-pub async fn audit_log(filter: AuditFilter) -> Result<Vec<AuditView>, ServerFnError> {
+pub async fn audit_log(
+    #[server(default)] filter: AuditFilter,
+) -> Result<Vec<AuditView>, ServerFnError> {
     let (_, api) = admin_api()?;
     api.audit(filter, AUDIT_PAGE)
         .await

@@ -1,9 +1,12 @@
 // The assistant sidebar in a real browser: a signed-in viewer asks about an order and gets a
 // streamed, rule-based answer that links to it; a replay request comes back as a proposal
-// card (dry run only), never as a replay.
+// card (dry run only), never as a replay; an operator's click on the card's Confirm starts
+// the replay job (the DLQ page's path and checks), whose progress shows on the dead-letter
+// page, and the dead letter's order completes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { ARTIFACTS, login, openBrowser, startSystem } from './harness.mjs';
 
 let system;
@@ -58,4 +61,56 @@ test('a replay request gives a proposal card and replays nothing', async () => {
   assert.match(await card.textContent(), /not run/);
   assert.equal(replays(), '0', 'asking replays nothing');
   await page.screenshot({ path: `${ARTIFACTS}/assistant-proposal.png` });
+});
+
+test('an operator confirms the proposal: the job runs and the order completes', async () => {
+  const { page, errors } = b;
+  const db = system.env.DATABASE_URL;
+  const sql = (q) => execFileSync('psql', [db, '-tAc', q]).toString().trim();
+  const orderId = `ORD-E2E-PROPOSE-${Date.now()}`;
+  system.produceOrder(orderId);
+  // The order's completion event failed and went to the dead-letter topic (bare dialect).
+  system.produceRaw('order.completed.dlq', JSON.stringify({
+    id: randomUUID(), type: 'order.completed', aggregate_id: orderId,
+    occurred_at: new Date().toISOString(), source: 'e2e', correlation_id: orderId,
+    data: { order_id: orderId },
+  }));
+  const end = Date.now() + 30000;
+  while (sql(`SELECT count(*) FROM dead_letters WHERE order_id = '${orderId}'`) !== '1') {
+    assert.ok(Date.now() < end, 'the dead letter was never ingested');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
+  await login(page, system.base, 'otto', '/orders');
+  await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  if (!(await page.locator('[data-testid=assistant][open]').count())) {
+    await page.click('[data-testid=assistant] summary');
+  }
+  await ask(page, 'replay the order.completed dead letters from the last hour');
+  const card = page.getByTestId('proposal-card').last();
+  await card.waitFor({ timeout: 20000 });
+  assert.match(await card.textContent(), /order\.completed/);
+  assert.equal(sql(`SELECT count(*) FROM replays r JOIN dead_letters d ON d.id = r.dead_letter_id
+    WHERE d.order_id = '${orderId}'`), '0', 'nothing replayed before the click');
+
+  await card.getByTestId('proposal-confirm').click();
+  // The server sends the browser to the dead-letter page with the new job highlighted.
+  await page.waitForURL((u) => u.pathname === '/dead-letters' && u.searchParams.has('job'),
+    { timeout: 20000 });
+  const jobId = new URL(page.url()).searchParams.get('job');
+  await page.waitForFunction((id) => {
+    const j = document.querySelector(`li[data-job-id="${id}"]`);
+    return j?.dataset.status === 'completed';
+  }, jobId, { timeout: 30000 });
+  assert.equal(sql(`SELECT actor FROM audit_log WHERE action = 'replay_job_start'
+    AND target = '${jobId}'`), 'otto', 'the job is audited as the operator');
+  await page.screenshot({ path: `${ARTIFACTS}/assistant-confirmed.png`, fullPage: true });
+
+  // Ingest reads the replayed completion back: the order completes.
+  const done = Date.now() + 30000;
+  while (sql(`SELECT status FROM orders WHERE order_id = '${orderId}'`) !== 'completed') {
+    assert.ok(Date.now() < done, `${orderId} never completed`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
 });

@@ -8,8 +8,10 @@ mod common;
 
 use common::dlq::*;
 use common::{add_user, Broker, Console, TestDb};
+use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 use std::time::Duration;
+use switchyard_app::dlq::server_fns::{LoadDeadLetterGroups, LoadDeadLetterPage, LoadReplayJobs};
 
 const PW: &str = "correct-horse-battery";
 const HOSTILE: &str = r#"{"aggregate_id":"ORD-XSS-1","note":"<script>alert(1)</script><img src=x onerror=alert(2)>"}"#;
@@ -50,6 +52,32 @@ async fn pages_render_inert_and_writes_need_an_operator_with_csrf() {
     assert!(html.contains(&format!(r#"data-dead-letter-id="{}""#, ids[0])));
     assert!(html.contains("gateway &lt;b&gt;timeout&lt;/b&gt;"));
     assert!(!html.contains("<b>timeout"));
+
+    // The list's reads as the browser calls them after a client-side navigation (a job
+    // started redirects to `/dead-letters?job=…`): an empty filter is encoded as no query
+    // parameters at all, and must read as "any", not fail.
+    for path in [
+        <LoadDeadLetterGroups as ServerFn>::PATH,
+        <LoadDeadLetterPage as ServerFn>::PATH,
+        <LoadReplayJobs as ServerFn>::PATH,
+    ] {
+        let resp = op.get(console.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let body = resp.text().await.unwrap();
+        assert!(
+            body.starts_with('{') || body.starts_with('['),
+            "{path}: {body}"
+        );
+    }
+    let groups = op
+        .get(console.url(<LoadDeadLetterGroups as ServerFn>::PATH))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(groups.contains("payment.completed"), "{groups}");
 
     // The preview of replaying two selected: a dry run, nothing sent.
     let html = op

@@ -2,6 +2,10 @@
 //! need the viewer role; writes are POSTs to fixed endpoints under `ops/` that need the
 //! operator role and carry the form's CSRF token (checked against the session by the HTTP
 //! layer before the function runs).
+//!
+//! A filter argument is `#[server(default)]`: the browser encodes an empty filter as no
+//! query parameters at all, and without the default the server would refuse that call
+//! (the 500s a client-side navigation to `/dead-letters?job=…` used to get).
 
 use super::model::*;
 use crate::api::DeadLetterFilter;
@@ -19,7 +23,7 @@ use crate::api::failed;
 
 #[server(input = GetUrl)]
 pub async fn load_dead_letter_groups(
-    filter: DeadLetterFilter,
+    #[server(default)] filter: DeadLetterFilter,
 ) -> Result<DeadLetterGroups, ServerFnError> {
     crate::auth::require(crate::auth::Role::Viewer)?;
     dlq()?
@@ -30,7 +34,7 @@ pub async fn load_dead_letter_groups(
 
 #[server(input = GetUrl)]
 pub async fn load_dead_letter_page(
-    filter: DeadLetterFilter,
+    #[server(default)] filter: DeadLetterFilter,
     after: Option<String>,
 ) -> Result<DeadLetterPage, ServerFnError> {
     crate::auth::require(crate::auth::Role::Viewer)?;

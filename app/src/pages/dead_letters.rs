@@ -3,6 +3,9 @@
 //! selected ones, or all matching — each previewed by a dry run and confirmed before a
 //! job starts. Jobs and their live progress are shown by [`super::replay_jobs`].
 //!
+//! Selected rows can also be discarded, with a required reason, after a confirmation
+//! panel that names how many.
+//!
 //! Every action is a form: without JavaScript the browser posts it and comes back here;
 //! with it, the same forms run as server-function calls.
 
@@ -14,12 +17,13 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 /// What the page was asked to preview: `?preview=selected&ids[]=…`, `?preview=filter`,
-/// or one row's `?one=<id>`.
+/// one row's `?one=<id>`, or `?preview=discard&ids[]=…` (discard the selected).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Preview {
     None,
     Ids(Vec<i64>),
     Filter,
+    Discard(Vec<i64>),
 }
 
 pub fn preview_of(get_all: impl Fn(&str) -> Vec<String>) -> Preview {
@@ -27,13 +31,15 @@ pub fn preview_of(get_all: impl Fn(&str) -> Vec<String>) -> Preview {
     if let Ok(id) = first("one").parse::<i64>() {
         return Preview::Ids(vec![id]);
     }
+    let ids = || {
+        get_all("ids[]")
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect()
+    };
     match first("preview").as_str() {
-        "selected" => Preview::Ids(
-            get_all("ids[]")
-                .iter()
-                .filter_map(|s| s.parse().ok())
-                .collect(),
-        ),
+        "selected" => Preview::Ids(ids()),
+        "discard" => Preview::Discard(ids()),
         "filter" => Preview::Filter,
         _ => Preview::None,
     }
@@ -49,13 +55,15 @@ pub fn DeadLettersPage() -> impl IntoView {
     let highlight = Memo::new(move |_| query.with(|q| q.get("job")));
     // Bumped by the jobs panel when a job ends, so the list shows the new statuses.
     let jobs_ended = RwSignal::new(0u32);
+    let discard = ServerAction::<DiscardDeadLetters>::new();
+    let changed = move || (jobs_ended.get(), discard.version().get());
 
     let groups = Resource::new(
-        move || (form.get(), jobs_ended.get()),
+        move || (form.get(), changed()),
         |(f, _)| load_dead_letter_groups(f.to_filter()),
     );
     let page = Resource::new(
-        move || (form.get(), after.get(), jobs_ended.get()),
+        move || (form.get(), after.get(), changed()),
         |(f, after, _)| load_dead_letter_page(f.to_filter(), after),
     );
 
@@ -76,6 +84,7 @@ pub fn DeadLettersPage() -> impl IntoView {
             <FilterBar form />
             {move || match preview.get() {
                 Preview::None => ().into_any(),
+                Preview::Discard(ids) => view! { <DiscardPanel ids form=form.get() discard /> }.into_any(),
                 p => view! { <PreviewPanel preview=p form=form.get() /> }.into_any(),
             }}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -279,6 +288,48 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
     }
 }
 
+/// Discarding the selected rows: how many, a required reason, and a confirm button. The
+/// server refuses a blank reason and anything not pending, parked or failed again.
+#[component]
+fn DiscardPanel(
+    ids: Vec<i64>,
+    form: FilterForm,
+    discard: ServerAction<DiscardDeadLetters>,
+) -> impl IntoView {
+    let back = if form.query().is_empty() {
+        "/dead-letters".to_string()
+    } else {
+        format!("/dead-letters?{}", form.query())
+    };
+    let n = ids.len();
+    // The role check's children may render more than once: they read these, not own them.
+    let ids = StoredValue::new(ids);
+    let back = StoredValue::new(back);
+    view! {
+        <section class="preview" data-testid="discard-preview" aria-label="Discard selected">
+            <h2>{format!("Discard {n} selected")}</h2>
+            {(n == 0).then(|| view! { <p class="error">"Select the dead letters to discard first."</p> })}
+            <IfRole role=crate::auth::Role::Operator>
+            <ActionForm action=discard attr:class="confirm" attr:data-testid="discard-selected-form">
+                <CsrfField />
+                {ids.get_value().into_iter().map(|id| view! { <input type="hidden" name="ids[]" value=id.to_string() /> }).collect_view()}
+                <label class="wide">"Reason (kept in the audit log)"
+                    <input name="reason" required=true maxlength="1000" placeholder="why these will never be replayed" />
+                </label>
+                <button class="btn danger" type="submit" disabled=n == 0 data-testid="confirm-discard">
+                    "Discard"
+                </button>
+                <a class="btn link" href=back.get_value()>"Back"</a>
+            </ActionForm>
+            </IfRole>
+            {move || discard.value().get().map(|r| match r {
+                Ok(n) => view! { <p class="result" data-testid="discard-result">{format!("{n} discarded")}</p> }.into_any(),
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
 #[component]
 fn LabelTable(title: &'static str, rows: Vec<LabelCount>) -> impl IntoView {
     (!rows.is_empty()).then(|| {
@@ -317,6 +368,9 @@ fn List(page: DeadLetterPage, form: FilterForm) -> impl IntoView {
                     <button class="btn" type="submit" name="preview" value="filter" data-testid="replay-filter">
                         "Replay all matching…"
                     </button>
+                    <button class="btn danger" type="submit" name="preview" value="discard" data-testid="discard-selected">
+                        "Discard selected…"
+                    </button>
                 </div>
             </IfRole>
             <table class="grid" data-testid="dead-letters">
@@ -341,6 +395,9 @@ fn List(page: DeadLetterPage, form: FilterForm) -> impl IntoView {
 fn Row(d: DeadLetterItem) -> impl IntoView {
     let status_class = format!("status dl-{}", d.status);
     let pending = d.status == "pending";
+    // Selectable while something can still be done with it (replayed or discarded); the
+    // dry run and the discard say which of the selected are not replayable.
+    let selectable = matches!(d.status.as_str(), "pending" | "parked" | "failed_again");
     let key_view = match (&d.order_id, &d.key) {
         (Some(o), _) => view! { <a href=crate::api::order_href(o)>{o.clone()}</a> }.into_any(),
         (None, Some(k)) => view! { <span>{k.clone()}</span> }.into_any(),
@@ -349,7 +406,7 @@ fn Row(d: DeadLetterItem) -> impl IntoView {
     let label = format!("Select dead letter {}", d.id);
     view! {
         <tr data-dead-letter-id=d.id.to_string()>
-            <td><input type="checkbox" name="ids[]" value=d.id.to_string() disabled=!pending aria-label=label /></td>
+            <td><input type="checkbox" name="ids[]" value=d.id.to_string() disabled=!selectable aria-label=label /></td>
             <td class="num mono"><a href=dead_letter_href(d.id)>{d.id}</a></td>
             <td class="mono">{d.failed_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
             <td>{d.original_topic}</td>
@@ -394,5 +451,9 @@ mod tests {
             Preview::Ids(vec![1, 3])
         );
         assert_eq!(preview_of(q(&[("preview", "filter")])), Preview::Filter);
+        assert_eq!(
+            preview_of(q(&[("preview", "discard"), ("ids[]", "4")])),
+            Preview::Discard(vec![4])
+        );
     }
 }

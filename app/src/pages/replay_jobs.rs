@@ -31,7 +31,13 @@ pub fn merge_jobs(pushed: &[ReplayJobView], loaded: &[ReplayJobView]) -> Vec<Rep
 #[component]
 pub fn JobsPanel(highlight: Memo<Option<String>>, jobs_ended: RwSignal<u32>) -> impl IntoView {
     let cancel = ServerAction::<CancelReplayJob>::new();
-    let loaded = Resource::new(move || cancel.version().get(), |_| load_replay_jobs());
+    // Reloaded after a cancel and when the page is pointed at another job (a job just
+    // started redirects to `?job=<id>`), so a new job shows even if it ends before its
+    // first pushed progress message reaches this browser.
+    let loaded = Resource::new(
+        move || (cancel.version().get(), highlight.get()),
+        |_| load_replay_jobs(),
+    );
     let pushed = RwSignal::new(Vec::<ReplayJobView>::new());
     let state = RwSignal::new(LiveState::Static);
     Effect::new(move |_| {

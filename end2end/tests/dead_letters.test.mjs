@@ -1,11 +1,8 @@
-// KNOWN FAILING (2026-11-25, issue 5 stays open): with dead letters present, two server-function
-// requests of the dead-letter page answer 500 and the started job does not appear in the
-// list, though the job itself completes (sent 3). Renamed from .test.mjs so `node --test`
-// skips it until that is fixed; run it alone with `node --test tests/dead_letters.failing.mjs`.
 // The dead-letter console in a real browser: three dead letters (order.completed events
 // that failed) are selected, previewed, confirmed as a replay job; the progress bar fills,
-// the job completes, and the orders they belong to are completed. A payload holding
-// <script> and HTML stays inert text on the detail page.
+// the job completes, and the orders they belong to are completed. Two selected rows are
+// discarded with a reason. A payload holding <script> and HTML stays inert text on the
+// detail page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -121,5 +118,37 @@ test('a payload holding <script> and HTML is shown as inert text', async () => {
   assert.equal(await page.getByTestId('payload').locator('script, img, b').count(), 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   await page.screenshot({ path: `${ARTIFACTS}/dead-letter-detail.png`, fullPage: true });
+  assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
+});
+
+test('discard selected: a reason is asked for, the rows are discarded and audited', async () => {
+  const { page, errors } = b;
+  const stamp = Date.now();
+  const orders = [1, 2].map((i) => `ORD-DISCARD-${stamp}-${i}`);
+  for (const o of orders) produceRaw('shipment.created.dlq', completedEvent(o));
+  await signIn(page);
+  const url = `${system.base}/dead-letters?topic=shipment.created`;
+  await untilRows(page, url, orders);
+  await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  for (const o of orders) {
+    await page.locator('tr[data-dead-letter-id]', { hasText: o }).locator('input[type=checkbox]').check();
+  }
+  await page.getByTestId('discard-selected').click();
+  await page.getByTestId('discard-preview').waitFor({ timeout: 20000 });
+  assert.match(await page.getByTestId('discard-preview').textContent(), /Discard 2 selected/);
+  await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  await page.fill('[data-testid=discard-selected-form] input[name=reason]', 'test orders, never to be shipped');
+  await page.getByTestId('confirm-discard').click();
+  await page.getByTestId('discard-result').waitFor({ timeout: 20000 });
+  assert.match(await page.getByTestId('discard-result').textContent(), /2 discarded/);
+  // The list, reloaded by the action, shows them discarded.
+  for (const o of orders) {
+    const row = page.locator('tr[data-dead-letter-id]', { hasText: o });
+    await row.locator('.dl-discarded').waitFor({ timeout: 20000 });
+  }
+  const audited = execFileSync('psql', [system.env.DATABASE_URL, '-tAc',
+    "SELECT actor || ':' || (detail->>'reason') FROM audit_log WHERE action = 'discard' ORDER BY id DESC LIMIT 1"]).toString().trim();
+  assert.equal(audited, 'otto:test orders, never to be shipped');
+  await page.screenshot({ path: `${ARTIFACTS}/dead-letters-discarded.png`, fullPage: true });
   assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
 });
