@@ -55,6 +55,11 @@ pub struct AuthConfig {
     /// The rate-limit window for sign-in attempts, in seconds.
     #[arg(long, env = "SWITCHYARD_LOGIN_WINDOW_SECS", default_value_t = 60)]
     pub login_window_secs: u64,
+
+    /// Bearer token a Prometheus scraper presents for `/metrics`
+    /// (`Authorization: Bearer …`). Unset: `/metrics` needs a signed-in session.
+    #[arg(long, env = "SWITCHYARD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Args, Clone, Debug)]

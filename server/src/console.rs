@@ -199,7 +199,7 @@ impl PgConsole {
     }
 
     /// Stored positions with the broker's high watermarks (unknown if it cannot be asked).
-    async fn lag(&self) -> sqlx::Result<Vec<PartitionLag>> {
+    pub async fn lag(&self) -> sqlx::Result<Vec<PartitionLag>> {
         let rows: Vec<(String, String, i32, i64, DateTime<Utc>)> = sqlx::query_as(
             "SELECT group_id, topic, kafka_partition, next_offset, updated_at
              FROM consumer_positions ORDER BY group_id, topic, kafka_partition LIMIT 500",

@@ -218,6 +218,27 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         samples: usize,
     },
+    /// Time event produced -> pushed to an open page (`/api/live`) under load, against a
+    /// running console with ingest and its broker (`KAFKA_BROKERS`).
+    PushBench {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base: String,
+        #[arg(long, default_value = "bench")]
+        user: String,
+        #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
+        password: String,
+        /// Background load, records per second (the realistic mix).
+        #[arg(long, default_value_t = 5000)]
+        rate: u32,
+        /// How long to produce.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+        /// The console's process id, to report its resident memory.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -431,6 +452,32 @@ async fn main() -> anyhow::Result<()> {
                     samples,
                 },
             )
+            .await
+        }
+        Command::PushBench {
+            common,
+            base,
+            user,
+            password,
+            rate,
+            secs,
+            server_pid,
+        } => {
+            telemetry::init(common.log_format);
+            let Some(brokers) = common.kafka_brokers.clone() else {
+                anyhow::bail!(
+                    "push-bench needs KAFKA_BROKERS: the broker the console ingests from"
+                );
+            };
+            switchyard::push_bench::run(switchyard::push_bench::PushBenchArgs {
+                base,
+                user,
+                password,
+                brokers,
+                rate,
+                secs,
+                server_pid,
+            })
             .await
         }
         Command::Migrate { common, db } => {

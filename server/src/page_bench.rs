@@ -27,32 +27,38 @@ fn csrf_in(html: &str) -> Option<String> {
     Some(rest[v..v + end].to_string())
 }
 
-pub async fn run(pool: &PgPool, args: PageBenchArgs) -> anyhow::Result<()> {
+/// A client signed in through the login form, as a browser is (cookie jar, CSRF token).
+pub async fn sign_in(base: &str, user: &str, password: &str) -> anyhow::Result<reqwest::Client> {
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()?;
     let login = http
-        .get(format!("{}/login", args.base))
+        .get(format!("{base}/login"))
         .send()
         .await?
         .text()
         .await?;
     let token = csrf_in(&login).context("no CSRF token on the login page")?;
     let resp = http
-        .post(format!("{}/auth/login", args.base))
+        .post(format!("{base}/auth/login"))
         .form(&[
             ("csrf", token.as_str()),
-            ("name", args.user.as_str()),
-            ("password", args.password.as_str()),
+            ("name", user),
+            ("password", password),
             ("next", "/"),
         ])
         .send()
         .await?;
     if resp.status() != 303 {
-        bail!("login as {} failed: {}", args.user, resp.status());
+        bail!("login as {user} failed: {}", resp.status());
     }
+    Ok(http)
+}
+
+pub async fn run(pool: &PgPool, args: PageBenchArgs) -> anyhow::Result<()> {
+    let http = sign_in(&args.base, &args.user, &args.password).await?;
 
     let n = args.samples.max(1) as i64;
     // Orders spread over the table (and some failed ones, whose pages show more).

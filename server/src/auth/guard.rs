@@ -29,6 +29,9 @@ pub async fn guard(
     if access == Access::Public {
         return next.run(req).await;
     }
+    if access == Access::Scrape && scraper_token_ok(&auth, &req) {
+        return next.run(req).await;
+    }
     let user: Option<String> = session.get(SESSION_USER).await.ok().flatten();
     let Some(user) = user else {
         return unauthenticated(&req);
@@ -58,7 +61,7 @@ pub async fn guard(
             return forbidden("this request changes state but has no access class; refused")
         }
         Access::Read(role) if !account.role.allows(role) => return forbidden_role(role),
-        Access::Read(_) => {}
+        Access::Read(_) | Access::Scrape => {}
         Access::Write { role, .. } if !account.role.allows(role) => return forbidden_role(role),
         Access::Write {
             kill_switch_exempt, ..
@@ -92,6 +95,24 @@ pub async fn guard(
         writes_enabled,
     });
     next.run(req).await
+}
+
+/// Whether the request carries the configured scraper token (`Authorization: Bearer …`,
+/// compared in constant time). No token configured: never.
+fn scraper_token_ok(auth: &Auth, req: &Request<Body>) -> bool {
+    let Some(expected) = auth
+        .config
+        .metrics_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    else {
+        return false;
+    };
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| csrf::same(given.trim(), expected))
 }
 
 /// The session's CSRF token, created on first use.

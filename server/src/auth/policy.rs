@@ -25,6 +25,9 @@ pub enum Access {
         role: Role,
         kill_switch_exempt: bool,
     },
+    /// `/metrics`: a scraper's bearer token (when one is configured) or, failing that, a
+    /// viewer's session.
+    Scrape,
     /// Nobody: a state change on a path that has no class.
     Unclassified,
 }
@@ -34,6 +37,7 @@ pub enum Access {
 pub const LOGIN_PATH: &str = "/auth/login";
 pub const LOGOUT_PATH: &str = "/auth/logout";
 pub const LOGIN_PAGE: &str = "/login";
+pub const METRICS_PATH: &str = "/metrics";
 
 /// Paths served without a session: exact matches.
 const PUBLIC_EXACT: &[&str] = &[LOGIN_PAGE, "/healthz", "/readyz", "/favicon.svg"];
@@ -58,6 +62,9 @@ pub fn access(method: &Method, path: &str) -> Access {
     if is_read(method) {
         if PUBLIC_EXACT.contains(&path) || PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Access::Public;
+        }
+        if path == METRICS_PATH {
+            return Access::Scrape;
         }
         return Access::Read(Role::Viewer);
     }
@@ -90,6 +97,8 @@ mod tests {
         assert_eq!(access(&Method::GET, "/login"), Access::Public);
         assert_eq!(access(&Method::GET, "/pkg/switchyard.wasm"), Access::Public);
         assert_eq!(access(&Method::GET, "/healthz"), Access::Public);
+        assert_eq!(access(&Method::GET, "/metrics"), Access::Scrape);
+        assert_eq!(access(&Method::POST, "/metrics"), Access::Unclassified);
         for p in [
             "/",
             "/orders",

@@ -18,7 +18,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
 
 /// Publishes one event to the topic named by its type, keyed by its aggregate id, with
-/// the contract's routing headers.
+/// the contract's routing headers and a `traceparent` continuing the trace of the message
+/// being handled (or starting one).
 pub async fn publish(producer: &FutureProducer, env: &Envelope) -> anyhow::Result<(i32, i64)> {
     let value = serde_json::to_vec(env)?;
     let mut headers = OwnedHeaders::new();
@@ -28,6 +29,11 @@ pub async fn publish(producer: &FutureProducer, env: &Envelope) -> anyhow::Resul
             value: Some(v.as_bytes()),
         });
     }
+    let trace = crate::trace_context::outgoing().to_string();
+    headers = headers.insert(Header {
+        key: crate::trace_context::HEADER,
+        value: Some(trace.as_bytes()),
+    });
     let record = FutureRecord::to(&env.event_type)
         .key(env.aggregate_id.as_bytes())
         .payload(&value)

@@ -11,10 +11,28 @@ use std::time::Duration;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
+/// Counts an open push connection for `/metrics` while it lives.
+struct Connected;
+
+impl Connected {
+    fn new() -> Self {
+        crate::metrics::global().push_connections.inc();
+        Connected
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        crate::metrics::global().push_connections.dec();
+    }
+}
+
 pub async fn stream(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let messages = BroadcastStream::new(state.hub.subscribe()).filter_map(|m| {
+    let connected = Connected::new();
+    let messages = BroadcastStream::new(state.hub.subscribe()).filter_map(move |m| {
+        let _alive = &connected; // dropped with the stream, when the browser goes
         let msg = m.ok()?; // Lagged: skip ahead.
         let data = serde_json::to_string(&msg).ok()?;
         Some(Ok(Event::default().event(msg.event_name()).data(data)))

@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod live;
+pub mod metrics;
 
 use crate::auth::{self, headers, Auth};
 use crate::console::PgConsole;
@@ -57,6 +58,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),
         ("/api/live", get(live::stream)),
+        ("/metrics", get(metrics::scrape)),
     ];
     routes.extend(auth::routes::<AppState>());
     routes
@@ -139,6 +141,7 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> 
         .layer(sessions)
         .layer(middleware::map_response(headers::apply))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

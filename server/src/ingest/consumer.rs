@@ -333,10 +333,13 @@ async fn write_stage(
     let mut total: u64 = 0;
     let mut last_log = Instant::now();
     while let Some((records, batch)) = rx.recv().await {
+        let started = Instant::now();
         let Some((batch, outcome)) = store(&pool, &group, &records, batch, &mut shutdown).await
         else {
             break;
         };
+        crate::metrics::global().ingest_batch(&batch, started.elapsed().as_secs_f64());
+        log_traces(&batch);
         commit_to_kafka(&consumer, &batch);
         total += outcome.stored as u64;
         if last_log.elapsed() > Duration::from_secs(10) {
@@ -345,6 +348,21 @@ async fn write_stage(
         }
     }
     tracing::info!(total, "ingest stopped");
+}
+
+/// At debug level, one line per stored event with the trace id its `traceparent` header
+/// carried, so an order's path through the fleet can be followed into the console.
+fn log_traces(batch: &Batch) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    for e in &batch.events {
+        if let Some(tp) = crate::trace_context::TraceParent::from_stored_headers(&e.headers) {
+            tracing::debug!(trace_id = %tp.trace_id(), parent_id = %tp.span_id(),
+                order_id = %e.aggregate_id, event_type = %e.event_type, topic = %e.topic,
+                partition = e.partition, offset = e.offset, "event stored");
+        }
+    }
 }
 
 /// Mirrors the stored positions into Kafka (for lag tooling). Best effort: PostgreSQL is

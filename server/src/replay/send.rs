@@ -42,11 +42,15 @@ pub async fn enqueue<S: AsRef<str>>(
     }
 }
 
-/// Waits for one delivery: its (partition, offset), or why it failed.
+/// Waits for one delivery: its (partition, offset), or why it failed. Counted for
+/// `/metrics` as the broker answers (`sent` = acknowledged).
 pub async fn delivered(f: DeliveryFuture) -> Result<(i32, i64), String> {
-    match f.await {
+    let result = match f.await {
         Ok(Ok(d)) => Ok((d.partition, d.offset)),
         Ok(Err((e, _))) => Err(e.to_string()),
         Err(_) => Err("producer dropped the message".into()),
-    }
+    };
+    let outcome = if result.is_ok() { "sent" } else { "failed" };
+    crate::metrics::global().replayed(outcome, 1);
+    result
 }
