@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt bench-ingest bench-replay assistant-eval bench-pages bench-push
+.PHONY: demo test setup site e2e lint fmt bench-ingest bench-replay assistant-eval bench-pages bench-push suite-bad-input suite-faults
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -46,3 +46,19 @@ bench-pages:
 ## Event produced -> pushed to an open page, p99 at 5,000 records/s (BENCHMARKS.md).
 bench-push:
 	scripts/bench-push.sh $(ARGS)
+
+## Bad-input suite, long form: 10,000 hostile records through the real pipeline (issue 9).
+suite-bad-input:
+	scripts/setup.sh test
+	. scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" \
+	  NISSHI_BIN="$$SY_TOOLS/bin/nisshi" SWITCHYARD_SUITE_RECORDS=10000 \
+	  cargo test -p switchyard --features embeddings --test hostile_input -- --nocapture
+
+## Fault suite, long form: PostgreSQL crashes and broker kills during ingest, 5 rounds each,
+## plus the kill -9 tests of ingest, replay and the fleet (issue 9).
+suite-faults:
+	scripts/setup.sh test
+	. scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" \
+	  NISSHI_BIN="$$SY_TOOLS/bin/nisshi" SWITCHYARD_SUITE_ROUNDS=5 \
+	  cargo test -p switchyard --features embeddings --test fault_suite --test ingest_exactly_once \
+	    --test replay_crash --test fleet_crash -- --nocapture --test-threads 1

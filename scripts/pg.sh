@@ -3,13 +3,15 @@
 #
 #   scripts/pg.sh start NAME PORT   -> prints its DATABASE_URL (starts it if not running)
 #   scripts/pg.sh stop NAME
+#   scripts/pg.sh crash NAME        -> stops it the way a crash would (immediate: no checkpoint)
+#   scripts/pg.sh destroy NAME      -> stops it and deletes its data directory
 #
 # Uses Debian's PostgreSQL binaries (scripts/setup.sh installs them). As root the server
 # runs as the `postgres` user, since PostgreSQL refuses to run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cmd="${1:?usage: pg.sh start|stop NAME [PORT]}"; name="${2:?name}"; port="${3:-54329}"
+cmd="${1:?usage: pg.sh start|stop|crash|destroy NAME [PORT]}"; name="${2:?name}"; port="${3:-54329}"
 bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
 [ -x "$bin/initdb" ] || { echo "PostgreSQL binaries not found: run scripts/setup.sh build" >&2; exit 1; }
 dir="$SY_CACHE/pg/$name"
@@ -37,5 +39,16 @@ case "$cmd" in
       as_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
     fi
     ;;
-  *) echo "usage: pg.sh start|stop NAME [PORT]" >&2; exit 2 ;;
+  crash)
+    if [ -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    ;;
+  destroy)
+    if [ -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+  *) echo "usage: pg.sh start|stop|crash|destroy NAME [PORT]" >&2; exit 2 ;;
 esac

@@ -24,9 +24,15 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        switchyard::telemetry::init(switchyard::config::LogFormat::Pretty);
         let admin_url = std::env::var("DATABASE_URL")
             .expect("DATABASE_URL must be set for integration tests (make test sets it)");
+        TestDb::on(&admin_url).await
+    }
+
+    /// A fresh database on the server at `admin_url`.
+    pub async fn on(admin_url: &str) -> TestDb {
+        switchyard::telemetry::init(switchyard::config::LogFormat::Pretty);
+        let admin_url = admin_url.to_string();
         let (url, name, pool) = switchyard::db::create_scratch(&admin_url, "sy_test")
             .await
             .expect("create test database");
@@ -78,10 +84,50 @@ fn nisshi_bin() -> PathBuf {
 /// A Nisshi broker (in-memory storage) on a free loopback port, killed on drop.
 /// With `SWITCHYARD_TEST_BROKER=embedded`, librdkafka's in-process mock cluster instead
 /// (quicker to have on a machine without Nisshi; `make test` always uses Nisshi).
+/// [`Broker::start_persistent`] keeps the log in SQLite so [`Broker::restart`] loses nothing.
 pub struct Broker {
     pub bootstrap: String,
     child: Option<Child>,
+    /// Where a persistent broker keeps its SQLite file (its working directory).
+    dir: Option<PathBuf>,
     _embedded: Option<switchyard::kafka::embedded::EmbeddedBroker>,
+}
+
+/// Starts Nisshi on `port` (memory storage, or SQLite in `dir`) and waits for its port.
+async fn spawn_nisshi(port: u16, dir: Option<&PathBuf>) -> Child {
+    let bin = nisshi_bin();
+    assert!(
+        bin.exists(),
+        "Nisshi not found at {} — run scripts/setup.sh test",
+        bin.display()
+    );
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut cmd = Command::new(&bin);
+    cmd.args([
+        "broker",
+        "--listener-url",
+        &url,
+        "--advertised-listener-url",
+        &url,
+    ])
+    .args(["--group-initial-rebalance-delay", "0s"])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    match dir {
+        // A relative SQLite path is resolved against the working directory.
+        Some(d) => cmd
+            .current_dir(d)
+            .args(["--storage-engine", "sqlite://kafka.db"]),
+        None => cmd.args(["--storage-engine", "memory://nisshi/"]),
+    };
+    let child = cmd.spawn().expect("start nisshi");
+    let bootstrap = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&bootstrap).is_err() {
+        assert!(Instant::now() < deadline, "nisshi did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
 }
 
 impl Broker {
@@ -95,49 +141,42 @@ impl Broker {
             return Broker {
                 bootstrap: e.bootstrap_servers().to_string(),
                 child: None,
+                dir: None,
                 _embedded: Some(e),
             };
         }
-        let bin = nisshi_bin();
-        assert!(
-            bin.exists(),
-            "Nisshi not found at {} — run scripts/setup.sh test",
-            bin.display()
-        );
+        Broker::started(None).await
+    }
+
+    /// A broker whose log survives [`Broker::restart`] (SQLite storage in `dir`).
+    pub async fn start_persistent(dir: PathBuf) -> Broker {
+        std::fs::create_dir_all(&dir).unwrap();
+        Broker::started(Some(dir)).await
+    }
+
+    async fn started(dir: Option<PathBuf>) -> Broker {
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args([
-                "--storage-engine",
-                "memory://nisshi/",
-                "--group-initial-rebalance-delay",
-                "0s",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nisshi");
+        let child = spawn_nisshi(port, dir.as_ref()).await;
         let bootstrap = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(&bootstrap).is_err() {
-            assert!(Instant::now() < deadline, "nisshi did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         switchyard::kafka::topics::ensure(&bootstrap, &switchyard::contract::all_topics(), 3)
             .await
             .expect("create topics");
         Broker {
             bootstrap,
             child: Some(child),
+            dir,
             _embedded: None,
         }
+    }
+
+    /// kill -9 of the broker process, then the same broker again on the same port.
+    pub async fn restart(&mut self, down_for: Duration) {
+        let child = self.child.as_mut().expect("a Nisshi broker");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        tokio::time::sleep(down_for).await;
+        let port: u16 = self.bootstrap.rsplit(':').next().unwrap().parse().unwrap();
+        self.child = Some(spawn_nisshi(port, self.dir.as_ref()).await);
     }
 
     pub fn producer(&self) -> FutureProducer {
@@ -209,10 +248,11 @@ pub fn add_user(db_url: &str, name: &str, role: &str, password: &str) {
     assert!(child.wait().unwrap().success(), "user add {name} failed");
 }
 
-/// A `switchyard serve` child process on a free port; killed on drop.
+/// A `switchyard serve` child process on a free port; killed on drop. (Or, from
+/// [`Console::at`], only an address — a proxy in front of consoles — with no process.)
 pub struct Console {
     pub base: String,
-    pub child: Child,
+    pub child: Option<Child>,
 }
 
 impl Console {
@@ -235,7 +275,7 @@ impl Console {
         }
         let console = Console {
             base: format!("http://127.0.0.1:{port}"),
-            child: cmd.spawn().expect("start switchyard serve"),
+            child: Some(cmd.spawn().expect("start switchyard serve")),
         };
         let http = reqwest::Client::new();
         let url = console.url("/healthz");
@@ -244,6 +284,14 @@ impl Console {
         })
         .await;
         console
+    }
+
+    /// An address to sign in at and request, served by something else (a proxy).
+    pub fn at(base: &str) -> Console {
+        Console {
+            base: base.to_string(),
+            child: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -305,8 +353,10 @@ impl Console {
 
 impl Drop for Console {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
