@@ -115,16 +115,24 @@ enum Command {
         #[command(flatten)]
         db: Db,
     },
-    /// Run the fleet: order, inventory, payment, shipment and notification services (the
-    /// orchestrated saga) producing the event contract.
+    /// Run the fleet: order, inventory, payment, shipment and notification services
+    /// producing the event contract, talking only through Kafka.
     Fleet {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         db: Db,
-        /// New orders per second.
+        /// New orders per second (the order service's load generator).
         #[arg(long, default_value_t = 2.0)]
         rate: f64,
+        /// Run only these services (repeatable or comma-separated): order, inventory,
+        /// payment, shipment, notification, all.
+        #[arg(long = "service", value_delimiter = ',', default_value = "all")]
+        services: Vec<String>,
+        /// How the order saga runs: orchestrated (the order service drives it) or
+        /// choreographed (services react to each other's events).
+        #[arg(long, default_value = "orchestrated")]
+        mode: fleet::runtime::Mode,
         /// Take the payment gateway down for 15 s every 60 s.
         #[arg(long)]
         chaos: bool,
@@ -329,12 +337,21 @@ async fn main() -> anyhow::Result<()> {
             common,
             db,
             rate,
+            services,
+            mode,
             chaos,
         } => {
             telemetry::init(common.log_format);
+            let services = fleet::runtime::Service::parse_list(&services)?;
             let (brokers, _embedded) = brokers(&common).await?;
             let stop_rx = stop_on_signal();
-            run_fleet(&db.database_url, &brokers, rate, chaos, stop_rx).await
+            let run = FleetRun {
+                rate,
+                chaos,
+                mode,
+                services,
+            };
+            run_fleet(&db.database_url, &brokers, run, stop_rx).await
         }
         Command::Fault {
             common,
@@ -551,7 +568,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(rate) = demo_rate {
         let (url, brokers, stop) = (db.database_url.clone(), brokers.clone(), stop_rx.clone());
         tokio::spawn(async move {
-            if let Err(e) = run_fleet(&url, &brokers, rate, true, stop).await {
+            let run = FleetRun {
+                rate,
+                chaos: true,
+                mode: fleet::runtime::Mode::Orchestrated,
+                services: fleet::runtime::Service::ALL.to_vec(),
+            };
+            if let Err(e) = run_fleet(&url, &brokers, run, stop).await {
                 tracing::error!(error = %e, "demo fleet stopped");
             }
         });
@@ -670,12 +693,20 @@ fn assistant_eval(
     Ok(())
 }
 
-/// The fleet in this process: services, saga runner, notification service, optional chaos.
+/// What `run_fleet` runs.
+struct FleetRun {
+    rate: f64,
+    chaos: bool,
+    mode: fleet::runtime::Mode,
+    services: Vec<fleet::runtime::Service>,
+}
+
+/// The fleet in this process: the chosen services, the load generator (with the order
+/// service), optional chaos.
 async fn run_fleet(
     database_url: &str,
     brokers: &str,
-    rate: f64,
-    chaos: bool,
+    run: FleetRun,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let pool = fleet::store::connect(database_url).await?;
@@ -686,30 +717,29 @@ async fn run_fleet(
     )
     .execute(&pool)
     .await?;
-    let fleet = Arc::new(fleet::orchestrator::Fleet::new(
+    let fleet = Arc::new(fleet::runtime::Fleet::new(
         pool.clone(),
         kafka::producer(brokers)?,
+        brokers,
         fleet::breaker::Config {
             window_size: 20,
             minimum_calls: 10,
             ..Default::default()
         },
+        run.mode,
     ));
-    tokio::spawn(
-        fleet
-            .clone()
-            .notification_service(brokers.to_string(), stop.clone()),
-    );
-    if chaos {
-        tokio::spawn(fleet::orchestrator::Fleet::chaos(
+    let with_orders = run.services.contains(&fleet::runtime::Service::Order);
+    if run.chaos && with_orders {
+        tokio::spawn(fleet::runtime::Fleet::chaos(
             pool,
             Duration::from_secs(60),
             Duration::from_secs(15),
             stop.clone(),
         ));
     }
-    tracing::info!(rate, chaos, "fleet running");
-    fleet.run(rate, stop).await;
+    let names: Vec<_> = run.services.iter().map(|s| s.name()).collect();
+    tracing::info!(rate = run.rate, chaos = run.chaos, mode = run.mode.as_str(), services = ?names, "fleet running");
+    fleet.run(&run.services, run.rate, stop).await;
     Ok(())
 }
 

@@ -60,6 +60,7 @@ async fn retries_dead_letters_idempotency_and_replay() {
             initial: Duration::from_millis(20),
             max: Duration::from_millis(100),
         },
+        accept: None,
     };
     let service = tokio::spawn(sub.run(
         fleet_pool.clone(),

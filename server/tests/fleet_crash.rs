@@ -1,6 +1,8 @@
-//! Kill -9 of the fleet mid-saga, several times: after a restart every saga ends completed
-//! or compensated — none stuck or forgotten — and the durable log shows no step charged
-//! twice and every completed step of a failed saga undone exactly once.
+//! Kill -9 of the whole fleet (every service in one process) mid-saga, several times: after
+//! a restart every saga ends completed or compensated — none stuck or forgotten — the
+//! durable log shows no step done twice and every completed step of a failed saga undone
+//! exactly once, and the services' own records agree (one charge per completed order,
+//! none left on a failed one).
 
 mod common;
 
@@ -14,7 +16,7 @@ fn spawn_fleet(db: &TestDb, broker: &Broker, rate: &str) -> Child {
         .args(["fleet", "--rate", rate])
         .env("DATABASE_URL", &db.url)
         .env("KAFKA_BROKERS", &broker.bootstrap)
-        .env("SWITCHYARD_SAGA_LEASE_SECS", "1")
+        .env("SWITCHYARD_SAGA_LEASE_SECS", "2")
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -34,7 +36,7 @@ async fn killed_fleet_resumes_every_saga_to_a_clean_end() {
     let broker = Broker::start().await;
     for kill in 0..5 {
         let before = fleet_count(&db, "SELECT count(*) FROM fleet.saga_log").await;
-        let mut child = spawn_fleet(&db, &broker, "40");
+        let mut child = spawn_fleet(&db, &broker, "15");
         eventually(
             Duration::from_secs(60),
             "the fleet makes progress",
@@ -104,6 +106,21 @@ async fn killed_fleet_resumes_every_saga_to_a_clean_end() {
             (SELECT count(*) FROM fleet.order_events e WHERE e.order_id = s.order_id AND event_type = 'order.created') <> 1
             OR (SELECT count(*) FROM fleet.order_events e WHERE e.order_id = s.order_id
                 AND event_type IN ('order.completed', 'order.failed')) <> 1").await,
+        0
+    );
+    // The services' records: every completed order reserved, charged and shipped once;
+    // no failed order left charged or reserved.
+    assert_eq!(
+        fleet_count(&db, "SELECT count(*) FROM fleet.sagas s WHERE state = 'completed' AND NOT (
+            EXISTS (SELECT 1 FROM fleet.inventory_reservations r WHERE r.order_id = s.order_id AND r.status = 'reserved')
+            AND EXISTS (SELECT 1 FROM fleet.payments p WHERE p.order_id = s.order_id AND p.status = 'charged')
+            AND EXISTS (SELECT 1 FROM fleet.shipments h WHERE h.order_id = s.order_id AND h.status = 'created'))").await,
+        0
+    );
+    assert_eq!(
+        fleet_count(&db, "SELECT count(*) FROM fleet.sagas s WHERE state = 'compensated' AND (
+            EXISTS (SELECT 1 FROM fleet.inventory_reservations r WHERE r.order_id = s.order_id AND r.status = 'reserved')
+            OR EXISTS (SELECT 1 FROM fleet.payments p WHERE p.order_id = s.order_id AND p.status = 'charged'))").await,
         0
     );
     db.drop_db().await;

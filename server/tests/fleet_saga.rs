@@ -1,4 +1,5 @@
-//! The orchestrated saga end to end (fleet → Kafka → console ingest → read model): healthy
+//! The orchestrated saga end to end (order service → `saga.step` requests → step services
+//! → outcomes → order service, all over Kafka; then console ingest → read model): healthy
 //! orders complete; a payment-gateway outage fails orders, compensates their inventory and
 //! opens the payment breaker; when the outage ends the breaker closes through half-open and
 //! orders complete again.
@@ -9,7 +10,7 @@ use common::{eventually, ingest_settings, Broker, TestDb};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard::fleet::breaker::Config;
-use switchyard::fleet::orchestrator::Fleet;
+use switchyard::fleet::runtime::{Fleet, Mode, Service};
 use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
 
@@ -50,9 +51,18 @@ async fn outage_opens_the_breaker_compensates_and_recovers() {
         permitted_in_half_open: 3,
         ..Config::default()
     };
-    let fleet = Arc::new(Fleet::new(fleet_pool.clone(), broker.producer(), breaker));
+    let fleet = Arc::new(Fleet::new(
+        fleet_pool.clone(),
+        broker.producer(),
+        &broker.bootstrap,
+        breaker,
+        Mode::Orchestrated,
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let runner = tokio::spawn(fleet.clone().run(0.0, stop_rx.clone()));
+    let runner = {
+        let (fleet, stop) = (fleet.clone(), stop_rx.clone());
+        tokio::spawn(async move { fleet.run(&Service::ALL, 0.0, stop).await })
+    };
     let ingest = tokio::spawn(run(
         db.pool.clone(),
         ingest_settings(&broker, &db, "console"),

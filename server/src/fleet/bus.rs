@@ -109,13 +109,19 @@ fn headers_of(m: &BorrowedMessage<'_>) -> Vec<(String, Option<Vec<u8>>)> {
         .unwrap_or_default()
 }
 
+/// Which events concern a handler (say, the `saga.step` requests for one service); the
+/// others are passed over without a trace.
+pub type Accept = std::sync::Arc<dyn Fn(&Envelope) -> bool + Send + Sync>;
+
 /// One service's subscription: consumes `topics` as consumer group `group` and calls
-/// `handler` for each event, until `shutdown` turns true.
+/// `handler` for each event it accepts (all when `accept` is `None`), until `shutdown`
+/// turns true.
 pub struct Subscription {
     pub brokers: String,
     pub group: String,
     pub topics: Vec<String>,
     pub retry: RetryPolicy,
+    pub accept: Option<Accept>,
 }
 
 impl Subscription {
@@ -180,6 +186,9 @@ impl Subscription {
             }
             None => return Ok(()), // tombstone: nothing to do
         };
+        if self.accept.as_ref().is_some_and(|accept| !accept(&env)) {
+            return Ok(());
+        }
         let seen: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM processed WHERE group_id = $1 AND event_id = $2")
                 .bind(&self.group)

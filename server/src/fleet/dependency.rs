@@ -92,8 +92,13 @@ impl Dependency {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Calls the (simulated) dependency. Returns the result and any breaker transitions.
-    pub async fn call(&self, faults: &Faults) -> (Result<(), CallError>, Vec<Transition>) {
+    /// Calls the (simulated) dependency to do (`undo` false) or undo something; a refund is
+    /// never declined. Returns the result and any breaker transitions.
+    pub async fn call(
+        &self,
+        faults: &Faults,
+        undo: bool,
+    ) -> (Result<(), CallError>, Vec<Transition>) {
         let Ok(_permit) = self.bulkhead.try_acquire() else {
             return (Err(CallError::BulkheadFull), vec![]);
         };
@@ -107,6 +112,7 @@ impl Dependency {
         let result = if faults.get(&format!("{}_outage", self.service)) >= 1.0 {
             Err(CallError::Unavailable(format!("{} unavailable", self.name)))
         } else if self.service == "payment"
+            && !undo
             && rand::rng().random_bool(faults.get("payment_decline_rate").clamp(0.0, 1.0))
         {
             Err(CallError::Refused("card declined".into()))

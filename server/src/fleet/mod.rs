@@ -1,14 +1,23 @@
-//! The fleet: the services that produce the event contract. For now a single order
-//! source that publishes realistic `order.created` events; the saga services come with
-//! their own issue.
+//! The fleet: the order, inventory, payment, shipment and notification services that
+//! produce the event contract. They talk only through Kafka (the contract's topics), each
+//! as its own consumer group, and can run in one process or each in its own
+//! ([`runtime`]); the order saga runs orchestrated ([`orchestrator`]) or choreographed
+//! ([`choreography`]).
 
 pub mod aggregate;
 pub mod breaker;
 pub mod bus;
+pub mod choreography;
 pub mod dependency;
+pub mod effects;
+pub mod events;
+pub mod notification;
 pub mod orchestrator;
+pub mod order_service;
 pub mod orders;
+pub mod runtime;
 pub mod saga;
+pub mod step_service;
 pub mod store;
 pub mod synthetic;
 

@@ -1,0 +1,179 @@
+//! The choreographed saga (`--mode choreographed`): no conductor, each service reacts to
+//! the previous one's domain events. Healthy orders complete; with the payment gateway
+//! down, orders fail and their inventory is released — compensation by events — and the
+//! console's saga timeline shows the steps as in the orchestrated mode.
+
+mod common;
+
+use common::{eventually, ingest_settings, Broker, TestDb};
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard::fleet::breaker::Config;
+use switchyard::fleet::runtime::{Fleet, Mode, Service};
+use switchyard::ingest::consumer::run;
+use tokio::sync::watch;
+
+async fn fleet_count(pool: &sqlx::PgPool, sql: &str, orders: &[String]) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(orders)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_drive_the_saga_and_its_compensation() {
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    let fleet_pool = switchyard::fleet::store::connect(&db.url).await.unwrap();
+    let fleet = Arc::new(Fleet::new(
+        fleet_pool.clone(),
+        broker.producer(),
+        &broker.bootstrap,
+        Config::default(),
+        Mode::Choreographed,
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let runner = {
+        let (fleet, stop) = (fleet.clone(), stop_rx.clone());
+        tokio::spawn(async move { fleet.run(&Service::ALL, 0.0, stop).await })
+    };
+    let ingest = tokio::spawn(run(
+        db.pool.clone(),
+        ingest_settings(&broker, &db, "console"),
+        stop_rx.clone(),
+    ));
+
+    // Happy path.
+    let mut good = Vec::new();
+    for _ in 0..5 {
+        good.push(fleet.start_order().await.unwrap());
+    }
+    eventually(Duration::from_secs(60), "5 orders completed", || async {
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM sagas WHERE order_id = ANY($1) AND state = 'completed'",
+            &good,
+        )
+        .await
+            == 5
+    })
+    .await;
+    assert_eq!(
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM payments WHERE order_id = ANY($1) AND status = 'charged'",
+            &good
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM shipments WHERE order_id = ANY($1) AND status = 'created'",
+            &good
+        )
+        .await,
+        5
+    );
+
+    // Payment gateway down: payment.failed → inventory releases → order.failed.
+    sqlx::query("INSERT INTO faults (name, value) VALUES ('payment_outage', 1)")
+        .execute(&fleet_pool)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await; // faults are read every 500 ms
+    let mut bad = Vec::new();
+    for _ in 0..5 {
+        bad.push(fleet.start_order().await.unwrap());
+    }
+    eventually(Duration::from_secs(60), "5 orders compensated", || async {
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM sagas WHERE order_id = ANY($1) AND state = 'compensated'",
+            &bad,
+        )
+        .await
+            == 5
+    })
+    .await;
+    assert_eq!(
+        fleet_count(&fleet_pool, "SELECT count(*) FROM inventory_reservations WHERE order_id = ANY($1) AND status = 'released'", &bad).await,
+        5
+    );
+    assert_eq!(
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM payments WHERE order_id = ANY($1) AND status = 'charged'",
+            &bad
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM shipments WHERE order_id = ANY($1)",
+            &bad
+        )
+        .await,
+        0
+    );
+    let reason: Option<String> = sqlx::query_scalar(
+        "SELECT data->>'reason' FROM order_events WHERE order_id = $1 AND event_type = 'order.failed'",
+    )
+    .bind(&bad[0])
+    .fetch_one(&fleet_pool)
+    .await
+    .unwrap();
+    assert!(
+        reason.as_deref().is_some_and(|r| r.contains("payment")),
+        "failure reason: {reason:?}"
+    );
+
+    // The console sees the same story, saga timeline included.
+    eventually(
+        Duration::from_secs(30),
+        "console sees completed and failed orders",
+        || async {
+            fleet_count(
+                &db.pool,
+                "SELECT count(*) FROM orders WHERE order_id = ANY($1) AND status = 'completed'",
+                &good,
+            )
+            .await
+                == 5
+                && fleet_count(
+                    &db.pool,
+                    "SELECT count(*) FROM orders WHERE order_id = ANY($1) AND status = 'failed'",
+                    &bad,
+                )
+                .await
+                    == 5
+                && fleet_count(
+                    &db.pool,
+                    "SELECT count(DISTINCT order_id) FROM saga_steps WHERE order_id = ANY($1)
+                AND step = 'inventory' AND action = 'compensate' AND status = 'succeeded'",
+                    &bad,
+                )
+                .await
+                    == 5
+                && fleet_count(
+                    &db.pool,
+                    "SELECT count(DISTINCT order_id) FROM saga_steps WHERE order_id = ANY($1)
+                AND step = 'shipment' AND action = 'execute' AND status = 'succeeded'",
+                    &good,
+                )
+                .await
+                    == 5
+        },
+    )
+    .await;
+
+    stop_tx.send(true).unwrap();
+    runner.await.unwrap();
+    ingest.await.unwrap().unwrap();
+    fleet_pool.close().await;
+    db.drop_db().await;
+}
