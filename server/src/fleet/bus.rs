@@ -12,6 +12,7 @@
 //! - offsets advance only after a message is handled or dead-lettered.
 
 use crate::contract::{Envelope, DLQ_SUFFIX};
+use crate::trace_context::{within, TraceParent};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -19,6 +20,7 @@ use sqlx::PgPool;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// Why a handler failed: `kind` becomes `x-exception-type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,9 +201,24 @@ impl Subscription {
             tracing::debug!(event = %env.id, group = %self.group, "already handled; skipped");
             return Ok(());
         }
+        // The handler runs in the trace its message carried (or a new one): what it
+        // publishes continues that trace, and its log lines carry the trace id.
+        let trace = TraceParent::from_headers(
+            headers_of(m)
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
+                .collect::<Vec<_>>()
+                .into_iter(),
+        )
+        .unwrap_or_else(TraceParent::root);
+        let span = tracing::info_span!("handle", trace_id = %trace.trace_id(),
+            group = %self.group, event_type = %env.event_type, order_id = %env.aggregate_id);
         let mut attempt = 1;
         loop {
-            match handler(env.clone()).await {
+            let outcome = within(trace, handler(env.clone()))
+                .instrument(span.clone())
+                .await;
+            match outcome {
                 Ok(()) => {
                     sqlx::query("INSERT INTO processed (group_id, event_id, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                         .bind(&self.group)
