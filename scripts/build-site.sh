@@ -14,7 +14,7 @@ mkdir -p "$site/pkg" "$site/style"
 cp -r public/. "$site/"
 cp style/*.css "$site/style/"
 
-if [ -f "$site/pkg/switchyard_bg.wasm" ] && [ -z "$(find app/src app/Cargo.toml Cargo.toml Cargo.lock scripts/env.sh scripts/build-site.sh style public -newer "$site/pkg/switchyard_bg.wasm" -print -quit)" ]; then
+if [ -f "$site/pkg/switchyard_bg.wasm" ] && [ -z "$(find app/src app/Cargo.toml Cargo.toml Cargo.lock .cargo scripts/env.sh scripts/build-site.sh style public -newer "$site/pkg/switchyard_bg.wasm" -print -quit)" ]; then
   echo "[site] bundle up to date: $site" >&2
   exit 0
 fi

@@ -106,7 +106,7 @@ mod server_side {
 #[cfg(feature = "ssr")]
 use crate::api::failed;
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_admin_overview() -> Result<AdminOverview, ServerFnError> {
     let (_, api) = admin_api()?;
     api.overview()
@@ -114,7 +114,7 @@ pub async fn load_admin_overview() -> Result<AdminOverview, ServerFnError> {
         .map_err(failed("could not load users and settings"))
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn audit_log(
     #[server(default)] filter: AuditFilter,
 ) -> Result<Vec<AuditView>, ServerFnError> {
@@ -124,7 +124,7 @@ pub async fn audit_log(
         .map_err(failed("could not load the audit log"))
 }
 
-#[server(endpoint = "admin/settings/writes")]
+#[server(endpoint = "admin/settings/writes", output = crate::codec::Json)]
 pub async fn set_writes_enabled(csrf: String, enabled: bool) -> Result<(), ServerFnError> {
     let _ = csrf; // checked by the auth layer before this runs
     let (who, api) = admin_api()?;
@@ -133,7 +133,7 @@ pub async fn set_writes_enabled(csrf: String, enabled: bool) -> Result<(), Serve
         .map_err(failed("could not switch writes"))
 }
 
-#[server(endpoint = "admin/users/add")]
+#[server(endpoint = "admin/users/add", output = crate::codec::Json)]
 pub async fn add_user(
     csrf: String,
     name: String,
@@ -148,7 +148,7 @@ pub async fn add_user(
         .map_err(failed("could not add the user"))
 }
 
-#[server(endpoint = "admin/users/role")]
+#[server(endpoint = "admin/users/role", output = crate::codec::Json)]
 pub async fn set_user_role(csrf: String, name: String, role: String) -> Result<(), ServerFnError> {
     let _ = csrf;
     let (who, api) = admin_api()?;
@@ -163,7 +163,7 @@ pub async fn set_user_role(csrf: String, name: String, role: String) -> Result<(
         .map_err(failed("could not change the role"))
 }
 
-#[server(endpoint = "admin/users/disabled")]
+#[server(endpoint = "admin/users/disabled", output = crate::codec::Json)]
 pub async fn set_user_disabled(
     csrf: String,
     name: String,
@@ -179,7 +179,7 @@ pub async fn set_user_disabled(
         .map_err(failed("could not change the user"))
 }
 
-#[server(endpoint = "admin/users/password")]
+#[server(endpoint = "admin/users/password", output = crate::codec::Json)]
 pub async fn set_user_password(
     csrf: String,
     name: String,
@@ -192,7 +192,7 @@ pub async fn set_user_password(
         .map_err(failed("could not set the password"))
 }
 
-#[server(endpoint = "admin/faults/set")]
+#[server(endpoint = "admin/faults/set", output = crate::codec::Json)]
 pub async fn set_fault(csrf: String, name: String, value: f64) -> Result<(), ServerFnError> {
     let _ = csrf;
     let (who, api) = admin_api()?;

@@ -11,6 +11,7 @@ pub mod assistant;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod charts;
+pub mod codec;
 pub mod console;
 pub mod dlq;
 pub mod live;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 /// Who is signed in (`None` only if the auth layer is absent, e.g. in unit tests).
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn current_session() -> Result<Option<SessionView>, ServerFnError> {
     Ok(use_context::<SessionView>())
 }

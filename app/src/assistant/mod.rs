@@ -48,7 +48,7 @@ pub async fn ask_assistant(
 }
 
 /// The turns of one of the caller's conversations, oldest first.
-#[server(endpoint = "assistant/history", input = GetUrl)]
+#[server(endpoint = "assistant/history", input = GetUrl, output = crate::codec::Json)]
 pub async fn assistant_history(conversation: String) -> Result<Vec<ChatTurn>, ServerFnError> {
     let who = crate::auth::require(crate::auth::Role::Viewer)?;
     let api = use_context::<SharedAssistant>()

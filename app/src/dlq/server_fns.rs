@@ -21,7 +21,7 @@ fn dlq() -> Result<super::SharedDeadLetters, ServerFnError> {
 #[cfg(feature = "ssr")]
 use crate::api::failed;
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_dead_letter_groups(
     #[server(default)] filter: DeadLetterFilter,
 ) -> Result<DeadLetterGroups, ServerFnError> {
@@ -32,7 +32,7 @@ pub async fn load_dead_letter_groups(
         .map_err(failed("could not load the groups"))
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_dead_letter_page(
     #[server(default)] filter: DeadLetterFilter,
     after: Option<String>,
@@ -44,7 +44,7 @@ pub async fn load_dead_letter_page(
         .map_err(failed("could not load dead letters"))
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_dead_letter_detail(id: i64) -> Result<Option<DeadLetterDetail>, ServerFnError> {
     crate::auth::require(crate::auth::Role::Viewer)?;
     dlq()?
@@ -53,7 +53,7 @@ pub async fn load_dead_letter_detail(id: i64) -> Result<Option<DeadLetterDetail>
         .map_err(failed("could not load the dead letter"))
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn replay_dry_run(
     scope: String,
     ids: Option<Vec<i64>>,
@@ -67,7 +67,7 @@ pub async fn replay_dry_run(
         .map_err(failed("could not preview the replay"))
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_replay_jobs() -> Result<Vec<ReplayJobView>, ServerFnError> {
     crate::auth::require(crate::auth::Role::Viewer)?;
     dlq()?
@@ -77,7 +77,7 @@ pub async fn load_replay_jobs() -> Result<Vec<ReplayJobView>, ServerFnError> {
 }
 
 /// Replays one dead letter now.
-#[server(endpoint = "ops/dlq/replay")]
+#[server(endpoint = "ops/dlq/replay", output = crate::codec::Json)]
 pub async fn replay_dead_letter(id: i64, csrf: String) -> Result<ReplayOneResult, ServerFnError> {
     let who = crate::auth::require(crate::auth::Role::Operator)?;
     let _ = csrf; // validated by the HTTP layer against the session
@@ -89,7 +89,7 @@ pub async fn replay_dead_letter(id: i64, csrf: String) -> Result<ReplayOneResult
 
 /// Starts a replay job over the selected ids (`scope = "selected"`) or everything
 /// matching the filter fields (`scope = "filter"`), then shows its progress.
-#[server(endpoint = "ops/dlq/replay-job")]
+#[server(endpoint = "ops/dlq/replay-job", output = crate::codec::Json)]
 #[allow(clippy::too_many_arguments)]
 pub async fn start_replay_job(
     scope: String,
@@ -117,7 +117,7 @@ pub async fn start_replay_job(
     Ok(job)
 }
 
-#[server(endpoint = "ops/dlq/cancel-job")]
+#[server(endpoint = "ops/dlq/cancel-job", output = crate::codec::Json)]
 pub async fn cancel_replay_job(job: String, csrf: String) -> Result<ReplayJobView, ServerFnError> {
     let who = crate::auth::require(crate::auth::Role::Operator)?;
     let _ = csrf;
@@ -127,7 +127,7 @@ pub async fn cancel_replay_job(job: String, csrf: String) -> Result<ReplayJobVie
         .map_err(failed("could not cancel the job"))
 }
 
-#[server(endpoint = "ops/dlq/discard")]
+#[server(endpoint = "ops/dlq/discard", output = crate::codec::Json)]
 pub async fn discard_dead_letters(
     ids: Vec<i64>,
     reason: String,

@@ -17,7 +17,7 @@ pub struct BreakersView {
     pub chart: ChartView,
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_breakers(range: String) -> Result<BreakersView, ServerFnError> {
     use crate::charts::{Paint, TimeChart, YUnit};
     let console = crate::console::console_model()?;

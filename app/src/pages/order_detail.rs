@@ -17,7 +17,7 @@ pub struct OrderHistory {
     pub failures: Vec<FailureContext>,
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_order_history(
     order_id: String,
     as_of: Option<i64>,
@@ -35,7 +35,7 @@ pub async fn load_order_history(
     Ok(OrderHistory { as_of, failures })
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_order_detail(order_id: String) -> Result<Option<OrderDetail>, ServerFnError> {
     let ops = crate::api::read_model()?;
     if order_id.len() > 200 {

@@ -11,7 +11,7 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
 
 /// Orders changed most recently, newest first.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn recent_orders(limit: i64) -> Result<Vec<OrderRow>, ServerFnError> {
     let ops = crate::api::read_model()?;
     let limit = limit.clamp(1, crate::api::MAX_PAGE);
@@ -25,7 +25,7 @@ pub const PAGE: i64 = 50;
 
 /// One page of orders matching the filters (keyset paging: `after_t`/`after_id` name the
 /// last row of the previous page). Every value reaches SQL as a bound parameter.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 #[allow(clippy::too_many_arguments)]
 pub async fn search_orders(
     status: Option<String>,

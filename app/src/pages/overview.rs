@@ -33,7 +33,7 @@ pub struct OverviewView {
     pub quarantined: i64,
 }
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_overview(range: String) -> Result<OverviewView, ServerFnError> {
     use crate::charts::{Paint, TimeChart, YUnit};
     let console = crate::console::console_model()?;

@@ -5,7 +5,7 @@ use crate::api::QuarantinedView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_quarantined() -> Result<Vec<QuarantinedView>, ServerFnError> {
     let ops = crate::api::read_model()?;
     ops.quarantined(200)
