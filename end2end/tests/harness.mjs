@@ -57,8 +57,12 @@ export async function login(page, base, name, next = '/orders') {
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button[type=submit]')]);
 }
 
-/** The whole system on free ports. `stop()` tears it down. */
-export async function startSystem() {
+/**
+ * The whole system on free ports. `stop()` tears it down. `fleet`: arguments for a
+ * `switchyard fleet` process run beside the console (the order saga services), e.g.
+ * `['--mode', 'choreographed', '--rate', '3']`.
+ */
+export async function startSystem({ fleet } = {}) {
   const adminUrl = need('DATABASE_URL');
   const db = `sy_e2e_${Date.now()}_${process.pid}`;
   execFileSync('psql', [adminUrl, '-qc', `CREATE DATABASE ${db}`]);
@@ -87,6 +91,12 @@ export async function startSystem() {
   const server = spawn(need('SWITCHYARD_BIN'), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   await waitFor('server ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
 
+  let fleetProcess;
+  if (fleet) {
+    fleetProcess = spawn(need('SWITCHYARD_BIN'), ['fleet', ...fleet],
+      { env: { ...env, RUST_LOG: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+
   const produceOrder = (orderId) =>
     execFileSync(need('SWITCHYARD_BIN'), ['produce', '--order-id', orderId], { env }).toString();
 
@@ -100,6 +110,7 @@ export async function startSystem() {
     produceOrder,
     produceRaw,
     async stop() {
+      fleetProcess?.kill('SIGKILL');
       const exited = new Promise((r) => server.once('exit', r));
       server.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);

@@ -28,7 +28,11 @@ fn pg(cmd: &str, name: &str, port: u16) -> String {
         .args([cmd, name, &port.to_string()])
         .output()
         .expect("scripts/pg.sh");
-    assert!(out.status.success(), "pg.sh {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg.sh {cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -56,7 +60,11 @@ async fn assert_ledger(db: &TestDb, total: usize) {
         "duplicate event ids"
     );
     let problems = verify(&db.pool).await.unwrap();
-    assert!(problems.is_empty(), "projections differ from a rebuild:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "projections differ from a rebuild:\n{}",
+        problems.join("\n")
+    );
 }
 
 async fn wait_stored(db: &TestDb, total: usize, what: &str) {

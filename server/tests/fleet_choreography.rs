@@ -1,7 +1,10 @@
 //! The choreographed saga (`--mode choreographed`): no conductor, each service reacts to
-//! the previous one's domain events. Healthy orders complete; with the payment gateway
-//! down, orders fail and their inventory is released — compensation by events — and the
-//! console's saga timeline shows the steps as in the orchestrated mode.
+//! the previous one's domain events. Healthy orders complete; declined payments fail their
+//! orders and release the inventory — compensation by events — and the console's saga
+//! timeline shows the steps as in the orchestrated mode. With the payment gateway down,
+//! the payment service dead-letters what it cannot do, the orders wait, and replaying the
+//! dead letters through the console once the gateway is back completes them, each charged
+//! once.
 
 mod common;
 
@@ -78,8 +81,8 @@ async fn events_drive_the_saga_and_its_compensation() {
         5
     );
 
-    // Payment gateway down: payment.failed → inventory releases → order.failed.
-    sqlx::query("INSERT INTO faults (name, value) VALUES ('payment_outage', 1)")
+    // Every card declined: payment.failed → inventory releases → order.failed.
+    sqlx::query("INSERT INTO faults (name, value) VALUES ('payment_decline_rate', 1)")
         .execute(&fleet_pool)
         .await
         .unwrap();
@@ -130,6 +133,120 @@ async fn events_drive_the_saga_and_its_compensation() {
     assert!(
         reason.as_deref().is_some_and(|r| r.contains("payment")),
         "failure reason: {reason:?}"
+    );
+
+    sqlx::query("UPDATE faults SET value = 0 WHERE name = 'payment_decline_rate'")
+        .execute(&fleet_pool)
+        .await
+        .unwrap();
+
+    // Payment gateway down: the payment service cannot act, retries, then dead-letters the
+    // message that asked it (inventory.reserved); the orders wait.
+    sqlx::query("INSERT INTO faults (name, value) VALUES ('payment_outage', 1)")
+        .execute(&fleet_pool)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        waiting.push(fleet.start_order().await.unwrap());
+    }
+    eventually(
+        Duration::from_secs(60),
+        "3 dead letters in the console",
+        || async {
+            fleet_count(
+                &db.pool,
+                "SELECT count(*) FROM dead_letters WHERE order_id = ANY($1)
+             AND original_topic = 'inventory.reserved' AND status = 'pending'",
+                &waiting,
+            )
+            .await
+                == 3
+        },
+    )
+    .await;
+    assert_eq!(
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM sagas WHERE order_id = ANY($1) AND state = 'running'",
+            &waiting
+        )
+        .await,
+        3,
+        "the orders wait for the gateway"
+    );
+    assert_eq!(
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM payments WHERE order_id = ANY($1)",
+            &waiting
+        )
+        .await,
+        0
+    );
+
+    // The gateway is back; an operator replays the dead letters (twice, by mistake).
+    sqlx::query("UPDATE faults SET value = 0 WHERE name = 'payment_outage'")
+        .execute(&fleet_pool)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let dead: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM dead_letters WHERE order_id = ANY($1) AND original_topic = 'inventory.reserved'",
+    )
+    .bind(&waiting)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let marks = switchyard::replay::watermarks::Watermarks::new(&broker.bootstrap).unwrap();
+    let operator = switchyard::audit::Actor::new("olga", "127.0.0.1");
+    for id in dead.iter().chain(dead.iter()) {
+        let _ = switchyard::replay::one::replay_one(
+            &db.pool,
+            &broker.producer(),
+            &marks,
+            *id,
+            &operator,
+            3,
+        )
+        .await
+        .unwrap();
+    }
+    eventually(
+        Duration::from_secs(60),
+        "the waiting orders complete",
+        || async {
+            fleet_count(
+                &fleet_pool,
+                "SELECT count(*) FROM sagas WHERE order_id = ANY($1) AND state = 'completed'",
+                &waiting,
+            )
+            .await
+                == 3
+        },
+    )
+    .await;
+    assert_eq!(
+        fleet_count(
+            &fleet_pool,
+            "SELECT count(*) FROM payments WHERE order_id = ANY($1) AND status = 'charged'",
+            &waiting
+        )
+        .await,
+        3,
+        "each charged once"
+    );
+    assert_eq!(
+        fleet_count(
+            &db.pool,
+            "SELECT count(*) FROM replays r JOIN dead_letters d ON d.id = r.dead_letter_id
+             WHERE d.order_id = ANY($1) AND r.status = 'sent'",
+            &waiting
+        )
+        .await as usize,
+        dead.len(),
+        "the second replay of each was refused"
     );
 
     // The console sees the same story, saga timeline included.

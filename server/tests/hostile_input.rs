@@ -102,7 +102,10 @@ async fn hostile_records_are_all_accounted_for() {
             .unwrap();
     let mut classes = std::collections::BTreeMap::<&str, i64>::new();
     for (reason, count) in &reasons {
-        assert!(!reason.trim().is_empty(), "every quarantined record has a reason");
+        assert!(
+            !reason.trim().is_empty(),
+            "every quarantined record has a reason"
+        );
         *classes
             .entry(switchyard::metrics::reason_class(reason))
             .or_default() += count;

@@ -8,6 +8,14 @@
 //! `saga.step` (started, then its outcome), so the console's saga timeline is the same in
 //! both modes.
 //!
+//! A dependency that is down (outage, breaker open) does not fail the saga here: with no
+//! conductor to ask again later, the service fails the message instead
+//! ([`super::step_service::DependencyDown`]); the bus retries it with backoff, then
+//! dead-letters it to `<trigger>.dlq`, and the order waits. Replaying the dead letter once
+//! the dependency is back continues the saga — the seed's pattern, and the operator's
+//! scenario the console is built for. A refusal (a declined card) fails the step and the
+//! compensations run.
+//!
 //! Recovery rests on Kafka redelivery and idempotent services: a restarted service re-reads
 //! what it had not committed, finds its effect row if it had acted, and announces the same
 //! events again (same ids). A compensation that keeps failing is retried with backoff and
@@ -20,6 +28,7 @@ use super::events::{domain_event, emit, outcome_str, phase_str, stable_id, StepM
 use super::order_service::lease_secs;
 use super::runtime::{internal, Fleet, Service};
 use super::saga::{Outcome, Phase, ORDER_STEPS};
+use super::step_service::{DependencyDown, WhenDown};
 use crate::contract::Envelope;
 use serde_json::Value;
 use std::sync::Arc;
@@ -119,9 +128,22 @@ impl Fleet {
                     .map_err(internal)?;
                     let reason = env.data.get("reason").and_then(Value::as_str);
                     let ok = fleet
-                        .act(step, phase, &saga_id, &order_id, 1, reason)
+                        .act(
+                            step,
+                            phase,
+                            &saga_id,
+                            &order_id,
+                            1,
+                            reason,
+                            WhenDown::FailMessage,
+                        )
                         .await
-                        .map_err(internal)?;
+                        .map_err(|e| match e.downcast_ref::<DependencyDown>() {
+                            Some(down) => {
+                                HandlerError::new("DependencyUnavailable", down.0.clone())
+                            }
+                            None => internal(e),
+                        })?;
                     if !ok && phase == Phase::Compensate {
                         // Undoing must happen: retried, then a dead letter to replay.
                         return Err(HandlerError::new(

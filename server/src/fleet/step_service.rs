@@ -18,10 +18,35 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// A step could not be tried because its dependency is down (outage, time-out, breaker
+/// open, bulkhead full) — as opposed to refused (a declined card). In the choreographed
+/// saga nobody would ask again, so the service fails the message instead of the saga:
+/// the bus retries it with backoff and then dead-letters it, the saga waits, and an
+/// operator replays the dead letter once the dependency is back.
+#[derive(Debug)]
+pub struct DependencyDown(pub String);
+
+impl std::fmt::Display for DependencyDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DependencyDown {}
+
+/// What happens when a step's dependency is down while doing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenDown {
+    /// The step fails and the saga compensates (the orchestrator decides).
+    FailStep,
+    /// The message fails ([`DependencyDown`]): retried, then dead-lettered (choreography).
+    FailMessage,
+}
+
 impl Fleet {
     /// Calls step `step`'s dependency. Undoing must happen, so an undo is retried a few
-    /// times when the dependency is down; doing fails fast.
-    async fn call(&self, step: usize, undo: bool) -> Result<(), String> {
+    /// times when the dependency is down; doing fails fast. `Err((down, message))`.
+    async fn call(&self, step: usize, undo: bool) -> Result<(), (bool, String)> {
         let dep = self.deps[step].clone();
         let faults = self.faults.read().unwrap().clone();
         let mut attempt = 0u32;
@@ -35,14 +60,22 @@ impl Fleet {
                 ) if undo && attempt < 5 => {
                     tokio::time::sleep(Duration::from_millis(200) * attempt).await;
                 }
-                r => return r.map_err(|e| format!("{}: {}", ORDER_STEPS[step], e.message())),
+                r => {
+                    return r.map_err(|e| {
+                        let down = !matches!(e, CallError::Refused(_));
+                        (down, format!("{}: {}", ORDER_STEPS[step], e.message()))
+                    })
+                }
             }
         }
     }
 
     /// Executes or compensates `step` for an order — at most once, whatever was asked
     /// before — and announces the outcome. `reason` (why the saga is being undone) is
-    /// carried into the compensation's domain event. Returns whether it succeeded.
+    /// carried into the compensation's domain event. Returns whether it succeeded; with
+    /// [`WhenDown::FailMessage`], a dependency that is down while doing the step is a
+    /// [`DependencyDown`] error instead, and nothing is recorded or announced.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn act(
         &self,
         step: usize,
@@ -51,6 +84,7 @@ impl Fleet {
         order_id: &str,
         attempt: i32,
         reason: Option<&str>,
+        when_down: WhenDown,
     ) -> anyhow::Result<bool> {
         let effect = &EFFECTS[step];
         let from_row = |r: Recorded| match r {
@@ -63,13 +97,18 @@ impl Fleet {
             Phase::Execute => match effect.get(&self.pool, order_id).await? {
                 Some(r) => from_row(r),
                 None => {
-                    let r = self.call(step, false).await;
+                    let r = match self.call(step, false).await {
+                        Err((true, why)) if when_down == WhenDown::FailMessage => {
+                            return Err(DependencyDown(why).into())
+                        }
+                        r => r.map_err(|(_, why)| why),
+                    };
                     from_row(effect.record(&self.pool, order_id, saga_id, &r).await?)
                 }
             },
             Phase::Compensate => match effect.get(&self.pool, order_id).await? {
                 Some(Recorded::Done) => {
-                    let r = self.call(step, true).await;
+                    let r = self.call(step, true).await.map_err(|(_, why)| why);
                     if r.is_ok() {
                         effect.undo(&self.pool, order_id).await?;
                     }
@@ -172,7 +211,15 @@ impl Fleet {
                         return Ok(());
                     };
                     fleet
-                        .act(m.step, m.phase, &m.saga_id, &m.order_id, m.attempt, None)
+                        .act(
+                            m.step,
+                            m.phase,
+                            &m.saga_id,
+                            &m.order_id,
+                            m.attempt,
+                            None,
+                            WhenDown::FailStep,
+                        )
                         .await
                         .map(|_| ())
                         .map_err(internal)
