@@ -98,10 +98,11 @@ test('an operator confirms the proposal: the job runs and the order completes', 
   await page.waitForURL((u) => u.pathname === '/dead-letters' && u.searchParams.has('job'),
     { timeout: 20000 });
   const jobId = new URL(page.url()).searchParams.get('job');
+  const dump = async () => `${page.url()} ${await page.getByTestId('jobs').innerHTML().catch((e) => String(e))}`;
   await page.waitForFunction((id) => {
     const j = document.querySelector(`li[data-job-id="${id}"]`);
     return j?.dataset.status === 'completed';
-  }, jobId, { timeout: 30000 });
+  }, jobId, { timeout: 30000 }).catch(async (e) => { throw new Error(`${e.message}; page: ${await dump()}`); });
   assert.equal(sql(`SELECT actor FROM audit_log WHERE action = 'replay_job_start'
     AND target = '${jobId}'`), 'otto', 'the job is audited as the operator');
   await page.screenshot({ path: `${ARTIFACTS}/assistant-confirmed.png`, fullPage: true });

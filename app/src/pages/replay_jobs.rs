@@ -9,11 +9,16 @@ use crate::live::{self, LiveState};
 use crate::session::{CsrfField, IfRole};
 use leptos::prelude::*;
 
-/// Jobs shown: pushed versions replace loaded ones; newest first, running on top.
+/// Jobs shown: pushed versions replace loaded ones (unless the loaded one has ended and the
+/// pushed one has not: a reload after a reconnect can be newer); newest first, running on
+/// top.
 pub fn merge_jobs(pushed: &[ReplayJobView], loaded: &[ReplayJobView]) -> Vec<ReplayJobView> {
     let mut out: Vec<ReplayJobView> = loaded
         .iter()
-        .map(|j| pushed.iter().find(|p| p.id == j.id).unwrap_or(j).clone())
+        .map(|j| match pushed.iter().find(|p| p.id == j.id) {
+            Some(p) if !(p.running() && !j.running()) => p.clone(),
+            _ => j.clone(),
+        })
         .collect();
     for p in pushed {
         if !out.iter().any(|j| j.id == p.id) {
@@ -31,15 +36,50 @@ pub fn merge_jobs(pushed: &[ReplayJobView], loaded: &[ReplayJobView]) -> Vec<Rep
 #[component]
 pub fn JobsPanel(highlight: Memo<Option<String>>, jobs_ended: RwSignal<u32>) -> impl IntoView {
     let cancel = ServerAction::<CancelReplayJob>::new();
-    // Reloaded after a cancel and when the page is pointed at another job (a job just
-    // started redirects to `?job=<id>`), so a new job shows even if it ends before its
-    // first pushed progress message reaches this browser.
+    let state = RwSignal::new(LiveState::Static);
+    // Each time the push stream (re)opens: what happened before it did (a job that started
+    // and ended while this page was loading, or during a server restart) is only in a
+    // reload, never in a push.
+    let opened = RwSignal::new(0u32);
+    Effect::new(move |was_live: Option<bool>| {
+        let live = state.get() == LiveState::Live;
+        if live && was_live == Some(false) {
+            opened.update(|n| *n += 1);
+        }
+        live
+    });
+    // While a job runs, a reload every few seconds as well: pushes make progress
+    // immediate, this makes it certain (a push missed in a reconnect, or while the page
+    // was being replaced, is not waited for).
+    let tick = RwSignal::new(0u32);
+    // Reloaded after a cancel, when the page is pointed at another job (a job just started
+    // redirects to `?job=<id>`), when the push stream opens, and on the tick.
     let loaded = Resource::new(
-        move || (cancel.version().get(), highlight.get()),
+        move || {
+            (
+                cancel.version().get(),
+                highlight.get(),
+                opened.get(),
+                tick.get(),
+            )
+        },
         |_| load_replay_jobs(),
     );
+    Effect::new(move |_| {
+        let poll = move || {
+            let running = loaded
+                .get_untracked()
+                .and_then(Result::ok)
+                .is_some_and(|jobs| jobs.iter().any(ReplayJobView::running));
+            if running {
+                tick.update(|n| *n += 1);
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(poll, std::time::Duration::from_millis(2500)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
     let pushed = RwSignal::new(Vec::<ReplayJobView>::new());
-    let state = RwSignal::new(LiveState::Static);
     Effect::new(move |_| {
         live::subscribe(state, move |msg| {
             if let LiveMessage::ReplayJob(job) = msg {
@@ -190,5 +230,12 @@ mod tests {
         let merged = merge_jobs(&pushed, &loaded);
         let ids: Vec<(&str, i64)> = merged.iter().map(|j| (j.id.as_str(), j.sent)).collect();
         assert_eq!(ids, vec![("c", 0), ("b", 7), ("a", 10)]);
+    }
+
+    #[test]
+    fn a_reload_that_saw_the_end_beats_an_older_push() {
+        let loaded = vec![job("a", "completed", 1, 10)];
+        let pushed = vec![job("a", "running", 1, 4)];
+        assert_eq!(merge_jobs(&pushed, &loaded)[0].status, "completed");
     }
 }

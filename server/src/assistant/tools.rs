@@ -360,16 +360,73 @@ async fn recent_failures(
     .bind(&a.service)
     .fetch_all(&mut **tx)
     .await?;
-    let citations = orders.iter().take(10).map(|o| order_cite(&o.0)).collect();
+    let mut citations: Vec<Citation> = orders.iter().take(10).map(|o| order_cite(&o.0)).collect();
+    // For one service, what else happened to it in the window: its breakers' transitions
+    // and the dead letters its failures left (an outage that dead-letters instead of
+    // failing sagas shows only there).
+    let (mut transitions, mut dead) = (Vec::new(), Vec::new());
+    if let Some(service) = &a.service {
+        let t: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT breaker, from_state, to_state, at FROM breaker_transitions
+             WHERE service = $1 AND at >= $2 AND ($3::timestamptz IS NULL OR at < $3)
+             ORDER BY at LIMIT 20",
+        )
+        .bind(service)
+        .bind(since)
+        .bind(a.until)
+        .fetch_all(&mut **tx)
+        .await?;
+        transitions = t
+            .iter()
+            .map(|(b, f, to, at)| json!({"breaker": b, "from": f, "to": to, "at": ts(*at)}))
+            .collect();
+        let d: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT original_topic, COALESCE(exception_message, '(no message)'), count(*)::int8,
+                    count(*) FILTER (WHERE status = 'pending')::int8
+             FROM dead_letters
+             WHERE failed_at >= $2 AND ($3::timestamptz IS NULL OR failed_at < $3)
+               AND (exception_message ILIKE '%' || $1 || '%' OR original_topic LIKE $1 || '.%')
+             GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10",
+        )
+        .bind(like_escape(service))
+        .bind(since)
+        .bind(a.until)
+        .fetch_all(&mut **tx)
+        .await?;
+        dead = d
+            .iter()
+            .map(|(topic, error, n, pending)| {
+                json!({"original_topic": topic, "error": error, "count": n, "pending": pending})
+            })
+            .collect();
+        if !transitions.is_empty() {
+            citations.push(Citation {
+                label: format!("{service} breakers"),
+                href: "/breakers".into(),
+            });
+        }
+        if !d.is_empty() {
+            citations.push(Citation {
+                label: format!("{service} dead letters"),
+                href: format!(
+                    "/dead-letters?error={}",
+                    switchyard_app::api::percent_encode(service)
+                ),
+            });
+        }
+    }
     Ok(ToolOutput {
         content: json!({
             "since": ts(since),
+            "service": a.service,
             "failed_orders": orders.iter().map(|(id, status, reason, at)| json!({
                 "order_id": id, "status": status, "failure_reason": reason, "at": ts(*at)
             })).collect::<Vec<_>>(),
             "failed_steps": steps.iter().map(|(step, error, n, last)| json!({
                 "step": step, "error": error, "count": n, "last_at": ts(*last)
             })).collect::<Vec<_>>(),
+            "breaker_transitions": transitions,
+            "dead_letters": dead,
         }),
         citations,
         proposals: vec![],

@@ -22,6 +22,10 @@ pub const PROTOTYPES: &[(&str, &str)] = &[
     (tools::RECENT_FAILURES, "why are orders failing"),
     (tools::RECENT_FAILURES, "which saga steps are erroring"),
     (tools::RECENT_FAILURES, "anything going wrong right now"),
+    (
+        tools::RECENT_FAILURES,
+        "what happened to the payment service",
+    ),
     (tools::DLQ_SUMMARY, "how many dead letters are there"),
     (
         tools::DLQ_SUMMARY,
@@ -201,6 +205,14 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; 8] {
         ]) {
             s[idx(tools::RECENT_FAILURES)] += 0.5;
         }
+    }
+    // "What happened to payments?", "what's going on with inventory?": what went wrong
+    // for that service lately.
+    let happened = any(&["happened", "happening", "happens"])
+        || t.contains("going on")
+        || t.contains("wrong with");
+    if happened && e.service.is_some() && e.order_id.is_none() && !dead && !breaker {
+        s[idx(tools::RECENT_FAILURES)] += 2.5;
     }
     if any(&["orders", "order"]) && e.order_id.is_none() {
         s[idx(tools::SEARCH_ORDERS)] += 1.0;

@@ -143,8 +143,44 @@ fn search_orders(args: &Value, o: &Value) -> String {
 fn recent_failures(o: &Value) -> String {
     let orders = arr(o, "failed_orders");
     let steps = arr(o, "failed_steps");
+    let mut extra = String::new();
+    if let Some(service) = o.get("service").and_then(Value::as_str) {
+        let transitions = arr(o, "breaker_transitions");
+        if !transitions.is_empty() {
+            let l: Vec<String> = transitions
+                .iter()
+                .map(|t| format!("{} → {} at {}", s(t, "from"), s(t, "to"), s(t, "at")))
+                .collect();
+            extra.push_str(&format!(
+                " The {service} breakers changed state: {}.",
+                l.join(", ")
+            ));
+        }
+        let dead = arr(o, "dead_letters");
+        if !dead.is_empty() {
+            let total: i64 = dead.iter().map(|d| n(d, "count")).sum();
+            let pending: i64 = dead.iter().map(|d| n(d, "pending")).sum();
+            let l: Vec<String> = dead
+                .iter()
+                .take(3)
+                .map(|d| {
+                    format!(
+                        "{} from {} (\"{}\")",
+                        n(d, "count"),
+                        s(d, "original_topic"),
+                        s(d, "error")
+                    )
+                })
+                .collect();
+            extra.push_str(&format!(
+                " {} in the {service} dead letters ({pending} still pending): {}.",
+                plural(total, "message", "messages"),
+                l.join("; ")
+            ));
+        }
+    }
     if orders.is_empty() && steps.is_empty() {
-        return format!("Nothing failed since {}.", s(o, "since"));
+        return format!("Nothing failed since {}.{extra}", s(o, "since"));
     }
     let mut out = format!(
         "Since {}: {} failed or cancelled.",
@@ -174,6 +210,7 @@ fn recent_failures(o: &Value) -> String {
             .collect();
         out.push_str(&format!(" Latest: {}.", l.join(", ")));
     }
+    out.push_str(&extra);
     out
 }
 
