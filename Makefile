@@ -55,10 +55,10 @@ suite-bad-input:
 	  cargo test -p switchyard --features embeddings --test hostile_input -- --nocapture
 
 ## Fault suite, long form: PostgreSQL crashes and broker kills during ingest, 5 rounds each,
-## plus the kill -9 tests of ingest, replay and the fleet (issue 9).
+## plus the kill -9 tests of ingest (20 kills), replay and the fleet (issue 9).
 suite-faults:
 	scripts/setup.sh test
 	. scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" \
-	  NISSHI_BIN="$$SY_TOOLS/bin/nisshi" SWITCHYARD_SUITE_ROUNDS=5 \
+	  NISSHI_BIN="$$SY_TOOLS/bin/nisshi" SWITCHYARD_SUITE_ROUNDS=5 SWITCHYARD_SUITE_KILLS=20 \
 	  cargo test -p switchyard --features embeddings --test fault_suite --test ingest_exactly_once \
 	    --test replay_crash --test fleet_crash -- --nocapture --test-threads 1

@@ -61,7 +61,11 @@ async fn assert_exactly_once(db: &TestDb, total: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_ingest_resumes_without_loss_or_duplicates() {
     const RECORDS: usize = 100_000;
-    const KILLS: usize = 10;
+    // Ten in `make test`; the fault suite's long form (`make suite-faults`) asks for 20.
+    let kills: usize = std::env::var("SWITCHYARD_SUITE_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
     let db = TestDb::new().await;
     let broker = Broker::start().await;
     let records = Synthetic::new(1, "K").records(RECORDS);
@@ -75,7 +79,7 @@ async fn killed_ingest_resumes_without_loss_or_duplicates() {
         }
     });
 
-    for kill in 0..KILLS {
+    for kill in 0..kills {
         let before = consumed(&db).await;
         let mut child = spawn_ingest(&db, &broker);
         eventually(Duration::from_secs(60), "ingest makes progress", || async {

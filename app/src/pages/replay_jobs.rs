@@ -16,7 +16,7 @@ pub fn merge_jobs(pushed: &[ReplayJobView], loaded: &[ReplayJobView]) -> Vec<Rep
     let mut out: Vec<ReplayJobView> = loaded
         .iter()
         .map(|j| match pushed.iter().find(|p| p.id == j.id) {
-            Some(p) if !(p.running() && !j.running()) => p.clone(),
+            Some(p) if !p.running() || j.running() => p.clone(),
             _ => j.clone(),
         })
         .collect();
