@@ -88,8 +88,10 @@ export async function startSystem({ fleet } = {}) {
     execFileSync(need('SWITCHYARD_BIN'), ['user', 'add', name, '--role', role, '--password-stdin'],
       { env, input: `${PASSWORD}\n`, stdio: ['pipe', 'ignore', 'inherit'] });
   }
-  const server = spawn(need('SWITCHYARD_BIN'), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  await waitFor('server ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
+  const serve = () => spawn(need('SWITCHYARD_BIN'), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  let server = serve();
+  const ready = () => waitFor('server ready', async () => (await fetch(`${base}/readyz`)).ok, 60000);
+  await ready();
 
   let fleetProcess;
   if (fleet) {
@@ -109,6 +111,15 @@ export async function startSystem({ fleet } = {}) {
     env,
     produceOrder,
     produceRaw,
+    /** kill -9 of the console, then the same console again on the same address. */
+    async crashServer(downMs = 1000) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGKILL');
+      await exited;
+      await new Promise((r) => setTimeout(r, downMs));
+      server = serve();
+      await ready();
+    },
     async stop() {
       fleetProcess?.kill('SIGKILL');
       const exited = new Promise((r) => server.once('exit', r));
