@@ -55,7 +55,7 @@ suite-bad-input:
 	  cargo test -p switchyard --features embeddings --test hostile_input -- --nocapture
 
 ## Fault suite, long form: PostgreSQL crashes and broker kills during ingest, 5 rounds each,
-## plus the kill -9 tests of ingest (20 kills), replay and the fleet (issue 9).
+## plus the kill -9 tests of ingest and of a replay job (20 kills each) and of the fleet (issue 9).
 suite-faults:
 	scripts/setup.sh test
 	. scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" \

@@ -1,4 +1,5 @@
-//! `kill -9` of the real `switchyard serve` in the middle of a replay job, three times:
+//! `kill -9` of the real `switchyard serve` in the middle of a replay job, three times
+//! (`SWITCHYARD_SUITE_KILLS`; the fault suite's long form, `make suite-faults`, asks 20):
 //! after the last restart the job completes, every dead letter is on the target topic
 //! exactly once, and every replay the database calls sent is the one on the broker.
 
@@ -33,10 +34,15 @@ async fn sent(db: &TestDb, j: Uuid) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_server_resumes_the_job_without_sending_twice() {
-    const N: i64 = 1500;
+    let kills: i64 = std::env::var("SWITCHYARD_SUITE_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    // Enough that every kill lands mid-job (each run sends a few hundred before its kill).
+    let n: i64 = 1500.max(kills * 700);
     let db = TestDb::new().await;
     let broker = Broker::start().await;
-    seed(&db, "payment.completed", "PAY", N, "gateway timeout").await;
+    seed(&db, "payment.completed", "PAY", n, "gateway timeout").await;
     // 300 msgs/s: batches of 300 a second, so a kill nearly always lands mid-batch.
     let j = job::start(
         &db.pool,
@@ -55,7 +61,7 @@ async fn killed_server_resumes_the_job_without_sending_twice() {
     .await
     .unwrap();
 
-    for kill in 1..=3 {
+    for kill in 1..=kills {
         let before = sent(&db, j).await;
         let mut child = spawn_serve(&db, &broker);
         common::eventually(
@@ -81,11 +87,11 @@ async fn killed_server_resumes_the_job_without_sending_twice() {
     child.wait().unwrap();
 
     let v = job::job_view(&db.pool, j).await.unwrap().unwrap();
-    assert_eq!((v.sent, v.total), (N, N), "{v:?}");
+    assert_eq!((v.sent, v.total), (n, n), "{v:?}");
     let landed = replays_on(&broker, "payment.completed");
     let keys: HashSet<_> = landed.iter().filter_map(|m| m.key.clone()).collect();
-    assert_eq!(keys.len() as i64, N, "every dead letter replayed");
-    assert_eq!(landed.len() as i64, N, "none replayed twice");
+    assert_eq!(keys.len() as i64, n, "every dead letter replayed");
+    assert_eq!(landed.len() as i64, n, "none replayed twice");
     // The database's positions are the broker's.
     let db_sent: HashMap<String, (i32, i64)> = sqlx::query_as::<_, (Uuid, i32, i64)>(
         "SELECT replay_id, target_partition, target_offset FROM replays WHERE status = 'sent'",
@@ -96,7 +102,7 @@ async fn killed_server_resumes_the_job_without_sending_twice() {
     .into_iter()
     .map(|(id, p, o)| (id.to_string(), (p, o)))
     .collect();
-    assert_eq!(db_sent.len() as i64, N);
+    assert_eq!(db_sent.len() as i64, n);
     for m in &landed {
         let id = m.header("x-replay-id").unwrap();
         assert_eq!(db_sent.get(id), Some(&(m.partition, m.offset)), "{id}");
