@@ -229,8 +229,9 @@ pub fn global() -> &'static Metrics {
 /// quarantine table).
 pub fn reason_class(reason: &str) -> &'static str {
     let r = reason.to_ascii_lowercase();
-    let classes: [(&str, &'static str); 10] = [
+    let classes: [(&str, &'static str); 11] = [
         ("invalid utf-8", "bad_utf8"),
+        ("bad envelope", "wrong_schema"),
         ("invalid json", "bad_json"),
         ("nul character", "bad_json"),
         ("oversized", "oversized"),
@@ -310,6 +311,10 @@ mod tests {
         assert_eq!(reason_class("oversized value: 2000000 bytes"), "oversized");
         assert_eq!(reason_class("unknown event type \"x\""), "unknown_type");
         assert_eq!(reason_class("missing aggregate id"), "missing_field");
+        assert_eq!(
+            reason_class("bad envelope: invalid type: integer `7`"),
+            "wrong_schema"
+        );
         assert_eq!(reason_class("anything <script>"), "other");
     }
 

@@ -121,3 +121,72 @@ async fn hostile_records_are_all_accounted_for() {
     ingest.await.unwrap().unwrap();
     db.drop_db().await;
 }
+
+/// A 1 MB value of garbage (as large as the broker takes: Nisshi, like Kafka's default
+/// `message.max.bytes`, refuses bigger ones) is quarantined with all its bytes, and the
+/// record after it is stored as usual. (Values over the decoder's own 1 MiB limit, from a
+/// broker configured for them, are quarantined as oversized: a unit test in `decode.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_megabyte_value_is_quarantined_whole_and_ingest_goes_on() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    const SIZE: usize = 1_000_000;
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    // The default producer refuses messages over 1,000,000 bytes; this one takes 4 MB.
+    let big_producer: FutureProducer = switchyard::kafka::client_config(&broker.bootstrap)
+        .set("message.max.bytes", "4000000")
+        .create()
+        .unwrap();
+    let big = vec![b'{'; SIZE];
+    big_producer
+        .send(
+            FutureRecord::<[u8], [u8]>::to("order.created")
+                .key(b"ORD-BIG")
+                .payload(&big),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    let after = Envelope::new(
+        "order.created",
+        "ORD-AFTER-BIG",
+        "test",
+        serde_json::json!({"order_id": "ORD-AFTER-BIG"}),
+    );
+    switchyard::fleet::publish(&broker.producer(), &after)
+        .await
+        .unwrap();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ingest = tokio::spawn(run(
+        db.pool.clone(),
+        ingest_settings(&broker, &db, "oversized"),
+        stop_rx,
+    ));
+    eventually(
+        Duration::from_secs(60),
+        "both records accounted for",
+        || async {
+            db.count("SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_positions")
+                .await
+                == 2
+        },
+    )
+    .await;
+    let (reason, size): (String, i32) =
+        sqlx::query_as("SELECT reason, length(raw_value) FROM quarantine")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(reason.starts_with("invalid JSON"), "{reason}");
+    assert_eq!(size as usize, SIZE, "the bytes are kept");
+    assert_eq!(
+        db.count("SELECT count(*) FROM events WHERE aggregate_id = 'ORD-AFTER-BIG'")
+            .await,
+        1
+    );
+    stop_tx.send(true).unwrap();
+    ingest.await.unwrap().unwrap();
+    db.drop_db().await;
+}

@@ -92,7 +92,8 @@ pub fn replays_on(broker: &Broker, topic: &str) -> Vec<Landed> {
 }
 
 /// Stores `n` pending dead letters of `original_topic` (on `<original_topic>.dlq`) the
-/// way ingest would, keys `<prefix>-0001`…; returns their ids in key order.
+/// way ingest would, keys `<prefix>-0001`… (more digits past 9999: `lpad` would truncate);
+/// returns their ids in key order.
 pub async fn seed(
     db: &TestDb,
     original_topic: &str,
@@ -110,7 +111,7 @@ pub async fn seed(
                                   jsonb_build_object('key', 'x-original-topic', 'text', $1)),
                 'spring-cloud-stream', $1, now() - make_interval(secs => $3 - n), v, k, $4
          FROM generate_series(1, $3) AS n,
-              LATERAL (SELECT $2 || '-' || lpad(n::text, 4, '0') AS k) AS kk,
+              LATERAL (SELECT $2 || '-' || lpad(n::text, greatest(4, length(n::text)), '0') AS k) AS kk,
               LATERAL (SELECT convert_to(json_build_object('aggregate_id', k)::text, 'UTF8') AS v) AS vv
          RETURNING id",
     )
