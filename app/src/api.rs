@@ -71,6 +71,10 @@ pub struct EventView {
     pub source: Option<String>,
     pub correlation_id: Option<String>,
     pub causation_id: Option<String>,
+    /// The envelope's id: the same id at two positions is one event delivered twice
+    /// (a producer's retry, a replay), shown as such.
+    #[serde(default)]
+    pub event_id: Option<String>,
 }
 
 /// A dead letter, as listed next to the order it belongs to.

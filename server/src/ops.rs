@@ -126,10 +126,11 @@ impl OpsApi for PgOps {
             Option<String>,
             Option<String>,
             Option<String>,
+            Option<String>,
         );
         let events = sqlx::query_as::<_, Ev>(
             "SELECT id, event_type, topic, kafka_partition, kafka_offset, aggregate_version, occurred_at,
-                    source, correlation_id, causation_id
+                    source, correlation_id, causation_id, event_id::text
              FROM events WHERE aggregate_id = $1 ORDER BY occurred_at, id LIMIT 1000",
         )
         .bind(order_id)
@@ -147,6 +148,7 @@ impl OpsApi for PgOps {
             source: e.7,
             correlation_id: e.8,
             causation_id: e.9,
+            event_id: e.10,
         })
         .collect();
         let dead_letters = sqlx::query_as::<

@@ -70,3 +70,45 @@ async fn console_serves_pages_probes_and_live_push() {
     drop(server);
     db.drop_db().await;
 }
+
+/// The same event delivered twice (a producer's retry against a broker without
+/// idempotence, a replay) is stored at both positions — that is what Kafka holds — and the
+/// order's event history marks the second as the first one again, not a new event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_delivered_twice_is_marked_in_the_history() {
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    let producer = broker.producer();
+    let server = Console::start(&db.url, Some(&broker.bootstrap), &[]).await;
+    add_user(&db.url, "vera", "viewer", "viewer-password-1");
+    let (http, _) = server.login("vera", "viewer-password-1").await;
+    let created = new_order("ORD-TWICE", &mut rand::rng());
+    publish(&producer, &created).await.unwrap();
+    publish(&producer, &created).await.unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "both deliveries stored",
+        || async {
+            db.count("SELECT count(*) FROM events WHERE aggregate_id = 'ORD-TWICE'")
+                .await
+                == 2
+        },
+    )
+    .await;
+    let html = http
+        .get(format!("{}/orders/ORD-TWICE", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        html.matches(r#"data-testid="redelivered""#).count(),
+        1,
+        "{html}"
+    );
+    assert!(html.contains("again (#1)"), "{html}");
+    drop(server);
+    db.drop_db().await;
+}

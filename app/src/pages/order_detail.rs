@@ -152,15 +152,33 @@ fn Detail(d: OrderDetail) -> impl IntoView {
                 <th scope="col">"Causation"</th>
             </tr></thead>
             <tbody>
-                {d.events.into_iter().enumerate().map(|(i, e)| {
+                {d.events.into_iter().enumerate().map({
+                    // Where each event id was first seen: a later row with the same id is
+                    // the same event delivered again (a producer's retry, a replay).
+                    let mut first_seen = std::collections::HashMap::<String, usize>::new();
+                    move |(i, e)| {
                     let n = i + 1;
+                    let again = e.event_id.clone().and_then(|id| match first_seen.get(&id) {
+                        Some(first) => Some(*first),
+                        None => {
+                            first_seen.insert(id, n);
+                            None
+                        }
+                    });
                     let (row_id, at_href) = (format!("v-{n}"), format!("{self_href}?as_of={n}#as-of"));
                     let corr_href = e.correlation_id.as_deref().map(|c| format!("/orders?q={}", percent_encode(c)));
                     view! {
                     <tr id=row_id>
                         <td class="num"><a href=at_href title="State as of this version" data-testid="as-of-link">{n}</a></td>
                         <td class="mono">{e.occurred_at.format("%H:%M:%S%.3f").to_string()}</td>
-                        <td>{e.event_type}</td>
+                        <td>{e.event_type}
+                            {again.map(|first| view! {
+                                <span class="badge warn" data-testid="redelivered"
+                                    title="Same event id as an earlier row: delivered again, not a new event">
+                                    {format!("again (#{first})")}
+                                </span>
+                            })}
+                        </td>
                         <td class="num">{e.version.map(|v| v.to_string()).unwrap_or_default()}</td>
                         <td class="mono">{format!("{}/{}@{}", e.topic, e.partition, e.offset)}</td>
                         <td>{e.source.unwrap_or_default()}</td>
@@ -170,7 +188,7 @@ fn Detail(d: OrderDetail) -> impl IntoView {
                         }}</td>
                         <td class="mono">{e.causation_id.unwrap_or_default()}</td>
                     </tr>
-                }}).collect_view()}
+                }}}).collect_view()}
             </tbody>
         </table>
 
