@@ -96,8 +96,7 @@ fn latency_histogram() -> Histogram {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("switchyard");
-        let m = Metrics {
+        let mut m = Metrics {
             ingest_records: Family::default(),
             ingest_quarantined: Family::default(),
             ingest_batch_seconds: latency_histogram(),
@@ -108,59 +107,59 @@ impl Metrics {
             breaker_state: Family::default(),
             replay_jobs: Family::default(),
             replay_remaining: Gauge::default(),
-            registry: Registry::default(),
+            registry: Registry::with_prefix("switchyard"),
         };
-        registry.register(
+        m.registry.register(
             "ingest_records",
             "Records ingest read and committed to PostgreSQL, by topic and kind (event, dead_letter, quarantined)",
             m.ingest_records.clone(),
         );
-        registry.register(
+        m.registry.register(
             "ingest_quarantined",
             "Records quarantined by ingest, by reason class",
             m.ingest_quarantined.clone(),
         );
-        registry.register(
+        m.registry.register(
             "ingest_batch_seconds",
             "Time to store one ingest batch (one transaction, projections included)",
             m.ingest_batch_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "ingest_lag",
             "Records on the broker not yet stored (high watermark minus stored position)",
             m.ingest_lag.clone(),
         );
-        registry.register(
+        m.registry.register(
             "replay_messages",
             "Dead letters replayed by this process, by outcome (sent, failed, refused)",
             m.replay_messages.clone(),
         );
-        registry.register(
+        m.registry.register(
             "replay_jobs",
             "Replay jobs by status",
             m.replay_jobs.clone(),
         );
-        registry.register(
+        m.registry.register(
             "replay_remaining",
             "Items running replay jobs still have to send",
             m.replay_remaining.clone(),
         );
-        registry.register(
+        m.registry.register(
             "http_request_seconds",
             "HTTP request latency by method, route template and status",
             m.http_request_seconds.clone(),
         );
-        registry.register(
+        m.registry.register(
             "push_connections",
             "Open live-push (server-sent events) connections",
             m.push_connections.clone(),
         );
-        registry.register(
+        m.registry.register(
             "breaker_state",
             "Circuit breaker state: 1 for the breaker's current state, 0 for the others",
             m.breaker_state.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     /// The registry in the Prometheus text format.

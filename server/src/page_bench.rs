@@ -14,7 +14,7 @@ pub struct PageBenchArgs {
 }
 
 /// Nearest-rank percentile of sorted milliseconds.
-fn pct(sorted: &[f64], p: f64) -> f64 {
+pub fn pct(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }

@@ -96,10 +96,6 @@ fn rss_mib(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[(((p / 100.0) * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
 /// Probe order id → when it was handed to the producer.
 type Probes = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -215,7 +211,7 @@ pub async fn run(args: PushBenchArgs) -> anyhow::Result<()> {
         bail!("no probe arrived on the push stream (is ingest running in the console?)");
     }
     l.sort_by(f64::total_cmp);
-    let pct = |p: f64| percentile(&l, p);
+    let pct = |p: f64| crate::page_bench::pct(&l, p);
     println!(
         "push-bench: {produced} records of load at {:.0} records/s for {load_secs:.1} s, {sent_probes} probes",
         (produced + sent_probes) as f64 / load_secs
@@ -244,9 +240,9 @@ pub async fn run(args: PushBenchArgs) -> anyhow::Result<()> {
         println!(
             "| `{page}` | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
             ms.len(),
-            percentile(&ms, 50.0),
-            percentile(&ms, 95.0),
-            percentile(&ms, 99.0),
+            crate::page_bench::pct(&ms, 50.0),
+            crate::page_bench::pct(&ms, 95.0),
+            crate::page_bench::pct(&ms, 99.0),
             ms[ms.len() - 1]
         );
     }

@@ -10,11 +10,10 @@
 
 mod common;
 
-use common::{eventually, free_port, Broker, Console, TestDb};
+use common::{assert_exactly_once, consumed, eventually, free_port, Broker, Console, TestDb};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use switchyard::fleet::synthetic::{produce, Synthetic};
-use switchyard::ingest::verify::verify;
 
 fn rounds() -> usize {
     std::env::var("SWITCHYARD_SUITE_ROUNDS")
@@ -36,42 +35,9 @@ fn pg(cmd: &str, name: &str, port: u16) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-async fn stored(db: &TestDb) -> i64 {
-    db.count(
-        "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM dead_letters)
-              + (SELECT count(*) FROM quarantine)",
-    )
-    .await
-}
-
-/// Exactly `total` records stored, each once, positions at `total`, projections consistent.
-async fn assert_ledger(db: &TestDb, total: usize) {
-    assert_eq!(stored(db).await as usize, total, "stored records");
-    assert_eq!(
-        db.count("SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_positions")
-            .await as usize,
-        total,
-        "positions"
-    );
-    assert_eq!(
-        db.count("SELECT count(*) - count(DISTINCT event_id) FROM events")
-            .await,
-        0,
-        "duplicate event ids"
-    );
-    let problems = verify(&db.pool).await.unwrap();
-    assert!(
-        problems.is_empty(),
-        "projections differ from a rebuild:\n{}",
-        problems.join("\n")
-    );
-}
-
 async fn wait_stored(db: &TestDb, total: usize, what: &str) {
     eventually(Duration::from_secs(180), what, || async {
-        db.count("SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_positions")
-            .await as usize
-            >= total
+        consumed(db).await as usize >= total
     })
     .await;
 }
@@ -113,7 +79,7 @@ async fn postgres_crash_and_restart_during_ingest() {
         pg("start", &name, port);
         producing.await.unwrap();
         wait_stored(&db, total, "ingest caught up after the PostgreSQL restart").await;
-        assert_ledger(&db, total).await;
+        assert_exactly_once(&db, total).await;
     }
     println!(
         "fault suite: PASS — {} PostgreSQL crash/restart(s) during ingest, {total} records, each stored once, projections verified ({:.1} s)",
@@ -150,7 +116,7 @@ async fn broker_kill_and_restart_with_its_log_on_disk() {
         produce(&broker.producer(), &after).await.unwrap();
         total += after.len();
         wait_stored(&db, total, "ingest caught up after the broker restart").await;
-        assert_ledger(&db, total).await;
+        assert_exactly_once(&db, total).await;
     }
     println!(
         "fault suite: PASS — {} broker kill -9/restart(s), {total} records, each stored once, projections verified ({:.1} s)",

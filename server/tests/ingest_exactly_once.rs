@@ -6,26 +6,11 @@
 
 mod common;
 
-use common::{eventually, switchyard, Broker, TestDb};
+use common::{assert_exactly_once, consumed, eventually, switchyard, Broker, TestDb};
 use rand::Rng;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 use switchyard::fleet::synthetic::{produce, Synthetic};
-use switchyard::ingest::verify::verify;
-
-/// Records stored so far, from the positions (cheap to poll).
-async fn consumed(db: &TestDb) -> i64 {
-    db.count("SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_positions")
-        .await
-}
-
-async fn stored(db: &TestDb) -> i64 {
-    db.count(
-        "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM dead_letters)
-              + (SELECT count(*) FROM quarantine)",
-    )
-    .await
-}
 
 fn spawn_ingest(db: &TestDb, broker: &Broker) -> Child {
     switchyard()
@@ -38,24 +23,6 @@ fn spawn_ingest(db: &TestDb, broker: &Broker) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn ingest")
-}
-
-/// Checks that exactly `total` records are stored, each once, with consistent projections.
-async fn assert_exactly_once(db: &TestDb, total: usize) {
-    assert_eq!(stored(db).await as usize, total, "stored records");
-    assert_eq!(consumed(db).await as usize, total, "positions");
-    assert_eq!(
-        db.count("SELECT count(*) - count(DISTINCT event_id) FROM events")
-            .await,
-        0,
-        "duplicate event ids"
-    );
-    let problems = verify(&db.pool).await.unwrap();
-    assert!(
-        problems.is_empty(),
-        "projections differ from a rebuild:\n{}",
-        problems.join("\n")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

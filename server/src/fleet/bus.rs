@@ -204,11 +204,10 @@ impl Subscription {
         // The handler runs in the trace its message carried (or a new one): what it
         // publishes continues that trace, and its log lines carry the trace id.
         let trace = TraceParent::from_headers(
-            headers_of(m)
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_deref()))
-                .collect::<Vec<_>>()
-                .into_iter(),
+            m.headers()
+                .into_iter()
+                .flat_map(|hs| hs.iter())
+                .map(|h| (h.key, h.value)),
         )
         .unwrap_or_else(TraceParent::root);
         let span = tracing::info_span!("handle", trace_id = %trace.trace_id(),

@@ -368,3 +368,36 @@ pub fn csrf_in(html: &str) -> Option<String> {
     let end = rest[v..].find('"')?;
     Some(rest[v..v + end].to_string())
 }
+
+/// Records stored so far, from the stored positions (cheap to poll).
+pub async fn consumed(db: &TestDb) -> i64 {
+    db.count("SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_positions")
+        .await
+}
+
+/// Rows ingest made: events, dead letters and quarantined records.
+pub async fn stored(db: &TestDb) -> i64 {
+    db.count(
+        "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM dead_letters)
+              + (SELECT count(*) FROM quarantine)",
+    )
+    .await
+}
+
+/// Checks that exactly `total` records are stored, each once, with consistent projections.
+pub async fn assert_exactly_once(db: &TestDb, total: usize) {
+    assert_eq!(stored(db).await as usize, total, "stored records");
+    assert_eq!(consumed(db).await as usize, total, "positions");
+    assert_eq!(
+        db.count("SELECT count(*) - count(DISTINCT event_id) FROM events")
+            .await,
+        0,
+        "duplicate event ids"
+    );
+    let problems = switchyard::ingest::verify::verify(&db.pool).await.unwrap();
+    assert!(
+        problems.is_empty(),
+        "projections differ from a rebuild:\n{}",
+        problems.join("\n")
+    );
+}
