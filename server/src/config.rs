@@ -79,6 +79,11 @@ pub struct IngestConfig {
     /// Kafka group session timeout: how long a crashed member holds its partitions.
     #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
     pub session_timeout_ms: u32,
+
+    /// Batches written side by side, each in its own transaction over its own share of the
+    /// partitions: lets PostgreSQL use more than one core for ingest.
+    #[arg(long, env = "SWITCHYARD_INGEST_LANES", default_value_t = 2)]
+    pub lanes: usize,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -101,6 +101,9 @@ enum Command {
         records: usize,
         #[arg(long, default_value_t = 5000)]
         batch_max: usize,
+        /// Write lanes (batches written side by side), as `SWITCHYARD_INGEST_LANES`.
+        #[arg(long, default_value_t = 2)]
+        lanes: usize,
         /// Records per second during the latency phase.
         #[arg(long, default_value_t = 5000)]
         latency_rate: u32,
@@ -302,6 +305,7 @@ async fn main() -> anyhow::Result<()> {
             db,
             records,
             batch_max,
+            lanes,
             latency_rate,
             latency_secs,
         } => {
@@ -312,6 +316,7 @@ async fn main() -> anyhow::Result<()> {
                 brokers,
                 records,
                 batch_max,
+                lanes: lanes.max(1),
                 latency_rate,
                 latency_secs,
             })
@@ -515,6 +520,7 @@ fn settings(brokers: &str, db: &Db, ingest: &IngestConfig) -> IngestSettings {
         batch_max: ingest.batch_max.max(1),
         batch_wait: Duration::from_millis(ingest.batch_wait_ms),
         session_timeout_ms: ingest.session_timeout_ms,
+        lanes: ingest.lanes.max(1),
     }
 }
 

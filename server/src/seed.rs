@@ -226,6 +226,7 @@ fn event_row(t: &Tpl, id: &str) -> EventRow {
         causation_id: None,
         headers: json!([]),
         data,
+        payload: None,
     }
 }
 

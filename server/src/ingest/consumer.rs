@@ -7,13 +7,19 @@
 //! 3. Kafka offsets are committed only after the database commit, so they never run ahead.
 //!
 //! Redelivery (after a crash, or two members briefly owning one partition during a
-//! rebalance) is then harmless: the event store's unique source position drops the copy,
-//! and only rows actually inserted feed the projections.
+//! rebalance) is then harmless: each batch transaction locks its partitions' stored
+//! positions and drops the records below them, so only rows inserted now feed the
+//! projections.
+//!
+//! One fetch stage reads every assigned partition, splits what it read by lane
+//! ([`lane_of`]) and decodes it; each lane's write stage writes its batches in order, in
+//! transactions of its own, so PostgreSQL works on several batches at once.
 
 use super::decode::QuarantineRow;
 use super::decode::{decode, Decoded, RawRecord};
 use super::writer::{load_positions, write_batch, Batch, Outcome};
 use crate::kafka::client_config;
+use futures::StreamExt;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -33,6 +39,9 @@ pub struct IngestSettings {
     pub batch_max: usize,
     pub batch_wait: Duration,
     pub session_timeout_ms: u32,
+    /// Write stages running side by side, each with its own transaction and its own share
+    /// of the partitions (see [`lane_of`]).
+    pub lanes: usize,
 }
 
 /// Consumer context whose rebalance callback seeks to the positions stored in PostgreSQL.
@@ -280,19 +289,35 @@ pub async fn run(
     tracing::info!(group = %settings.group_id, topics = topics.len(), "ingest started");
     let consumer = Arc::new(consumer);
 
-    // Two stages, so fetching and decoding the next batch overlaps writing this one. The
-    // queue holds one batch: memory stays bounded and positions stay in order.
-    let (tx, rx) = mpsc::channel::<(Vec<RawRecord>, Batch)>(1);
-    let writer = tokio::spawn(write_stage(
-        pool,
-        settings.group_id.clone(),
-        consumer.clone(),
-        rx,
-        shutdown.clone(),
-    ));
-    loop {
+    // Fetching and decoding the next batch overlaps writing this one; with several lanes,
+    // several batches (of disjoint partitions) are written at once. Each lane's queue holds
+    // one batch: memory stays bounded and each partition's batches stay in order.
+    let lanes = settings.lanes.max(1);
+    let mut queues = Vec::with_capacity(lanes);
+    let mut writers = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (tx, rx) = mpsc::channel::<(Vec<RawRecord>, Batch)>(1);
+        queues.push(tx);
+        writers.push(tokio::spawn(write_stage(
+            pool.clone(),
+            settings.group_id.clone(),
+            consumer.clone(),
+            rx,
+            shutdown.clone(),
+        )));
+    }
+    // Where the fetch stage's time goes (seconds): waiting for a first record, filling the
+    // batch, decoding it, and waiting for a lane to take it. Logged when ingest stops.
+    let (mut idle, mut filling, mut decoding, mut queued) = (0f64, 0f64, 0f64, 0f64);
+    // One stream for the life of the loop: `recv()` would register a new waker per message.
+    let mut messages = consumer.stream();
+    'fetch: loop {
+        let t = Instant::now();
         let first = tokio::select! {
-            m = consumer.recv() => m,
+            m = messages.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
             _ = shutdown.changed() => break,
         };
         let mut records = Vec::with_capacity(settings.batch_max);
@@ -304,25 +329,68 @@ pub async fn run(
                 continue;
             }
         }
+        idle += t.elapsed().as_secs_f64();
+        let t = Instant::now();
         let deadline = tokio::time::Instant::now() + settings.batch_wait;
         while records.len() < settings.batch_max {
-            match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(m)) => records.push(raw_record(&m)),
-                Ok(Err(e)) => tracing::warn!(error = %e, "kafka receive error"),
-                Err(_) => break,
+            match tokio::time::timeout_at(deadline, messages.next()).await {
+                Ok(Some(Ok(m))) => records.push(raw_record(&m)),
+                Ok(Some(Err(e))) => tracing::warn!(error = %e, "kafka receive error"),
+                Ok(None) | Err(_) => break,
             }
         }
-        let batch = batch_of(&records);
-        if tx.send((records, batch)).await.is_err() {
-            break; // the writer stopped (shutdown)
+        filling += t.elapsed().as_secs_f64();
+        for (lane, records) in split_by_lane(records, lanes).into_iter().enumerate() {
+            if records.is_empty() {
+                continue;
+            }
+            let t = Instant::now();
+            let batch = batch_of(&records);
+            decoding += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let sent = queues[lane].send((records, batch)).await;
+            queued += t.elapsed().as_secs_f64();
+            if sent.is_err() {
+                break 'fetch; // a writer stopped (shutdown)
+            }
         }
     }
-    drop(tx);
-    writer.await?;
+    tracing::info!(
+        idle_s = idle,
+        filling_s = filling,
+        decoding_s = decoding,
+        queued_s = queued,
+        "fetch stage stopped"
+    );
+    drop(queues);
+    for w in writers {
+        w.await?;
+    }
     Ok(())
 }
 
-/// The second stage: writes batches in order, then mirrors their positions into Kafka.
+/// The lane that writes a partition's records: fixed for the life of the process, so a
+/// partition's batches are written one after another, in order. It goes by the partition
+/// number alone: every contract topic is keyed by order id with the same partition count,
+/// so one order's events sit in the same partition of each topic and one lane writes them
+/// all — two lanes never wait for each other's lock on an order's row.
+pub fn lane_of(_topic: &str, partition: i32, lanes: usize) -> usize {
+    partition.max(0) as usize % lanes.max(1)
+}
+
+fn split_by_lane(records: Vec<RawRecord>, lanes: usize) -> Vec<Vec<RawRecord>> {
+    if lanes <= 1 {
+        return vec![records];
+    }
+    let mut parts: Vec<Vec<RawRecord>> = (0..lanes).map(|_| Vec::new()).collect();
+    for r in records {
+        parts[lane_of(&r.topic, r.partition, lanes)].push(r);
+    }
+    parts
+}
+
+/// A write stage (one per lane): writes its batches in order, then mirrors their positions
+/// into Kafka.
 async fn write_stage(
     pool: PgPool,
     group: String,
@@ -331,6 +399,7 @@ async fn write_stage(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut total: u64 = 0;
+    let mut writing = 0f64;
     let mut last_log = Instant::now();
     while let Some((records, batch)) = rx.recv().await {
         let started = Instant::now();
@@ -338,7 +407,9 @@ async fn write_stage(
         else {
             break;
         };
-        crate::metrics::global().ingest_batch(&batch, started.elapsed().as_secs_f64());
+        let took = started.elapsed().as_secs_f64();
+        writing += took;
+        crate::metrics::global().ingest_batch(&batch, took);
         log_traces(&batch);
         commit_to_kafka(&consumer, &batch);
         total += outcome.stored as u64;
@@ -347,7 +418,7 @@ async fn write_stage(
             last_log = Instant::now();
         }
     }
-    tracing::info!(total, "ingest stopped");
+    tracing::info!(total, writing_s = writing, "ingest stopped");
 }
 
 /// At debug level, one line per stored event with the trace id its `traceparent` header
@@ -374,5 +445,40 @@ fn commit_to_kafka(consumer: &StreamConsumer<PositionsContext>, batch: &Batch) {
     }
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
         tracing::debug!(error = %e, "kafka commit failed (harmless)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_go_round_the_lanes_alike_in_every_topic() {
+        for topic in crate::contract::all_topics() {
+            let lanes: Vec<usize> = (0..6).map(|p| lane_of(&topic, p, 3)).collect();
+            assert_eq!(lanes, [0, 1, 2, 0, 1, 2], "{topic}");
+            assert!((0..6).all(|p| lane_of(&topic, p, 1) == 0));
+            assert_eq!(lane_of(&topic, 4, 2), lane_of("saga.step", 4, 2));
+        }
+    }
+
+    #[test]
+    fn every_record_keeps_its_partitions_lane_and_order() {
+        let records: Vec<RawRecord> = (0..60)
+            .map(|i| RawRecord {
+                topic: ["saga.step", "order.created"][i % 2].into(),
+                partition: (i % 3) as i32,
+                offset: i as i64,
+                ..RawRecord::default()
+            })
+            .collect();
+        let parts = split_by_lane(records, 3);
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 60);
+        for (lane, part) in parts.iter().enumerate() {
+            assert!(part
+                .iter()
+                .all(|r| lane_of(&r.topic, r.partition, 3) == lane));
+            assert!(part.windows(2).all(|w| w[0].offset < w[1].offset));
+        }
     }
 }

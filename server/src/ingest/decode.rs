@@ -6,9 +6,13 @@
 //! `{...fields, metadata: {timestamp, source, correlationId}}` (whose type is its topic).
 
 use super::dead_letter::{decode_dead_letter, DeadLetterRow};
+use super::project::reads_data;
 use crate::contract::{self, Envelope};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Values above this size are quarantined rather than parsed.
@@ -27,7 +31,7 @@ pub struct RawRecord {
     pub timestamp_ms: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct EventRow {
     pub topic: String,
     pub partition: i32,
@@ -42,7 +46,45 @@ pub struct EventRow {
     pub correlation_id: Option<String>,
     pub causation_id: Option<String>,
     pub headers: Value,
+    /// The event's `data`, parsed. When `payload` holds the text, only the event types
+    /// the projections read ([`reads_data`]) are parsed and the rest are `Null`.
     pub data: Value,
+    /// `data` exactly as it arrived, when the decoder kept it as text: what the store keeps
+    /// (else it keeps `data`). Spares parsing what no projection reads and printing it
+    /// again for PostgreSQL.
+    pub payload: Option<Box<RawValue>>,
+}
+
+impl PartialEq for EventRow {
+    fn eq(&self, o: &Self) -> bool {
+        (
+            &self.topic,
+            self.partition,
+            self.offset,
+            &self.key,
+            self.event_id,
+            &self.event_type,
+            &self.aggregate_id,
+            self.aggregate_version,
+            self.occurred_at,
+            (&self.source, &self.correlation_id, &self.causation_id),
+            &self.headers,
+            &self.data,
+        ) == (
+            &o.topic,
+            o.partition,
+            o.offset,
+            &o.key,
+            o.event_id,
+            &o.event_type,
+            &o.aggregate_id,
+            o.aggregate_version,
+            o.occurred_at,
+            (&o.source, &o.correlation_id, &o.causation_id),
+            &o.headers,
+            &o.data,
+        ) && self.payload.as_ref().map(|p| p.get()) == o.payload.as_ref().map(|p| p.get())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -145,6 +187,9 @@ fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| format!("invalid UTF-8 after byte {}", e.valid_up_to()))?;
+    if let Some(row) = fast_envelope(rec, text) {
+        return Ok(row);
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     if has_nul(&value) {
         return Err("JSON holds a NUL character (\\u0000), which PostgreSQL cannot store".into());
@@ -168,6 +213,63 @@ fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
     row.headers = headers_json(&rec.headers);
     drop_mirrored_headers(&mut row);
     Ok(row)
+}
+
+/// The contract's envelope, borrowed from the record's text, with `data` left as text.
+#[derive(Deserialize)]
+struct EnvelopeText<'a> {
+    id: Uuid,
+    #[serde(rename = "type", borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    aggregate_id: Cow<'a, str>,
+    #[serde(default)]
+    aggregate_version: Option<i64>,
+    occurred_at: DateTime<Utc>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow)]
+    correlation_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    causation_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+/// The common case, decoded without building a JSON tree: a well-formed envelope of a
+/// known type. `None` sends the record down the general path, which accepts exactly what
+/// it accepted before and names the reason for whatever it refuses. Text with a `\u`
+/// escape always goes there: an escape may hide a NUL or a lone surrogate, which
+/// PostgreSQL refuses, and only a full parse tells.
+fn fast_envelope(rec: &RawRecord, text: &str) -> Option<EventRow> {
+    if !text.trim_start().starts_with('{') || text.contains("\\u") {
+        return None;
+    }
+    let env: EnvelopeText<'_> = serde_json::from_str(text).ok()?;
+    if env.aggregate_id.is_empty() || !contract::is_known_type(&env.event_type) {
+        return None;
+    }
+    let data = if reads_data(&env.event_type) {
+        serde_json::from_str(env.data.get()).ok()?
+    } else {
+        Value::Null
+    };
+    let mut row = base_row(
+        rec,
+        env.event_type.into_owned(),
+        env.aggregate_id.into_owned(),
+        env.occurred_at,
+    );
+    row.event_id = Some(env.id);
+    row.aggregate_version = env.aggregate_version;
+    row.source = Some(env.source.into_owned());
+    row.correlation_id = Some(env.correlation_id.into_owned());
+    row.causation_id = env.causation_id.map(Cow::into_owned);
+    row.data = data;
+    row.payload = Some(env.data.to_owned());
+    row.headers = headers_json(&rec.headers);
+    drop_mirrored_headers(&mut row);
+    Some(row)
 }
 
 /// Routing headers that repeat an envelope field (`x-event-id`, `x-event-type`,
@@ -212,6 +314,7 @@ fn base_row(
         causation_id: None,
         headers: Value::Null,
         data: Value::Null,
+        payload: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //!   database has committed (so Kafka's offsets never run ahead of the read model).
 
 pub mod consumer;
+pub mod copy_binary;
 pub mod dead_letter;
 pub mod decode;
 pub mod project;

@@ -44,6 +44,13 @@ pub fn order_status(event_type: &str) -> Option<(&'static str, i16)> {
     })
 }
 
+/// Whether the projections read the `data` of events of this type: order status events,
+/// saga steps and breaker events. Ingest parses the `data` of these types alone.
+pub fn reads_data(event_type: &str) -> bool {
+    order_status(event_type).is_some()
+        || matches!(event_type, SAGA_STEP | BREAKER_TRANSITION | BREAKER_METRICS)
+}
+
 /// Status time of an order known only from its saga steps so far: any real status wins.
 pub fn no_status_yet() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
@@ -209,6 +216,9 @@ pub struct BreakerDelta {
 pub fn breaker_deltas<'a>(events: impl IntoIterator<Item = &'a EventRow>) -> Vec<BreakerDelta> {
     let mut by_breaker: BTreeMap<(String, String), BreakerDelta> = BTreeMap::new();
     for ev in events {
+        if !matches!(ev.event_type.as_str(), BREAKER_TRANSITION | BREAKER_METRICS) {
+            continue;
+        }
         let d = &ev.data;
         let Some(breaker) = text(d, "breaker") else {
             continue;
@@ -313,6 +323,7 @@ mod tests {
             causation_id: None,
             headers: json!([]),
             data,
+            payload: None,
         }
     }
 

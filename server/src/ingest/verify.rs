@@ -49,6 +49,7 @@ fn event_row(r: EventTuple) -> EventRow {
         causation_id: r.11,
         headers: r.12,
         data: r.13,
+        payload: None,
     }
 }
 

@@ -3,9 +3,14 @@
 //! steps, breakers and their transitions, per-minute rollups), the consumer positions, and
 //! a NOTIFY that PostgreSQL delivers only if the transaction commits.
 //!
-//! Every statement is set-based (`UNNEST` of column arrays), so a batch costs a fixed
-//! handful of round trips whatever its size.
+//! Every statement is set-based, so a batch costs a fixed handful of round trips whatever
+//! its size. The transaction first locks the batch's partitions' stored positions; records
+//! below them are stored already and are dropped, so the rest are new and go in by binary
+//! `COPY` (events, saga steps). Should `COPY` still meet a stored source position (rows
+//! another consumer group or tool wrote), the batch is written again with
+//! `INSERT … ON CONFLICT DO NOTHING`, which keeps whatever is there.
 
+use super::copy_binary::CopyRows;
 use super::dead_letter::DeadLetterRow;
 use super::decode::{EventRow, QuarantineRow};
 use super::project::{
@@ -53,26 +58,87 @@ pub struct Outcome {
 }
 
 pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Result<Outcome> {
+    match write_with(pool, group, batch, EventsBy::Copy).await {
+        // Rows the stored positions did not account for: another consumer group's, or
+        // written by other means. Merge instead; the unique source position drops them.
+        Err(e) if is_unique_violation(&e) => {
+            tracing::info!(error = %e, "events already stored past the positions; merging this batch");
+            write_with(pool, group, batch, EventsBy::Merge).await
+        }
+        other => other,
+    }
+}
+
+/// How a batch's new events reach the `events` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EventsBy {
+    /// Binary `COPY` with ids drawn from the sequence: the fast path, valid because the
+    /// locked positions say which records are not stored yet.
+    Copy,
+    /// `INSERT … ON CONFLICT DO NOTHING RETURNING`: for a batch that met rows the
+    /// positions did not know of.
+    Merge,
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}
+
+async fn write_with(
+    pool: &PgPool,
+    group: &str,
+    batch: &Batch,
+    by: EventsBy,
+) -> sqlx::Result<Outcome> {
     let mut tx = pool.begin().await?;
-    let ids = insert_events(&mut tx, &batch.events).await?;
-    // Only rows inserted now feed projections: a redelivered record changes nothing.
-    let fresh: Vec<(i64, &EventRow)> = batch
+    // Lock this batch's partitions' positions first: a second instance holding one of them
+    // (a rebalance in flight) waits here, then sees what this one stored.
+    let stored = claim_positions(&mut tx, group, &first_offsets(batch)).await?;
+    let new = |topic: &str, partition: i32, offset: i64| {
+        stored
+            .get(&(topic.to_string(), partition))
+            .is_none_or(|next| offset >= *next)
+    };
+    let events: Vec<&EventRow> = batch
         .events
         .iter()
-        .filter_map(|e| {
-            Some((
-                *ids.get(e.topic.as_str())?.get(&(e.partition, e.offset))?,
-                e,
-            ))
-        })
+        .filter(|e| new(&e.topic, e.partition, e.offset))
         .collect();
-    let fresh_dead = insert_dead_letters(&mut tx, &batch.dead_letters).await?;
-    let fresh_quarantine = insert_quarantine(&mut tx, &batch.quarantined).await?;
+    // Only rows inserted now feed projections: a redelivered record changes nothing.
+    let fresh: Vec<(i64, &EventRow)> = match by {
+        EventsBy::Copy => copy_events(&mut tx, &events).await?,
+        EventsBy::Merge => {
+            let ids = insert_events(&mut tx, &events).await?;
+            events
+                .iter()
+                .filter_map(|e| {
+                    Some((
+                        *ids.get(e.topic.as_str())?.get(&(e.partition, e.offset))?,
+                        *e,
+                    ))
+                })
+                .collect()
+        }
+    };
+    let dead: Vec<&DeadLetterRow> = batch
+        .dead_letters
+        .iter()
+        .filter(|d| new(&d.topic, d.partition, d.offset))
+        .collect();
+    let fresh_dead = insert_dead_letters(&mut tx, &dead).await?;
+    let quarantined: Vec<&QuarantineRow> = batch
+        .quarantined
+        .iter()
+        .filter(|q| new(&q.topic, q.partition, q.offset))
+        .collect();
+    let fresh_quarantine = insert_quarantine(&mut tx, &quarantined).await?;
 
     let deltas = order_deltas(fresh.iter().map(|(_, e)| *e));
-    upsert_orders(&mut tx, &deltas).await?;
-    insert_saga_steps(&mut tx, &fresh).await?;
+    copy_saga_steps(&mut tx, &fresh).await?;
     insert_transitions(&mut tx, &fresh).await?;
+    upsert_orders(&mut tx, &deltas).await?;
+    // The rows every batch touches (a few breakers, this minute's rollups) last, so their
+    // locks are held only until the commit that follows.
     upsert_breakers(&mut tx, &breaker_deltas(fresh.iter().map(|(_, e)| *e))).await?;
     upsert_rollups(
         &mut tx,
@@ -101,16 +167,135 @@ pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Res
     Ok(outcome)
 }
 
+/// The lowest offset of each (topic, partition) in the batch.
+fn first_offsets(batch: &Batch) -> BTreeMap<(&str, i32), i64> {
+    let mut first: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    let positions = batch
+        .events
+        .iter()
+        .map(|e| (e.topic.as_str(), e.partition, e.offset))
+        .chain(
+            batch
+                .dead_letters
+                .iter()
+                .map(|d| (d.topic.as_str(), d.partition, d.offset)),
+        )
+        .chain(
+            batch
+                .quarantined
+                .iter()
+                .map(|q| (q.topic.as_str(), q.partition, q.offset)),
+        );
+    for (topic, partition, offset) in positions {
+        let o = first.entry((topic, partition)).or_insert(offset);
+        *o = (*o).min(offset);
+    }
+    first
+}
+
+/// Locks the group's position row of each partition in `first` (creating it at the
+/// batch's first offset when the partition has none yet) and returns the stored next
+/// offsets: records below them are stored already.
+async fn claim_positions(
+    tx: &mut Transaction<'_, Postgres>,
+    group: &str,
+    first: &BTreeMap<(&str, i32), i64>,
+) -> sqlx::Result<HashMap<(String, i32), i64>> {
+    if first.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // Sorted (a BTreeMap), so two instances lock shared rows in one order: no deadlock.
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset)
+         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[])
+         ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = p.next_offset
+         RETURNING topic, kafka_partition, next_offset",
+    )
+    .bind(group)
+    .bind(first.keys().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(first.keys().map(|(_, p)| *p).collect::<Vec<_>>())
+    .bind(first.values().copied().collect::<Vec<_>>())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+}
+
+/// Copies `events` (none of them stored yet) into `events` with ids drawn from its
+/// sequence; returns each with its id.
+async fn copy_events<'a>(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[&'a EventRow],
+) -> sqlx::Result<Vec<(i64, &'a EventRow)>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval('events_id_seq') FROM generate_series(1, $1)")
+            .bind(events.len() as i64)
+            .fetch_all(&mut **tx)
+            .await?;
+    copy_in(tx, EVENTS_COPY, events_copy(&ids, events)).await?;
+    Ok(ids.into_iter().zip(events.iter().copied()).collect())
+}
+
+/// The `COPY` that [`events_copy`] feeds.
+pub const EVENTS_COPY: &str = "COPY events (id, topic, kafka_partition, kafka_offset, kafka_key,
+    event_id, event_type, aggregate_id, aggregate_version, occurred_at, source, correlation_id,
+    causation_id, headers, payload) FROM STDIN WITH (FORMAT binary)";
+
+/// The binary `COPY` body of `events` with the given ids, in [`EVENTS_COPY`]'s columns.
+pub fn events_copy(ids: &[i64], events: &[&EventRow]) -> CopyRows {
+    let mut rows = CopyRows::new(15, events.len() * 768);
+    for (id, e) in ids.iter().zip(events) {
+        rows.row()
+            .int8(*id)
+            .text(&e.topic)
+            .int4(e.partition)
+            .int8(e.offset)
+            .bytea(e.key.as_deref())
+            .uuid(e.event_id)
+            .text(&e.event_type)
+            .text(&e.aggregate_id)
+            .opt_int8(e.aggregate_version)
+            .timestamptz(e.occurred_at)
+            .opt_text(e.source.as_deref())
+            .opt_text(e.correlation_id.as_deref())
+            .opt_text(e.causation_id.as_deref())
+            .jsonb(&e.headers);
+        match &e.payload {
+            Some(text) => rows.jsonb_text(text.get()),
+            None => rows.jsonb(&e.data),
+        };
+    }
+    rows
+}
+
+/// Sends one binary `COPY` body over `conn` (a transaction's, as a rule); returns the rows
+/// copied.
+pub async fn copy_in(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    rows: CopyRows,
+) -> sqlx::Result<u64> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    if let Err(e) = copy.send(rows.finish()).await {
+        // The server's own error (a refused row) is the one worth reporting.
+        return Err(copy.abort("send failed").await.err().unwrap_or(e));
+    }
+    copy.finish().await
+}
+
 /// Rows inserted now, by topic then (partition, offset): their `id`.
 type Inserted = HashMap<String, HashMap<(i32, i64), i64>>;
 
 /// The rows of `rows` whose source position is in `done`.
 fn keep_inserted<'a, T>(
-    rows: &'a [T],
+    rows: &[&'a T],
     done: &Inserted,
     position: impl Fn(&T) -> (&String, i32, i64),
 ) -> Vec<&'a T> {
     rows.iter()
+        .copied()
         .filter(|r| {
             let (topic, p, o) = position(r);
             done.get(topic).is_some_and(|m| m.contains_key(&(p, o)))
@@ -129,12 +314,12 @@ fn inserted(rows: Vec<(i64, String, i32, i64)>) -> Inserted {
 /// Inserts the events that are not stored yet; returns the ones actually inserted.
 async fn insert_events(
     tx: &mut Transaction<'_, Postgres>,
-    events: &[EventRow],
+    events: &[&EventRow],
 ) -> sqlx::Result<Inserted> {
     if events.is_empty() {
         return Ok(HashMap::new());
     }
-    let col = |f: fn(&EventRow) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+    let col = |f: fn(&EventRow) -> Option<String>| events.iter().map(|e| f(e)).collect::<Vec<_>>();
     let rows: Vec<(i64, String, i32, i64)> = sqlx::query_as(
         "INSERT INTO events (topic, kafka_partition, kafka_offset, kafka_key, event_id, event_type,
             aggregate_id, aggregate_version, occurred_at, source, correlation_id, causation_id,
@@ -191,7 +376,10 @@ async fn insert_events(
     .bind(
         events
             .iter()
-            .map(|e| e.data.clone())
+            .map(|e| match &e.payload {
+                Some(text) => serde_json::from_str(text.get()).unwrap_or(Value::Null),
+                None => e.data.clone(),
+            })
             .collect::<Vec<Value>>(),
     )
     .fetch_all(&mut **tx)
@@ -202,7 +390,7 @@ async fn insert_events(
 /// Inserts quarantined records not stored yet; returns the ones actually inserted.
 async fn insert_quarantine<'a>(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &'a [QuarantineRow],
+    rows: &[&'a QuarantineRow],
 ) -> sqlx::Result<Vec<&'a QuarantineRow>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -230,7 +418,7 @@ async fn insert_quarantine<'a>(
 /// Inserts dead letters not stored yet; returns the ones actually inserted.
 async fn insert_dead_letters<'a>(
     tx: &mut Transaction<'_, Postgres>,
-    rows: &'a [DeadLetterRow],
+    rows: &[&'a DeadLetterRow],
 ) -> sqlx::Result<Vec<&'a DeadLetterRow>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -273,33 +461,38 @@ async fn insert_dead_letters<'a>(
     }))
 }
 
-async fn insert_saga_steps(
+/// Copies the saga-step rows of the new `saga.step` events (each stored once, so no
+/// conflict is possible on their event id).
+async fn copy_saga_steps(
     tx: &mut Transaction<'_, Postgres>,
     fresh: &[(i64, &EventRow)],
 ) -> sqlx::Result<()> {
-    let rows: Vec<(i64, _)> = fresh
-        .iter()
-        .filter(|(_, e)| e.event_type == crate::contract::SAGA_STEP)
-        .filter_map(|(id, e)| Some((*id, saga_step(e)?)))
-        .collect();
-    if rows.is_empty() {
+    let mut rows = CopyRows::new(9, 0);
+    for (id, e) in fresh {
+        if e.event_type != crate::contract::SAGA_STEP {
+            continue;
+        }
+        let Some(s) = saga_step(e) else { continue };
+        rows.row()
+            .int8(*id)
+            .text(&s.saga_id)
+            .text(&s.order_id)
+            .text(&s.step)
+            .text(&s.action)
+            .text(&s.status)
+            .opt_text(s.error.as_deref())
+            .int4(s.attempt)
+            .timestamptz(s.at);
+    }
+    if rows.rows() == 0 {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO saga_steps (event_id, saga_id, order_id, step, action, status, error, attempt, at)
-         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::int4[], $9::timestamptz[])",
+    copy_in(
+        tx,
+        "COPY saga_steps (event_id, saga_id, order_id, step, action, status, error, attempt, at)
+         FROM STDIN WITH (FORMAT binary)",
+        rows,
     )
-    .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.saga_id.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.order_id.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.step.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.action.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.status.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.error.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.attempt).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, r)| r.at).collect::<Vec<_>>())
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

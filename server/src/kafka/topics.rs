@@ -8,8 +8,10 @@ use rdkafka::error::RDKafkaErrorCode;
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// Partitions per contract topic: enough for two or three console instances to share.
-pub const DEFAULT_PARTITIONS: i32 = 3;
+/// Partitions per contract topic: two console instances share them evenly, and each
+/// instance's ingest lanes (partition number modulo lanes, two by default) split its share
+/// evenly too.
+pub const DEFAULT_PARTITIONS: i32 = 4;
 
 /// Creates each topic that does not exist yet; existing topics are left as they are.
 /// When all exist, no admin request is made (brokers without admin APIs are fine then).

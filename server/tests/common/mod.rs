@@ -208,6 +208,7 @@ pub fn ingest_settings(
         batch_max: 200,
         batch_wait: Duration::from_millis(10),
         session_timeout_ms: 6000,
+        lanes: 2,
     }
 }
 
