@@ -68,8 +68,9 @@ pub struct IngestConfig {
     #[arg(long, env = "KAFKA_GROUP_ID", default_value = "switchyard-console")]
     pub group_id: String,
 
-    /// Largest number of records written in one database transaction.
-    #[arg(long, env = "SWITCHYARD_BATCH_MAX", default_value_t = 2000)]
+    /// Most records read into one batch; each lane writes its share of it in one database
+    /// transaction. Only a backlog fills it: live, a batch closes after `batch_wait_ms`.
+    #[arg(long, env = "SWITCHYARD_BATCH_MAX", default_value_t = 10_000)]
     pub batch_max: usize,
 
     /// Longest time, in milliseconds, a record waits for its batch to fill.

@@ -99,7 +99,8 @@ enum Command {
         /// Records to produce and ingest.
         #[arg(long, default_value_t = 1_000_000)]
         records: usize,
-        #[arg(long, default_value_t = 5000)]
+        /// As `SWITCHYARD_BATCH_MAX`.
+        #[arg(long, default_value_t = 10_000)]
         batch_max: usize,
         /// Write lanes (batches written side by side), as `SWITCHYARD_INGEST_LANES`.
         #[arg(long, default_value_t = 2)]

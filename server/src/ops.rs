@@ -100,7 +100,7 @@ impl OpsApi for PgOps {
             ),
         >(
             "SELECT step, action, status, error, attempt, at FROM saga_steps
-             WHERE order_id = $1 ORDER BY at, id",
+             WHERE order_id = $1 ORDER BY at, event_id",
         )
         .bind(order_id)
         .fetch_all(&self.pool)
