@@ -11,10 +11,12 @@
 //! which server function they post to ([`FormAction`]). A replay job's start needs no
 //! reload: the server function redirects to the job's page.
 
-use crate::admin::{AddUser, SetFault, SetUserDisabled, SetUserPassword, SetUserRole, SetWritesEnabled};
+use crate::admin::{
+    AddUser, SetFault, SetUserDisabled, SetUserPassword, SetUserRole, SetWritesEnabled,
+};
 use crate::dlq::server_fns::{DiscardDeadLetters, ReplayDeadLetter, StartReplayJob};
-use leptos::server_fn::{client::Client, codec::PostUrl, request::ClientReq, Http, ServerFn};
 use leptos::prelude::*;
+use leptos::server_fn::{client::Client, codec::PostUrl, request::ClientReq, Http, ServerFn};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// The server function a form posts to.
@@ -132,7 +134,10 @@ pub fn ActionIsland(
 
 /// The message the form posting to `of` left for this page before showing it again.
 #[island]
-pub fn FlashMessage(of: FormAction, #[prop(optional, into)] testid: Option<String>) -> impl IntoView {
+pub fn FlashMessage(
+    of: FormAction,
+    #[prop(optional, into)] testid: Option<String>,
+) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if let Some(m) = flash::take(of) {

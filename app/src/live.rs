@@ -57,9 +57,11 @@ mod browser {
     use std::cell::RefCell;
     use wasm_bindgen::{closure::Closure, JsCast};
 
+    type Listener = Box<dyn Fn(LiveMessage)>;
+
     pub struct Feed {
         pub state: ArcRwSignal<LiveState>,
-        pub listeners: RefCell<Vec<Box<dyn Fn(LiveMessage)>>>,
+        pub listeners: RefCell<Vec<Listener>>,
         source: RefCell<Option<web_sys::EventSource>>,
     }
 
@@ -89,9 +91,9 @@ mod browser {
                         return;
                     };
                     match serde_json::from_str::<LiveMessage>(&text) {
-                        Ok(msg) => FEED.with(|f| {
-                            f.listeners.borrow().iter().for_each(|l| l(msg.clone()))
-                        }),
+                        Ok(msg) => {
+                            FEED.with(|f| f.listeners.borrow().iter().for_each(|l| l(msg.clone())))
+                        }
                         Err(e) => leptos::logging::warn!("ignoring malformed live message: {e}"),
                     }
                 });
@@ -103,8 +105,8 @@ mod browser {
                 state.set(LiveState::Reconnecting)
             });
             for name in ["order", "replay_job"] {
-                let _ =
-                    source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+                let _ = source
+                    .add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
             }
             source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
             source.set_onerror(Some(on_error.as_ref().unchecked_ref()));

@@ -8,9 +8,9 @@
 //! around it show the new statuses.
 
 use crate::api::LiveMessage;
+use crate::auth::SessionView;
 use crate::dlq::server_fns::*;
 use crate::dlq::*;
-use crate::auth::SessionView;
 use crate::live::{self, LiveBadge, LiveState};
 use crate::session::{self, CsrfField, IfRole};
 use leptos::prelude::*;
@@ -147,7 +147,11 @@ fn show_page_again() {
 }
 
 #[component]
-fn JobLine(j: ReplayJobView, highlighted: bool, cancel: ServerAction<CancelReplayJob>) -> impl IntoView {
+fn JobLine(
+    j: ReplayJobView,
+    highlighted: bool,
+    cancel: ServerAction<CancelReplayJob>,
+) -> impl IntoView {
     let class = format!(
         "job job-{}{}",
         j.status,
