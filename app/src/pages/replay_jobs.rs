@@ -250,6 +250,14 @@ mod tests {
     }
 
     #[test]
+    fn a_pushed_job_reads_back() {
+        let m = LiveMessage::ReplayJob(job("a", "running", 1, 4));
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<LiveMessage>(&json).unwrap(), m);
+        assert_eq!(m.event_name(), "replay_job");
+    }
+
+    #[test]
     fn a_reload_that_saw_the_end_beats_an_older_push() {
         let loaded = vec![job("a", "completed", 1, 10)];
         let pushed = vec![job("a", "running", 1, 4)];
