@@ -135,6 +135,16 @@ impl LiveMessage {
     }
 }
 
+/// A page's load as an island's props: the value (or an empty one) and the error text.
+pub fn loaded_or_error<T: Default>(
+    r: Result<T, leptos::prelude::ServerFnError>,
+) -> (T, Option<String>) {
+    match r {
+        Ok(v) => (v, None),
+        Err(e) => (T::default(), Some(e.to_string())),
+    }
+}
+
 /// The link to an order's page, its id percent-encoded for a path segment.
 pub fn order_href(order_id: &str) -> String {
     format!("/orders/{}", percent_encode(order_id))

@@ -50,63 +50,31 @@ pub fn ActionIsland(
     children: Children,
 ) -> impl IntoView {
     let attrs = Attrs { class, testid };
-    // Admin forms show errors as alerts; the dead-letter pages as plain error text.
-    let admin = "form-error";
-    let plain = "error";
+    // An admin form shows its error as an alert, and after a change just the page again.
+    macro_rules! admin_form {
+        ($server_fn:ty) => {
+            enhanced(
+                action,
+                ServerAction::<$server_fn>::new(),
+                attrs,
+                "form-error",
+                children,
+                |_| AfterOk::Reload(None),
+            )
+        };
+    }
     match action {
-        FormAction::SetWrites => enhanced(
-            action,
-            ServerAction::<SetWritesEnabled>::new(),
-            attrs,
-            admin,
-            children,
-            |_| AfterOk::Reload(None),
-        ),
-        FormAction::AddUser => enhanced(
-            action,
-            ServerAction::<AddUser>::new(),
-            attrs,
-            admin,
-            children,
-            |_| AfterOk::Reload(None),
-        ),
-        FormAction::SetRole => enhanced(
-            action,
-            ServerAction::<SetUserRole>::new(),
-            attrs,
-            admin,
-            children,
-            |_| AfterOk::Reload(None),
-        ),
-        FormAction::SetDisabled => enhanced(
-            action,
-            ServerAction::<SetUserDisabled>::new(),
-            attrs,
-            admin,
-            children,
-            |_| AfterOk::Reload(None),
-        ),
-        FormAction::SetPassword => enhanced(
-            action,
-            ServerAction::<SetUserPassword>::new(),
-            attrs,
-            admin,
-            children,
-            |_| AfterOk::Reload(None),
-        ),
-        FormAction::SetFault => enhanced(
-            action,
-            ServerAction::<SetFault>::new(),
-            attrs,
-            admin,
-            children,
-            |_| AfterOk::Reload(None),
-        ),
+        FormAction::SetWrites => admin_form!(SetWritesEnabled),
+        FormAction::AddUser => admin_form!(AddUser),
+        FormAction::SetRole => admin_form!(SetUserRole),
+        FormAction::SetDisabled => admin_form!(SetUserDisabled),
+        FormAction::SetPassword => admin_form!(SetUserPassword),
+        FormAction::SetFault => admin_form!(SetFault),
         FormAction::StartReplayJob => enhanced(
             action,
             ServerAction::<StartReplayJob>::new(),
             attrs,
-            plain,
+            "error",
             children,
             |_| AfterOk::Stay,
         ),
@@ -114,7 +82,7 @@ pub fn ActionIsland(
             action,
             ServerAction::<ReplayDeadLetter>::new(),
             attrs,
-            plain,
+            "error",
             children,
             |r| {
                 let at = r.position.clone().unwrap_or_default();
@@ -125,7 +93,7 @@ pub fn ActionIsland(
             action,
             ServerAction::<DiscardDeadLetters>::new(),
             attrs,
-            plain,
+            "error",
             children,
             |n| AfterOk::Reload(Some(format!("{n} discarded"))),
         ),

@@ -87,10 +87,7 @@ pub fn DeadLettersPage() -> impl IntoView {
                 {move || {
                     let highlight = highlight.clone();
                     Suspend::new(async move {
-                        let (jobs, error) = match jobs.await {
-                            Ok(j) => (j, None),
-                            Err(e) => (Vec::new(), Some(e.to_string())),
-                        };
+                        let (jobs, error) = crate::api::loaded_or_error(jobs.await);
                         view! { <JobsPanel jobs error highlight session=session::current() /> }
                     })
                 }}

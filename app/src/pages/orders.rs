@@ -104,10 +104,7 @@ pub fn OrdersPage() -> impl IntoView {
             {move || {
                 let filter = filter.clone();
                 Suspend::new(async move {
-                    let (page, error) = match loaded.await {
-                        Ok(page) => (page, None),
-                        Err(e) => (OrdersPageData::default(), Some(e.to_string())),
-                    };
+                    let (page, error) = crate::api::loaded_or_error(loaded.await);
                     view! {
                         <LiveOrders filter=filter.clone() page error>
                             <FilterForm filter />
