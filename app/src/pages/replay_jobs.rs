@@ -3,9 +3,9 @@
 //! (No inline styles anywhere: the CSP forbids them; the bar is the native element.)
 //!
 //! The panel is an island ([`JobsPanel`]): the dead-letter page loads the jobs on the
-//! server and passes them in; the browser keeps them current. When a job it watched
-//! running ends, it shows the page again from the server, so the list and the groups
-//! around it show the new statuses.
+//! server and passes them in; the browser keeps them current. When a job it showed
+//! running has ended, it shows the page again from the server, so the list and the
+//! groups around it show the new statuses.
 
 use crate::api::LiveMessage;
 use crate::auth::SessionView;
@@ -98,19 +98,24 @@ pub fn JobsPanel(
     });
     live::subscribe(move |msg| {
         if let LiveMessage::ReplayJob(job) = msg {
-            let was_running = merge_jobs(&pushed.get_untracked(), &loaded.get_untracked())
-                .iter()
-                .find(|j| j.id == job.id)
-                .is_none_or(ReplayJobView::running);
-            let ended = !job.running();
             pushed.update(|v| {
                 v.retain(|j| j.id != job.id);
                 v.push(job);
             });
-            if ended && was_running {
+        }
+    });
+    // A job shown running has ended (pushed or reloaded): the list's statuses changed.
+    Effect::new(move |was_running: Option<Vec<String>>| {
+        let jobs = shown();
+        if let Some(was) = was_running {
+            if jobs.iter().any(|j| !j.running() && was.contains(&j.id)) {
                 show_page_again();
             }
         }
+        jobs.into_iter()
+            .filter(ReplayJobView::running)
+            .map(|j| j.id)
+            .collect::<Vec<_>>()
     });
     let highlight = StoredValue::new(highlight);
     view! {
