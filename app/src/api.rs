@@ -113,10 +113,12 @@ pub struct QuarantinedView {
     pub quarantined_at: DateTime<Utc>,
 }
 
-/// What arrives on the live push stream (`/api/live`), one JSON object per SSE message.
+/// What arrives on the live push stream (`/api/live`), one JSON object per SSE message:
+/// the payload's fields plus `"message"` naming the variant (not `kind`: a replay job has
+/// a field of that name, and the browser refused every such message as a duplicate field).
 /// The SSE event name is [`LiveMessage::event_name`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "message", rename_all = "snake_case")]
 pub enum LiveMessage {
     /// An order was created or changed.
     Order(OrderRow),
@@ -130,6 +132,16 @@ impl LiveMessage {
             LiveMessage::Order(_) => "order",
             LiveMessage::ReplayJob(_) => "replay_job",
         }
+    }
+}
+
+/// A page's load as an island's props: the value (or an empty one) and the error text.
+pub fn loaded_or_error<T: Default>(
+    r: Result<T, leptos::prelude::ServerFnError>,
+) -> (T, Option<String>) {
+    match r {
+        Ok(v) => (v, None),
+        Err(e) => (T::default(), Some(e.to_string())),
     }
 }
 
@@ -266,7 +278,7 @@ mod tests {
     fn live_messages_are_tagged_json() {
         let m = LiveMessage::Order(row(Some(1)));
         let json = serde_json::to_string(&m).unwrap();
-        assert!(json.starts_with(r#"{"kind":"order","#), "{json}");
+        assert!(json.starts_with(r#"{"message":"order","#), "{json}");
         assert_eq!(serde_json::from_str::<LiveMessage>(&json).unwrap(), m);
         assert_eq!(m.event_name(), "order");
     }

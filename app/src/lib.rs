@@ -1,6 +1,14 @@
-//! Switchyard's user interface, compiled twice: for the server (`ssr`) where it renders HTML
-//! and hosts the server functions, and for the browser (`hydrate`, wasm32) where it takes
-//! over that HTML and keeps it live.
+//! Switchyard's user interface, compiled twice: for the server (`ssr`), where every page
+//! is rendered to HTML and the server functions live, and for the browser (`hydrate`,
+//! wasm32), which makes only the page's *islands* interactive (Leptos islands mode).
+//!
+//! Invariant: page views are server-only. A page is a plain component: it runs on the
+//! server, awaits its resources there and renders complete HTML that works without
+//! JavaScript (links, GET forms for filters, forms posting to server functions); moving
+//! between pages is an ordinary page load. Only components marked `#[island]` — the parts
+//! that need the browser: live rows and ticker, job progress, forms' result messages, the
+//! assistant sidebar — are compiled into the wasm bundle, and they get their data as
+//! serializable props.
 //!
 //! This crate holds no SQL and no Kafka: server functions reach the read model through the
 //! [`api::OpsApi`] trait, which the `switchyard` server implements and provides as context.
@@ -14,6 +22,7 @@ pub mod charts;
 pub mod codec;
 pub mod console;
 pub mod dlq;
+pub mod forms;
 pub mod live;
 pub mod pages;
 pub mod session;
@@ -22,7 +31,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    ParamSegment, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -35,7 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -45,20 +54,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The console: top bar, the page the URL names, the assistant sidebar. Runs on the
+/// server only (the router matches the URL there; links are plain links).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Flips to "true" once the wasm bundle has taken over the page (effects run only there).
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    session::provide_session();
 
     view! {
         <Stylesheet id="switchyard" href="/style/main.css" />
         <Title text="Switchyard" />
         <Router>
-            <div class="shell" data-hydrated=move || hydrated.get().to_string()>
-                <nav class="topbar" aria-label="Main">
+            <div class="shell">
+                <TopBar>
                     <A href="/" attr:class="brand">
                         "Switchyard"
                     </A>
@@ -69,35 +76,58 @@ pub fn App() -> impl IntoView {
                     <A href="/quarantine">"Quarantine"</A>
                     <span class="spacer"></span>
                     <session::UserMenu />
-                </nav>
+                </TopBar>
                 <main class="content">
                     <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                        <Route path=StaticSegment("") view=pages::overview::OverviewPage />
-                        <Route path=StaticSegment("breakers") view=pages::breakers::BreakersPage />
-                        <Route path=StaticSegment("orders") view=pages::orders::OrdersPage />
+                        <Route path=StaticSegment("") view=pages::overview::OverviewPage ssr=SsrMode::Async />
+                        <Route path=StaticSegment("breakers") view=pages::breakers::BreakersPage ssr=SsrMode::Async />
+                        <Route path=StaticSegment("orders") view=pages::orders::OrdersPage ssr=SsrMode::Async />
                         <Route
                             path=(StaticSegment("orders"), ParamSegment("id"))
                             view=pages::order_detail::OrderDetailPage
+                            ssr=SsrMode::Async
                         />
-                        <Route path=StaticSegment("quarantine") view=pages::quarantine::QuarantinePage />
-                        <Route path=StaticSegment("dead-letters") view=pages::dead_letters::DeadLettersPage />
+                        <Route path=StaticSegment("quarantine") view=pages::quarantine::QuarantinePage ssr=SsrMode::Async />
+                        <Route path=StaticSegment("dead-letters") view=pages::dead_letters::DeadLettersPage ssr=SsrMode::Async />
                         <Route
                             path=(StaticSegment("dead-letters"), ParamSegment("id"))
                             view=pages::dead_letter_detail::DeadLetterDetailPage
+                            ssr=SsrMode::Async
                         />
-                        <Route path=StaticSegment("admin") view=pages::admin::AdminPage />
+                        <Route path=StaticSegment("admin") view=pages::admin::AdminPage ssr=SsrMode::Async />
                     </Routes>
                 </main>
-                <assistant::sidebar::AssistantSidebar />
+                <assistant::sidebar::AssistantSidebar session=session::current() />
             </div>
         </Router>
     }
 }
 
-/// Entry point of the wasm bundle: hydrate the server-rendered body.
+/// The top bar (its links and user menu are server-rendered children), and the page's
+/// signal that its islands are live: `data-hydrated` turns "true" once the wasm bundle has
+/// hydrated every island on the page. Islands hydrate in one pass, in document order,
+/// without yielding to the event loop, so a timeout set from here fires after the last
+/// one (and after their first effects).
+#[island]
+fn TopBar(children: Children) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| set_timeout(move || hydrated.set(true), std::time::Duration::ZERO));
+    view! {
+        <nav class="topbar" aria-label="Main" data-hydrated=move || hydrated.get().to_string()>
+            {children()}
+        </nav>
+    }
+}
+
+/// Entry point of the wasm bundle: called before the page's islands are hydrated.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // A server function that redirects (a replay job started from the assistant's card)
+    // sends the browser to that page: there is no client-side router to do it.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|loc: &str| {
+        let _ = leptos::prelude::window().location().set_href(loc);
+    });
+    leptos::mount::hydrate_islands();
 }

@@ -45,7 +45,9 @@ async function setFault(page, name, value) {
   await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
   const row = page.locator('[data-testid=fault-row]', { hasText: name });
   await row.locator('input[name=value]').fill(String(value));
-  await row.getByRole('button', { name: 'Set' }).click();
+  // The form shows the admin page again once the change is made (pages render on the
+  // server); wait for that page before going elsewhere.
+  await Promise.all([page.waitForEvent('load'), row.getByRole('button', { name: 'Set' }).click()]);
   await until(`${name} = ${value}`, () => Number(sql(`SELECT value FROM fleet.faults WHERE name = '${name}'`)) === value, 20000);
 }
 

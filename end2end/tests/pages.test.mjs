@@ -89,7 +89,7 @@ test('orders filters narrow the list, pages follow, and a pushed order appears',
   await hydrated(page);
   const first = await rows.first().getAttribute('data-order-id');
   await Promise.all([page.waitForURL(/after_id=/), page.getByTestId('next-page').click()]);
-  // The previous page's rows stay until the next page's arrive (a client-side navigation).
+  // Following the link loads the next page from the server (pages are server-rendered).
   await page.waitForFunction(
     (f) => document.querySelector('[data-testid=orders] tbody tr[data-order-id]')?.dataset.orderId !== f,
     first, { timeout: 20000 });

@@ -1,30 +1,17 @@
 //! The sidebar on every page: a question box, the conversation with streamed answers,
 //! links to the records each answer cites, and replay proposal cards whose Confirm button
 //! is the only way from an assistant answer to a change.
+//!
+//! An island: the whole sidebar runs in the browser. It gets the session as a prop for the
+//! CSRF token its calls echo (the server checks token and role on every call).
 
 use super::{
     ask_assistant, assistant_history, confirm_replay_proposal, AssistantEvent, ChatTurn, Citation,
     LineBuffer, ReplayProposal,
 };
+use crate::auth::SessionView;
+use crate::session;
 use leptos::prelude::*;
-
-/// The page's session (loaded with the page), taken when a component is created.
-type Session = Option<crate::session::SessionResource>;
-
-fn session() -> Session {
-    use_context::<crate::session::SessionResource>()
-}
-
-/// The CSRF token state-changing calls echo; without a session the server refuses the
-/// call anyway.
-fn csrf_token(session: Session) -> String {
-    session
-        .and_then(|r| r.get_untracked())
-        .and_then(|r| r.ok())
-        .flatten()
-        .map(|s| s.csrf)
-        .unwrap_or_default()
-}
 
 /// Where the browser keeps the conversation id for the rest of its session (tab).
 #[cfg(feature = "hydrate")]
@@ -54,13 +41,15 @@ fn store_conversation(id: &str) {
     let _ = id;
 }
 
-#[component]
-pub fn AssistantSidebar() -> impl IntoView {
+#[island]
+pub fn AssistantSidebar(session: Option<SessionView>) -> impl IntoView {
+    session::provide(session);
+    // Read now: event handlers run outside the component, where context is out of reach.
+    let csrf = StoredValue::new(session::csrf());
     let turns = RwSignal::new(Vec::<ChatTurn>::new());
     let question = RwSignal::new(String::new());
     let conversation = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let session = session();
 
     // A reload or a new page keeps the conversation of this browser session.
     Effect::new(move |_| {
@@ -96,7 +85,7 @@ pub fn AssistantSidebar() -> impl IntoView {
             });
         });
         let conv = conversation.get_untracked();
-        let csrf = csrf_token(session);
+        let csrf = csrf.get_value();
         let apply = move |ev: AssistantEvent| {
             if let AssistantEvent::Started {
                 conversation: c, ..
@@ -215,9 +204,9 @@ fn linked(text: &str, cites: &[Citation]) -> Vec<AnyView> {
 fn ProposalCard(p: ReplayProposal) -> impl IntoView {
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let filter = StoredValue::new(p.filter.clone());
-    let session = session();
+    let csrf = StoredValue::new(session::csrf());
     let confirm = move |_| {
-        let csrf = csrf_token(session);
+        let csrf = csrf.get_value();
         leptos::task::spawn_local(async move {
             let r = confirm_replay_proposal(csrf, filter.get_value()).await;
             outcome.set(Some(r.map_err(|e| e.to_string())));

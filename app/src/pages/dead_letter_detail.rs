@@ -2,9 +2,13 @@
 //! decoded (pretty JSON, text or hex — always as text, so a payload holding `<script>` or
 //! HTML stays inert), every header with its meaning in the writer's dialect, the replay
 //! history with what happened next, and the Replay and Discard (with reason) actions.
+//!
+//! Rendered on the server only; the two action forms are islands
+//! ([`crate::forms::ActionIsland`]) that show the page again after they succeeded.
 
 use crate::dlq::server_fns::*;
 use crate::dlq::*;
+use crate::forms::{ActionIsland, FlashMessage, FormAction};
 use crate::session::{CsrfField, IfRole};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -12,12 +16,10 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn DeadLetterDetailPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
-    let replay = ServerAction::<ReplayDeadLetter>::new();
-    let discard = ServerAction::<DiscardDeadLetters>::new();
+    let id = params.with_untracked(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()));
     let detail = Resource::new(
-        move || (id(), replay.version().get(), discard.version().get()),
-        |(id, ..)| async move {
+        move || id,
+        |id| async move {
             match id {
                 Some(id) => load_dead_letter_detail(id).await,
                 None => Ok(None),
@@ -27,11 +29,11 @@ pub fn DeadLetterDetailPage() -> impl IntoView {
     view! {
         <section class="page dlq">
             <p class="crumbs"><a href="/dead-letters">"Dead letters"</a>" / "
-                <span class="mono">{move || id().map(|i| format!("#{i}")).unwrap_or_default()}</span></p>
+                <span class="mono">{id.map(|i| format!("#{i}")).unwrap_or_default()}</span></p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(Some(d)) => view! { <Detail d replay discard /> }.into_any(),
+                        Ok(Some(d)) => view! { <Detail d /> }.into_any(),
                         Ok(None) => view! { <p class="empty">"No such dead letter."</p> }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
@@ -42,11 +44,7 @@ pub fn DeadLetterDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(
-    d: DeadLetterDetail,
-    replay: ServerAction<ReplayDeadLetter>,
-    discard: ServerAction<DiscardDeadLetters>,
-) -> impl IntoView {
+fn Detail(d: DeadLetterDetail) -> impl IntoView {
     let it = d.item.clone();
     let status_class = format!("status dl-{}", it.status);
     let replayable = it.status == "pending";
@@ -91,31 +89,25 @@ fn Detail(
         <div class="detail-actions">
             {replayable.then(|| view! {
                 <IfRole role=crate::auth::Role::Operator>
-                <ActionForm action=replay attr:class="inline" attr:data-testid="replay-form">
+                <ActionIsland action=FormAction::ReplayOne class="inline" testid="replay-form">
                     <CsrfField />
                     <input type="hidden" name="id" value=id.to_string() />
                     <button class="btn primary" type="submit" data-testid="replay-one">"Replay now"</button>
-                </ActionForm>
+                </ActionIsland>
                 </IfRole>
             })}
             {discardable.then(|| view! {
                 <IfRole role=crate::auth::Role::Operator>
-                <ActionForm action=discard attr:class="inline discard" attr:data-testid="discard-form">
+                <ActionIsland action=FormAction::Discard class="inline discard" testid="discard-form">
                     <CsrfField />
                     <input type="hidden" name="ids[]" value=id.to_string() />
                     <label>"Reason"<input name="reason" required=true maxlength="1000" placeholder="why it will never be replayed" /></label>
                     <button class="btn danger" type="submit" data-testid="discard">"Discard"</button>
-                </ActionForm>
+                </ActionIsland>
                 </IfRole>
             })}
-            {move || replay.value().get().map(|r| match r {
-                Ok(r) => view! { <p class="result" data-testid="replay-result">{r.outcome}" "{r.position.unwrap_or_default()}</p> }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-            })}
-            {move || discard.value().get().map(|r| match r {
-                Ok(n) => view! { <p class="result">{format!("{n} discarded")}</p> }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-            })}
+            <FlashMessage of=FormAction::ReplayOne testid="replay-result" />
+            <FlashMessage of=FormAction::Discard />
         </div>
 
         <h2>"Payload "<span class="badge">{d.payload.kind()}</span></h2>

@@ -7,12 +7,15 @@
 //! panel that names how many.
 //!
 //! Every action is a form: without JavaScript the browser posts it and comes back here;
-//! with it, the same forms run as server-function calls.
+//! with it, the same forms run as server-function calls ([`crate::forms::ActionIsland`]).
+//! The page itself renders on the server only; its islands are the jobs panel and the
+//! confirm and discard forms.
 
 use super::replay_jobs::JobsPanel;
 use crate::dlq::server_fns::*;
 use crate::dlq::*;
-use crate::session::{CsrfField, IfRole};
+use crate::forms::{ActionIsland, FlashMessage, FormAction};
+use crate::session::{self, CsrfField, IfRole};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -48,31 +51,47 @@ pub fn preview_of(get_all: impl Fn(&str) -> Vec<String>) -> Preview {
 #[component]
 pub fn DeadLettersPage() -> impl IntoView {
     let query = use_query_map();
-    let form = Memo::new(move |_| query.with(|q| FilterForm::from_query(|k| q.get(k))));
-    let after = Memo::new(move |_| query.with(|q| q.get("after")));
-    let preview =
-        Memo::new(move |_| query.with(|q| preview_of(|k| q.get_all(k).unwrap_or_default())));
-    let highlight = Memo::new(move |_| query.with(|q| q.get("job")));
-    // Bumped by the jobs panel when a job ends, so the list shows the new statuses.
-    let jobs_ended = RwSignal::new(0u32);
-    let discard = ServerAction::<DiscardDeadLetters>::new();
-    let changed = move || (jobs_ended.get(), discard.version().get());
-
+    let (form, after, preview, highlight) = query.with_untracked(|q| {
+        (
+            FilterForm::from_query(|k| q.get(k)),
+            q.get("after"),
+            preview_of(|k| q.get_all(k).unwrap_or_default()),
+            q.get("job"),
+        )
+    });
+    let filter = form.to_filter();
+    let jobs = Resource::new(|| (), |_| load_replay_jobs());
     let groups = Resource::new(
-        move || (form.get(), changed()),
-        |(f, _)| load_dead_letter_groups(f.to_filter()),
+        {
+            let filter = filter.clone();
+            move || filter.clone()
+        },
+        load_dead_letter_groups,
     );
     let page = Resource::new(
-        move || (form.get(), after.get(), changed()),
-        |(f, after, _)| load_dead_letter_page(f.to_filter(), after),
+        move || (filter.clone(), after.clone()),
+        |(f, after)| load_dead_letter_page(f, after),
     );
+    let panel = match preview {
+        Preview::None => ().into_any(),
+        Preview::Discard(ids) => view! { <DiscardPanel ids form=form.clone() /> }.into_any(),
+        p => view! { <PreviewPanel preview=p form=form.clone() /> }.into_any(),
+    };
 
     view! {
         <section class="page dlq">
             <header class="page-head">
                 <h1>"Dead letters"</h1>
             </header>
-            <JobsPanel highlight jobs_ended />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let highlight = highlight.clone();
+                    Suspend::new(async move {
+                        let (jobs, error) = crate::api::loaded_or_error(jobs.await);
+                        view! { <JobsPanel jobs error highlight session=session::current() /> }
+                    })
+                }}
+            </Suspense>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match groups.await {
@@ -81,19 +100,18 @@ pub fn DeadLettersPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <FilterBar form />
-            {move || match preview.get() {
-                Preview::None => ().into_any(),
-                Preview::Discard(ids) => view! { <DiscardPanel ids form=form.get() discard /> }.into_any(),
-                p => view! { <PreviewPanel preview=p form=form.get() /> }.into_any(),
-            }}
+            <FilterFields f=form.clone() />
+            {panel}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(p) => view! { <List page=p form=form.get_untracked() /> }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
+                {move || {
+                    let form = form.clone();
+                    Suspend::new(async move {
+                        match page.await {
+                            Ok(p) => view! { <List page=p form /> }.into_any(),
+                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                        }
+                    })
+                }}
             </Suspense>
         </section>
     }
@@ -139,12 +157,6 @@ fn Groups(g: DeadLetterGroups) -> impl IntoView {
         </div>
     }
     .into_any()
-}
-
-#[component]
-fn FilterBar(form: Memo<FilterForm>) -> impl IntoView {
-    // Rebuilt when the query changes (a group link followed in the browser).
-    move || view! { <FilterFields f=form.get() /> }
 }
 
 #[component]
@@ -224,7 +236,6 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
             )
         },
     );
-    let start = ServerAction::<StartReplayJob>::new();
     let strip = DEFAULT_STRIPPED.join(", ");
     let cancel_href = if form.query().is_empty() {
         "/dead-letters".to_string()
@@ -263,7 +274,7 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
                                 <p class="error">"A replay job is already running for "{d.busy_topics.join(", ")}"."</p>
                             })}
                             <IfRole role=crate::auth::Role::Operator>
-                            <ActionForm action=start attr:class="confirm" attr:data-testid="confirm-form">
+                            <ActionIsland action=FormAction::StartReplayJob class="confirm" testid="confirm-form">
                                 <CsrfField />
                                 <input type="hidden" name="scope" value=scope />
                                 {hidden.get_value().into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value /> }).collect_view()}
@@ -277,13 +288,12 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
                                     "Confirm replay"
                                 </button>
                                 <a class="btn link" href=cancel_href.get_value()>"Back"</a>
-                            </ActionForm>
+                            </ActionIsland>
                             </IfRole>
                         }.into_any()
                     })
                 }}
             </Suspense>
-            {move || start.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error">{e.to_string()}</p> })}
         </section>
     }
 }
@@ -291,11 +301,7 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
 /// Discarding the selected rows: how many, a required reason, and a confirm button. The
 /// server refuses a blank reason and anything not pending, parked or failed again.
 #[component]
-fn DiscardPanel(
-    ids: Vec<i64>,
-    form: FilterForm,
-    discard: ServerAction<DiscardDeadLetters>,
-) -> impl IntoView {
+fn DiscardPanel(ids: Vec<i64>, form: FilterForm) -> impl IntoView {
     let back = if form.query().is_empty() {
         "/dead-letters".to_string()
     } else {
@@ -310,7 +316,7 @@ fn DiscardPanel(
             <h2>{format!("Discard {n} selected")}</h2>
             {(n == 0).then(|| view! { <p class="error">"Select the dead letters to discard first."</p> })}
             <IfRole role=crate::auth::Role::Operator>
-            <ActionForm action=discard attr:class="confirm" attr:data-testid="discard-selected-form">
+            <ActionIsland action=FormAction::Discard class="confirm" testid="discard-selected-form">
                 <CsrfField />
                 {ids.get_value().into_iter().map(|id| view! { <input type="hidden" name="ids[]" value=id.to_string() /> }).collect_view()}
                 <label class="wide">"Reason (kept in the audit log)"
@@ -320,12 +326,9 @@ fn DiscardPanel(
                     "Discard"
                 </button>
                 <a class="btn link" href=back.get_value()>"Back"</a>
-            </ActionForm>
+            </ActionIsland>
             </IfRole>
-            {move || discard.value().get().map(|r| match r {
-                Ok(n) => view! { <p class="result" data-testid="discard-result">{format!("{n} discarded")}</p> }.into_any(),
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-            })}
+            <FlashMessage of=FormAction::Discard testid="discard-result" />
         </section>
     }
 }

@@ -1,11 +1,14 @@
 //! The orders list: server-rendered from the read model, then kept current by pushed
 //! updates (newest first; a pushed order replaces its older row in place).
+//!
+//! The page (query, filters, the first load) runs on the server; the list with its live
+//! badge and pause button is an island ([`LiveOrders`]) that gets the loaded page as props.
 
 use crate::api::{LiveMessage, OrderRow};
 use crate::console::{
     input_time, OrderFilter, OrdersPageData, ORDER_FILTER_KEYS, STATUS_CHOICES, STEP_CHOICES,
 };
-use crate::live::{self, LiveState};
+use crate::live::{self, LiveBadge};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
@@ -85,35 +88,63 @@ fn current_filter(q: &leptos_router::params::ParamsMap) -> OrderFilter {
 #[component]
 pub fn OrdersPage() -> impl IntoView {
     let query = use_query_map();
-    let args = move || {
-        let q = query.read();
+    let filter = current_filter(&query.read_untracked());
+    let args = {
+        let q = query.read_untracked();
         ORDER_FILTER_KEYS.map(|k| q.get(k))
     };
-    let loaded = Resource::new(args, |[status, step, q, from, to, after_t, after_id]| {
-        search_orders(status, step, q, from, to, after_t, after_id)
-    });
+    let loaded = Resource::new(
+        move || args.clone(),
+        |[status, step, q, from, to, after_t, after_id]| {
+            search_orders(status, step, q, from, to, after_t, after_id)
+        },
+    );
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let filter = filter.clone();
+                Suspend::new(async move {
+                    let (page, error) = crate::api::loaded_or_error(loaded.await);
+                    view! {
+                        <LiveOrders filter=filter.clone() page error>
+                            <FilterForm filter />
+                        </LiveOrders>
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The list as loaded, with pushed orders merged in, its live badge and the pause button.
+/// `children`: the filter form (server-rendered).
+#[island]
+fn LiveOrders(
+    filter: OrderFilter,
+    page: OrdersPageData,
+    error: Option<String>,
+    children: Children,
+) -> impl IntoView {
     let pushed = RwSignal::new(Vec::<OrderRow>::new());
     let paused = RwSignal::new(false);
-    let state = RwSignal::new(LiveState::Static);
-
-    Effect::new(move |_| {
-        live::subscribe(state, move |msg| match msg {
-            LiveMessage::Order(row) if !paused.get_untracked() => pushed.update(|rows| {
-                rows.retain(|r| r.order_id != row.order_id);
-                rows.insert(0, row);
-                rows.truncate(200);
-            }),
-            _ => {}
-        });
+    live::subscribe(move |msg| match msg {
+        LiveMessage::Order(row) if !paused.get_untracked() => pushed.update(|rows| {
+            rows.retain(|r| r.order_id != row.order_id);
+            rows.insert(0, row);
+            rows.truncate(200);
+        }),
+        _ => {}
     });
+    let next = page.next.as_ref().map(|c| filter.next_href(c));
+    let (filter, loaded) = (StoredValue::new(filter), StoredValue::new(page.rows));
+    let error = StoredValue::new(error);
+    let next = StoredValue::new(next);
 
     view! {
         <section class="page">
             <header class="page-head">
                 <h1>"Orders"</h1>
-                <span class=move || format!("live-badge {}", state.get().label()) data-testid="live-state">
-                    {move || state.get().label()}
-                </span>
+                <LiveBadge />
                 <button
                     class="btn"
                     data-testid="live-toggle"
@@ -122,7 +153,7 @@ pub fn OrdersPage() -> impl IntoView {
                     {move || if paused.get() { "Resume live updates" } else { "Pause live updates" }}
                 </button>
             </header>
-            {move || view! { <FilterForm filter=current_filter(&query.read()) /> }}
+            {children()}
             <table class="grid" data-testid="orders">
                 <thead>
                     <tr>
@@ -135,37 +166,28 @@ pub fn OrdersPage() -> impl IntoView {
                         <th scope="col">"Updated"</th>
                     </tr>
                 </thead>
-                <Transition fallback=|| view! { <tbody><tr><td colspan="7">"Loading…"</td></tr></tbody> }>
-                    {move || {
-                        let pushed = pushed.get();
-                        let filter = current_filter(&query.read());
-                        Suspend::new(async move {
-                            match loaded.await {
-                                Ok(page) => {
-                                    let rows = apply_pushed(&filter, &pushed, &page.rows);
-                                    let empty = rows.is_empty();
-                                    let next = page.next.map(|c| filter.next_href(&c));
-                                    view! {
-                                        <tbody>
-                                            {rows.into_iter().map(|o| view! { <OrderLine order=o /> }).collect_view()}
-                                            <Show when=move || empty>
-                                                <tr><td colspan="7" class="empty">"No orders match."</td></tr>
-                                            </Show>
-                                            {next.map(|href| view! {
-                                                <tr class="pager"><td colspan="7">
-                                                    <a class="btn" href=href data-testid="next-page">"Older orders →"</a>
-                                                </td></tr>
-                                            })}
-                                        </tbody>
-                                    }.into_any()
-                                }
-                                Err(e) => view! {
-                                    <tbody><tr><td colspan="7" class="error">{e.to_string()}</td></tr></tbody>
-                                }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
+                {move || match error.get_value() {
+                    Some(e) => view! {
+                        <tbody><tr><td colspan="7" class="error">{e}</td></tr></tbody>
+                    }.into_any(),
+                    None => {
+                        let rows = loaded.with_value(|l| filter.with_value(|f| apply_pushed(f, &pushed.get(), l)));
+                        let empty = rows.is_empty();
+                        view! {
+                            <tbody>
+                                {rows.into_iter().map(|o| view! { <OrderLine order=o /> }).collect_view()}
+                                {empty.then(|| view! {
+                                    <tr><td colspan="7" class="empty">"No orders match."</td></tr>
+                                })}
+                                {next.get_value().map(|href| view! {
+                                    <tr class="pager"><td colspan="7">
+                                        <a class="btn" href=href data-testid="next-page">"Older orders →"</a>
+                                    </td></tr>
+                                })}
+                            </tbody>
+                        }.into_any()
+                    }
+                }}
             </table>
         </section>
     }

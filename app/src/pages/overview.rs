@@ -1,12 +1,13 @@
 //! The overview (`/`): KPIs over a selectable window, charts drawn on the server (plotters
 //! SVG), a live ticker and the ingest pipeline's health. Server-rendered in full; with
-//! JavaScript, pushed order changes enter the ticker and refresh the numbers.
+//! JavaScript, pushed order changes enter the ticker (an island, [`Ticker`], beside the
+//! header's live badge). The numbers and charts are as of the page load.
 
 use crate::api::{LiveMessage, OrderRow};
 use crate::console::{
     duration_display, rate_display, BatchLatency, Kpis, PartitionLag, Range, TickerItem,
 };
-use crate::live::{self, LiveState};
+use crate::live::{self, LiveBadgeIsland};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
@@ -211,56 +212,65 @@ pub fn Chart(chart: ChartView) -> impl IntoView {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let query = use_query_map();
-    let range = move || Range::parse(&query.read().get("range").unwrap_or_default());
-    let refresh = RwSignal::new(0u32);
-    let overview = Resource::new(
-        move || (range(), refresh.get()),
-        |(r, _)| load_overview(r.key().to_string()),
-    );
-    let state = RwSignal::new(LiveState::Static);
-    let pushed = RwSignal::new(Vec::<OrderRow>::new());
-    let pending = RwSignal::new(false);
-
-    Effect::new(move |_| {
-        live::subscribe(state, move |msg| {
-            if let LiveMessage::Order(row) = msg {
-                pushed.update(|rows| {
-                    rows.insert(0, row);
-                    rows.truncate(12);
-                });
-                // Refresh the numbers at most every few seconds while orders move.
-                if !pending.get_untracked() {
-                    pending.set(true);
-                    set_timeout(
-                        move || {
-                            pending.set(false);
-                            refresh.update(|n| *n += 1);
-                        },
-                        std::time::Duration::from_secs(5),
-                    );
-                }
-            }
-        });
-    });
+    let range = Range::parse(&query.read_untracked().get("range").unwrap_or_default());
+    let overview = Resource::new(move || range, |r| load_overview(r.key().to_string()));
 
     view! {
         <section class="page overview">
             <header class="page-head">
                 <h1>"Overview"</h1>
-                <span class=move || format!("live-badge {}", state.get().label()) data-testid="live-state">
-                    {move || state.get().label()}
-                </span>
-                {move || view! { <RangeLinks base="/" current=range() /> }}
+                <LiveBadgeIsland />
+                <RangeLinks base="/" current=range />
             </header>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                        Ok(o) => view! { <OverviewBody o pushed /> }.into_any(),
+                        Ok(o) => view! { <OverviewBody o /> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </section>
+    }
+}
+
+/// The live ticker: orders pushed since the page loaded on top of the stored events it was
+/// rendered with (newest first, at most a dozen pushed ones).
+#[island]
+fn Ticker(stored: Vec<TickerItem>) -> impl IntoView {
+    let pushed = RwSignal::new(Vec::<OrderRow>::new());
+    live::subscribe(move |msg| {
+        if let LiveMessage::Order(row) = msg {
+            pushed.update(|rows| {
+                rows.insert(0, row);
+                rows.truncate(12);
+            });
+        }
+    });
+    view! {
+        <ol class="ticker" data-testid="ticker">
+            {move || pushed.get().into_iter().map(|r| {
+                let href = crate::api::order_href(&r.order_id);
+                view! {
+                    <li class="pushed" data-order-id=r.order_id.clone()>
+                        <span class="mono">{r.updated_at.format("%H:%M:%S").to_string()}</span>
+                        <a class="mono" href=href>{r.order_id.clone()}</a>
+                        <span class=format!("status status-{}", r.status)>{r.status.clone()}</span>
+                        <span class="step">{r.step.clone().unwrap_or_default()}</span>
+                    </li>
+                }
+            }).collect_view()}
+            {stored.into_iter().map(|e| {
+                let href = crate::api::order_href(&e.aggregate_id);
+                view! {
+                    <li>
+                        <span class="mono">{e.occurred_at.format("%H:%M:%S").to_string()}</span>
+                        <a class="mono" href=href>{e.aggregate_id}</a>
+                        <code>{e.event_type}</code>
+                    </li>
+                }
+            }).collect_view()}
+        </ol>
     }
 }
 
@@ -281,7 +291,7 @@ fn Kpi(
 }
 
 #[component]
-fn OverviewBody(o: OverviewView, pushed: RwSignal<Vec<OrderRow>>) -> impl IntoView {
+fn OverviewBody(o: OverviewView) -> impl IntoView {
     let k = o.kpis.clone();
     let window = o.range.label();
     let lag_total: i64 = o.lag.iter().filter_map(PartitionLag::lag).sum();
@@ -312,29 +322,7 @@ fn OverviewBody(o: OverviewView, pushed: RwSignal<Vec<OrderRow>>) -> impl IntoVi
         <div class="two-col">
             <section class="card" aria-labelledby="ticker-h">
                 <h2 id="ticker-h">"Live ticker"</h2>
-                <ol class="ticker" data-testid="ticker">
-                    {move || pushed.get().into_iter().map(|r| {
-                        let href = crate::api::order_href(&r.order_id);
-                        view! {
-                            <li class="pushed" data-order-id=r.order_id.clone()>
-                                <span class="mono">{r.updated_at.format("%H:%M:%S").to_string()}</span>
-                                <a class="mono" href=href>{r.order_id.clone()}</a>
-                                <span class=format!("status status-{}", r.status)>{r.status.clone()}</span>
-                                <span class="step">{r.step.clone().unwrap_or_default()}</span>
-                            </li>
-                        }
-                    }).collect_view()}
-                    {ticker.into_iter().map(|e| {
-                        let href = crate::api::order_href(&e.aggregate_id);
-                        view! {
-                            <li>
-                                <span class="mono">{e.occurred_at.format("%H:%M:%S").to_string()}</span>
-                                <a class="mono" href=href>{e.aggregate_id}</a>
-                                <code>{e.event_type}</code>
-                            </li>
-                        }
-                    }).collect_view()}
-                </ol>
+                <Ticker stored=ticker />
             </section>
             <section class="card" aria-labelledby="pipeline-h" data-testid="pipeline">
                 <h2 id="pipeline-h">"Pipeline health"</h2>

@@ -1,12 +1,18 @@
 //! Replay jobs with live progress: a `<progress>` bar, counts, rate and ETA per job,
 //! updated by pushed `replay_job` messages, and a Cancel button while a job runs.
 //! (No inline styles anywhere: the CSP forbids them; the bar is the native element.)
+//!
+//! The panel is an island ([`JobsPanel`]): the dead-letter page loads the jobs on the
+//! server and passes them in; the browser keeps them current. When a job it showed
+//! running has ended, it shows the page again from the server, so the list and the
+//! groups around it show the new statuses.
 
 use crate::api::LiveMessage;
+use crate::auth::SessionView;
 use crate::dlq::server_fns::*;
 use crate::dlq::*;
-use crate::live::{self, LiveState};
-use crate::session::{CsrfField, IfRole};
+use crate::live::{self, LiveBadge, LiveState};
+use crate::session::{self, CsrfField, IfRole};
 use leptos::prelude::*;
 
 /// Jobs shown: pushed versions replace loaded ones (unless the loaded one has ended and the
@@ -33,112 +39,128 @@ pub fn merge_jobs(pushed: &[ReplayJobView], loaded: &[ReplayJobView]) -> Vec<Rep
     out
 }
 
-#[component]
-pub fn JobsPanel(highlight: Memo<Option<String>>, jobs_ended: RwSignal<u32>) -> impl IntoView {
+/// The jobs as loaded with the page (`jobs`, or the `error` loading them), the one a
+/// just-started job's redirect named (`highlight`), and the viewer's session (for the
+/// Cancel button's role check and CSRF token).
+#[island]
+pub fn JobsPanel(
+    jobs: Vec<ReplayJobView>,
+    error: Option<String>,
+    highlight: Option<String>,
+    session: Option<SessionView>,
+) -> impl IntoView {
+    session::provide(session);
     let cancel = ServerAction::<CancelReplayJob>::new();
-    let state = RwSignal::new(LiveState::Static);
+    let loaded = RwSignal::new(jobs);
+    let error = RwSignal::new(error);
+    let reload = move || {
+        leptos::task::spawn_local(async move {
+            match load_replay_jobs().await {
+                Ok(jobs) => {
+                    loaded.set(jobs);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        })
+    };
+    // Reloaded after a cancel.
+    Effect::new(move |_| {
+        if cancel.version().get() > 0 {
+            reload();
+        }
+    });
     // Each time the push stream (re)opens: what happened before it did (a job that started
     // and ended while this page was loading, or during a server restart) is only in a
     // reload, never in a push.
-    let opened = RwSignal::new(0u32);
+    let state = live::state();
     Effect::new(move |was_live: Option<bool>| {
         let live = state.get() == LiveState::Live;
         if live && was_live == Some(false) {
-            opened.update(|n| *n += 1);
+            reload();
         }
         live
     });
+    let pushed = RwSignal::new(Vec::<ReplayJobView>::new());
+    let shown = move || merge_jobs(&pushed.get(), &loaded.get());
     // While a job runs, a reload every few seconds as well: pushes make progress
     // immediate, this makes it certain (a push missed in a reconnect, or while the page
     // was being replaced, is not waited for).
-    let tick = RwSignal::new(0u32);
-    // Reloaded after a cancel, when the page is pointed at another job (a job just started
-    // redirects to `?job=<id>`), when the push stream opens, and on the tick.
-    let loaded = Resource::new(
-        move || {
-            (
-                cancel.version().get(),
-                highlight.get(),
-                opened.get(),
-                tick.get(),
-            )
-        },
-        |_| load_replay_jobs(),
-    );
     Effect::new(move |_| {
         let poll = move || {
-            let running = loaded
-                .get_untracked()
-                .and_then(Result::ok)
-                .is_some_and(|jobs| jobs.iter().any(ReplayJobView::running));
-            if running {
-                tick.update(|n| *n += 1);
+            if loaded.get_untracked().iter().any(ReplayJobView::running) {
+                reload();
             }
         };
         if let Ok(handle) = set_interval_with_handle(poll, std::time::Duration::from_millis(2500)) {
             on_cleanup(move || handle.clear());
         }
     });
-    let pushed = RwSignal::new(Vec::<ReplayJobView>::new());
-    Effect::new(move |_| {
-        live::subscribe(state, move |msg| {
-            if let LiveMessage::ReplayJob(job) = msg {
-                let ended = !job.running();
-                pushed.update(|v| {
-                    v.retain(|j| j.id != job.id);
-                    v.push(job);
-                });
-                if ended {
-                    jobs_ended.update(|n| *n += 1);
-                }
-            }
-        });
+    live::subscribe(move |msg| {
+        if let LiveMessage::ReplayJob(job) = msg {
+            pushed.update(|v| {
+                v.retain(|j| j.id != job.id);
+                v.push(job);
+            });
+        }
     });
+    // A job shown running has ended (pushed or reloaded): the list's statuses changed.
+    Effect::new(move |was_running: Option<Vec<String>>| {
+        let jobs = shown();
+        if let Some(was) = was_running {
+            if jobs.iter().any(|j| !j.running() && was.contains(&j.id)) {
+                show_page_again();
+            }
+        }
+        jobs.into_iter()
+            .filter(ReplayJobView::running)
+            .map(|j| j.id)
+            .collect::<Vec<_>>()
+    });
+    let highlight = StoredValue::new(highlight);
     view! {
         <section class="jobs" aria-label="Replay jobs" data-testid="jobs">
             <div class="jobs-head">
                 <h2>"Replay jobs"</h2>
-                <span class=move || format!("live-badge {}", state.get().label()) data-testid="live-state">
-                    {move || state.get().label()}
-                </span>
+                <LiveBadge />
             </div>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || {
-                    let pushed = pushed.get();
-                    Suspend::new(async move {
-                        match loaded.await {
-                            Ok(jobs) => {
-                                let jobs = merge_jobs(&pushed, &jobs);
-                                if jobs.is_empty() {
-                                    return view! { <p class="empty">"No replay jobs yet."</p> }.into_any();
-                                }
-                                view! {
-                                    <ul class="job-list">
-                                        {jobs.into_iter().map(|j| view! { <JobLine j highlight cancel /> }).collect_view()}
-                                    </ul>
-                                }.into_any()
-                            }
-                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
+            {move || {
+                let jobs = shown();
+                if jobs.is_empty() {
+                    return view! { <p class="empty">"No replay jobs yet."</p> }.into_any();
+                }
+                view! {
+                    <ul class="job-list">
+                        {jobs.into_iter().map(|j| {
+                            let highlighted = highlight.with_value(|h| h.as_deref() == Some(j.id.as_str()));
+                            view! { <JobLine j highlighted cancel /> }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
             {move || cancel.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error">{e.to_string()}</p> })}
         </section>
     }
 }
 
+/// A job ended: the statuses of the list around the panel changed. Pages render on the
+/// server only, so show this one again.
+fn show_page_again() {
+    #[cfg(feature = "hydrate")]
+    let _ = leptos::prelude::window().location().reload();
+}
+
 #[component]
 fn JobLine(
     j: ReplayJobView,
-    highlight: Memo<Option<String>>,
+    highlighted: bool,
     cancel: ServerAction<CancelReplayJob>,
 ) -> impl IntoView {
-    let is_highlighted = highlight.get_untracked().as_deref() == Some(j.id.as_str());
     let class = format!(
         "job job-{}{}",
         j.status,
-        if is_highlighted { " highlighted" } else { "" }
+        if highlighted { " highlighted" } else { "" }
     );
     let done = j.done();
     let running = j.running();
@@ -230,6 +252,14 @@ mod tests {
         let merged = merge_jobs(&pushed, &loaded);
         let ids: Vec<(&str, i64)> = merged.iter().map(|j| (j.id.as_str(), j.sent)).collect();
         assert_eq!(ids, vec![("c", 0), ("b", 7), ("a", 10)]);
+    }
+
+    #[test]
+    fn a_pushed_job_reads_back() {
+        let m = LiveMessage::ReplayJob(job("a", "running", 1, 4));
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<LiveMessage>(&json).unwrap(), m);
+        assert_eq!(m.event_name(), "replay_job");
     }
 
     #[test]
