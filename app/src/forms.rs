@@ -166,6 +166,39 @@ where
     .into_any()
 }
 
+/// Showing the page again, without fighting a navigation already under way (a redirect
+/// to a just-started job, a link the user followed): the later one would abort it.
+pub mod page {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static LEAVING: AtomicBool = AtomicBool::new(false);
+
+    /// Goes to `loc` (a server function's redirect).
+    pub fn go(loc: &str) {
+        LEAVING.store(true, Ordering::Relaxed);
+        #[cfg(feature = "hydrate")]
+        let _ = leptos::prelude::window().location().set_href(loc);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = loc;
+    }
+
+    /// The browser is leaving this page (called on `beforeunload`).
+    pub fn leaving() {
+        LEAVING.store(true, Ordering::Relaxed);
+    }
+
+    /// Shows this page again from the server, unless the browser is already leaving it.
+    pub fn show_again() {
+        let already_leaving = LEAVING.swap(true, Ordering::Relaxed);
+        #[cfg(feature = "hydrate")]
+        if !already_leaving {
+            let _ = leptos::prelude::window().location().reload();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = already_leaving;
+    }
+}
+
 /// Messages kept across one reload of the same page (the tab's session storage).
 mod flash {
     use super::FormAction;
@@ -205,7 +238,7 @@ mod flash {
             if let (Some((s, here)), Some(m)) = (storage(), message) {
                 let _ = s.set_item(&slot(of), &format!("{here}\n{m}"));
             }
-            let _ = leptos::prelude::window().location().reload();
+            super::page::show_again();
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = (of, message);

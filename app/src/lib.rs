@@ -124,10 +124,14 @@ fn TopBar(children: Children) -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // A server function that redirects (a replay job started from the assistant's card)
-    // sends the browser to that page: there is no client-side router to do it.
-    let _ = leptos::server_fn::redirect::set_redirect_hook(|loc: &str| {
-        let _ = leptos::prelude::window().location().set_href(loc);
-    });
+    use wasm_bindgen::{closure::Closure, JsCast};
+    // A server function that redirects (a replay job just started) sends the browser to
+    // that page: there is no client-side router to do it.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(forms::page::go);
+    // Nor is a page shown again once the browser is on its way elsewhere.
+    let leaving = Closure::<dyn FnMut()>::new(forms::page::leaving);
+    let _ = leptos::prelude::window()
+        .add_event_listener_with_callback("beforeunload", leaving.as_ref().unchecked_ref());
+    leaving.forget();
     leptos::mount::hydrate_islands();
 }

@@ -109,7 +109,9 @@ pub fn JobsPanel(
         let jobs = shown();
         if let Some(was) = was_running {
             if jobs.iter().any(|j| !j.running() && was.contains(&j.id)) {
-                show_page_again();
+                // The statuses of the list around the panel changed; pages render on the
+                // server only.
+                crate::forms::page::show_again();
             }
         }
         jobs.into_iter()
@@ -142,13 +144,6 @@ pub fn JobsPanel(
             {move || cancel.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error">{e.to_string()}</p> })}
         </section>
     }
-}
-
-/// A job ended: the statuses of the list around the panel changed. Pages render on the
-/// server only, so show this one again.
-fn show_page_again() {
-    #[cfg(feature = "hydrate")]
-    let _ = leptos::prelude::window().location().reload();
 }
 
 #[component]
