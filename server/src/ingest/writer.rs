@@ -96,7 +96,7 @@ async fn write_with(
     let stored = claim_positions(&mut tx, group, &first_offsets(batch)).await?;
     let new = |topic: &str, partition: i32, offset: i64| {
         stored
-            .get(&(topic.to_string(), partition))
+            .get(&(topic, partition))
             .is_none_or(|next| offset >= *next)
     };
     let events: Vec<&EventRow> = batch
@@ -196,11 +196,11 @@ fn first_offsets(batch: &Batch) -> BTreeMap<(&str, i32), i64> {
 /// Locks the group's position row of each partition in `first` (creating it at the
 /// batch's first offset when the partition has none yet) and returns the stored next
 /// offsets: records below them are stored already.
-async fn claim_positions(
+async fn claim_positions<'b>(
     tx: &mut Transaction<'_, Postgres>,
     group: &str,
-    first: &BTreeMap<(&str, i32), i64>,
-) -> sqlx::Result<HashMap<(String, i32), i64>> {
+    first: &BTreeMap<(&'b str, i32), i64>,
+) -> sqlx::Result<HashMap<(&'b str, i32), i64>> {
     if first.is_empty() {
         return Ok(HashMap::new());
     }
@@ -217,7 +217,12 @@ async fn claim_positions(
     .bind(first.values().copied().collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+    // Keyed by the batch's own topic names, so each record's lookup allocates nothing.
+    let rows: HashMap<(String, i32), i64> = rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect();
+    Ok(first
+        .keys()
+        .filter_map(|&(t, p)| Some(((t, p), *rows.get(&(t.to_string(), p))?)))
+        .collect())
 }
 
 /// Copies `events` (none of them stored yet) into `events` with ids drawn from its
