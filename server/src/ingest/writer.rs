@@ -94,16 +94,7 @@ async fn write_with(
     // Lock this batch's partitions' positions first: a second instance holding one of them
     // (a rebalance in flight) waits here, then sees what this one stored.
     let stored = claim_positions(&mut tx, group, &first_offsets(batch)).await?;
-    let new = |topic: &str, partition: i32, offset: i64| {
-        stored
-            .get(&(topic, partition))
-            .is_none_or(|next| offset >= *next)
-    };
-    let events: Vec<&EventRow> = batch
-        .events
-        .iter()
-        .filter(|e| new(&e.topic, e.partition, e.offset))
-        .collect();
+    let events = unstored(&batch.events, &stored);
     // Only rows inserted now feed projections: a redelivered record changes nothing.
     let fresh: Vec<(i64, &EventRow)> = match by {
         EventsBy::Copy => copy_events(&mut tx, &events).await?,
@@ -120,18 +111,9 @@ async fn write_with(
                 .collect()
         }
     };
-    let dead: Vec<&DeadLetterRow> = batch
-        .dead_letters
-        .iter()
-        .filter(|d| new(&d.topic, d.partition, d.offset))
-        .collect();
-    let fresh_dead = insert_dead_letters(&mut tx, &dead).await?;
-    let quarantined: Vec<&QuarantineRow> = batch
-        .quarantined
-        .iter()
-        .filter(|q| new(&q.topic, q.partition, q.offset))
-        .collect();
-    let fresh_quarantine = insert_quarantine(&mut tx, &quarantined).await?;
+    let fresh_dead = insert_dead_letters(&mut tx, &unstored(&batch.dead_letters, &stored)).await?;
+    let fresh_quarantine =
+        insert_quarantine(&mut tx, &unstored(&batch.quarantined, &stored)).await?;
 
     let deltas = order_deltas(fresh.iter().map(|(_, e)| *e));
     copy_saga_steps(&mut tx, &fresh).await?;
@@ -167,25 +149,48 @@ async fn write_with(
     Ok(outcome)
 }
 
+/// A row's source position in Kafka: (topic, partition, offset).
+trait Sourced {
+    fn source(&self) -> (&str, i32, i64);
+}
+
+impl Sourced for EventRow {
+    fn source(&self) -> (&str, i32, i64) {
+        (&self.topic, self.partition, self.offset)
+    }
+}
+
+impl Sourced for DeadLetterRow {
+    fn source(&self) -> (&str, i32, i64) {
+        (&self.topic, self.partition, self.offset)
+    }
+}
+
+impl Sourced for QuarantineRow {
+    fn source(&self) -> (&str, i32, i64) {
+        (&self.topic, self.partition, self.offset)
+    }
+}
+
+/// The rows at or past their partition's stored position (a partition with none yet
+/// has stored nothing): the ones not stored already.
+fn unstored<'a, T: Sourced>(rows: &'a [T], stored: &HashMap<(&str, i32), i64>) -> Vec<&'a T> {
+    rows.iter()
+        .filter(|r| {
+            let (topic, partition, offset) = r.source();
+            stored
+                .get(&(topic, partition))
+                .is_none_or(|next| offset >= *next)
+        })
+        .collect()
+}
+
 /// The lowest offset of each (topic, partition) in the batch.
 fn first_offsets(batch: &Batch) -> BTreeMap<(&str, i32), i64> {
     let mut first: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    let positions = batch
-        .events
-        .iter()
-        .map(|e| (e.topic.as_str(), e.partition, e.offset))
-        .chain(
-            batch
-                .dead_letters
-                .iter()
-                .map(|d| (d.topic.as_str(), d.partition, d.offset)),
-        )
-        .chain(
-            batch
-                .quarantined
-                .iter()
-                .map(|q| (q.topic.as_str(), q.partition, q.offset)),
-        );
+    let positions = (batch.events.iter().map(Sourced::source))
+        .chain(batch.dead_letters.iter().map(Sourced::source))
+        .chain(batch.quarantined.iter().map(Sourced::source));
     for (topic, partition, offset) in positions {
         let o = first.entry((topic, partition)).or_insert(offset);
         *o = (*o).min(offset);
@@ -294,15 +299,11 @@ pub async fn copy_in(
 type Inserted = HashMap<String, HashMap<(i32, i64), i64>>;
 
 /// The rows of `rows` whose source position is in `done`.
-fn keep_inserted<'a, T>(
-    rows: &[&'a T],
-    done: &Inserted,
-    position: impl Fn(&T) -> (&String, i32, i64),
-) -> Vec<&'a T> {
+fn keep_inserted<'a, T: Sourced>(rows: &[&'a T], done: &Inserted) -> Vec<&'a T> {
     rows.iter()
         .copied()
         .filter(|r| {
-            let (topic, p, o) = position(r);
+            let (topic, p, o) = r.source();
             done.get(topic).is_some_and(|m| m.contains_key(&(p, o)))
         })
         .collect()
@@ -415,9 +416,7 @@ async fn insert_quarantine<'a>(
     .bind(rows.iter().map(|r| r.reason.clone()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
-    Ok(keep_inserted(rows, &inserted(done), |r| {
-        (&r.topic, r.partition, r.offset)
-    }))
+    Ok(keep_inserted(rows, &inserted(done)))
 }
 
 /// Inserts dead letters not stored yet; returns the ones actually inserted.
@@ -461,9 +460,7 @@ async fn insert_dead_letters<'a>(
     .bind(rows.iter().map(|r| r.parse_note.clone()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
-    Ok(keep_inserted(rows, &inserted(done), |r| {
-        (&r.topic, r.partition, r.offset)
-    }))
+    Ok(keep_inserted(rows, &inserted(done)))
 }
 
 /// Copies the saga-step rows of the new `saga.step` events (each stored once, so no
