@@ -17,16 +17,16 @@
 
 use super::decode::QuarantineRow;
 use super::decode::{decode, Decoded, RawRecord};
+use super::fetch::{self, Signal};
 use super::writer::{load_positions, write_batch, Batch, Outcome};
 use crate::kafka::client_config;
-use futures::StreamExt;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use sqlx::PgPool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -45,14 +45,32 @@ pub struct IngestSettings {
 }
 
 /// Consumer context whose rebalance callback seeks to the positions stored in PostgreSQL.
-struct PositionsContext {
+pub(crate) struct PositionsContext {
     database_url: String,
     group_id: String,
+    /// The partitions assigned now, and how many times the assignment changed: the fetch
+    /// stage gives each its own queue after every change.
+    assignment: Mutex<(u64, Vec<(String, i32)>)>,
+    /// Wakes the fetch stage: a rebalance is news to it too.
+    signal: Arc<Signal>,
 }
 
 impl ClientContext for PositionsContext {}
 
 impl PositionsContext {
+    pub(crate) fn assignment(&self) -> (u64, Vec<(String, i32)>) {
+        self.assignment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_assignment(&self, partitions: Vec<(String, i32)>) {
+        let mut a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
+        *a = (a.0 + 1, partitions);
+        self.signal.notify();
+    }
+
     /// Loads stored positions over a short-lived connection on a thread of its own: the
     /// callback runs inside librdkafka's poll and must not depend on the caller's runtime.
     fn stored_positions(&self) -> anyhow::Result<std::collections::BTreeMap<(String, i32), i64>> {
@@ -111,23 +129,29 @@ impl ConsumerContext for PositionsContext {
                     let _ = tpl.set_partition_offset(topic, *partition, offset);
                 }
                 tracing::info!(partitions = parts.len(), "partitions assigned");
-                if let Err(e) = consumer.assign(tpl) {
-                    tracing::error!(error = %e, "assign failed");
+                match consumer.assign(tpl) {
+                    Ok(()) => self.set_assignment(parts),
+                    Err(e) => {
+                        tracing::error!(error = %e, "assign failed");
+                        self.set_assignment(Vec::new());
+                    }
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(partitions = tpl.count(), "partitions revoked");
                 let _ = consumer.unassign();
+                self.set_assignment(Vec::new());
             }
             other => {
                 tracing::error!(?other, "rebalance error");
                 let _ = consumer.unassign();
+                self.set_assignment(Vec::new());
             }
         }
     }
 }
 
-fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
+pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
     let headers = m
         .headers()
         .map(|hs| {
@@ -267,9 +291,10 @@ fn headers_json_safe(headers: &[(String, Option<Vec<u8>>)]) -> serde_json::Value
 pub async fn run(
     pool: PgPool,
     settings: IngestSettings,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let consumer: StreamConsumer<PositionsContext> = client_config(&settings.brokers)
+    let signal = Arc::new(Signal::default());
+    let mut consumer: BaseConsumer<PositionsContext> = client_config(&settings.brokers)
         .set("group.id", &settings.group_id)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
@@ -277,6 +302,10 @@ pub async fn run(
         // Brokers may hold a fetch until this passes when little data waits; keep it short
         // so live events are not held back (the default 500 ms dominated push latency).
         .set("fetch.wait.max.ms", "10")
+        // Prefetch per partition (each has its own queue): a partition that runs ahead in
+        // time waits with this much fetched (the default, 64 MB, is meant for one queue).
+        .set("queued.max.messages.kbytes", "2048")
+        .set("queued.min.messages", "10000")
         .set(
             "session.timeout.ms",
             settings.session_timeout_ms.to_string(),
@@ -285,7 +314,13 @@ pub async fn run(
         .create_with_context(PositionsContext {
             database_url: settings.database_url.clone(),
             group_id: settings.group_id.clone(),
+            assignment: Mutex::new((0, Vec::new())),
+            signal: signal.clone(),
         })?;
+    {
+        let signal = signal.clone();
+        consumer.set_nonempty_callback(move || signal.notify());
+    }
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     tracing::info!(group = %settings.group_id, topics = topics.len(), "ingest started");
@@ -308,63 +343,22 @@ pub async fn run(
             shutdown.clone(),
         )));
     }
-    // Where the fetch stage's time goes (seconds): waiting for a first record, filling the
-    // batch, decoding it, and waiting for a lane to take it. Logged when ingest stops.
-    let (mut idle, mut filling, mut decoding, mut queued) = (0f64, 0f64, 0f64, 0f64);
-    // One stream for the life of the loop: `recv()` would register a new waker per message.
-    let mut messages = consumer.stream();
-    'fetch: loop {
-        let t = Instant::now();
-        let first = tokio::select! {
-            m = messages.next() => match m {
-                Some(m) => m,
-                None => break,
-            },
-            _ = shutdown.changed() => break,
-        };
-        let mut records = Vec::with_capacity(settings.batch_max);
-        match first {
-            Ok(m) => records.push(raw_record(&m)),
-            Err(e) => {
-                tracing::warn!(error = %e, "kafka receive error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        }
-        idle += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let deadline = tokio::time::Instant::now() + settings.batch_wait;
-        while records.len() < settings.batch_max {
-            match tokio::time::timeout_at(deadline, messages.next()).await {
-                Ok(Some(Ok(m))) => records.push(raw_record(&m)),
-                Ok(Some(Err(e))) => tracing::warn!(error = %e, "kafka receive error"),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        filling += t.elapsed().as_secs_f64();
-        for (lane, records) in split_by_lane(records, lanes).into_iter().enumerate() {
-            if records.is_empty() {
-                continue;
-            }
-            let t = Instant::now();
-            let batch = batch_of(&records);
-            decoding += t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            let sent = queues[lane].send((records, batch)).await;
-            queued += t.elapsed().as_secs_f64();
-            if sent.is_err() {
-                break 'fetch; // a writer stopped (shutdown)
-            }
-        }
-    }
+    let fetch_settings = fetch::Settings {
+        batch_max: settings.batch_max,
+        batch_wait: settings.batch_wait,
+    };
+    let fetching = consumer.clone();
+    let t = tokio::task::spawn_blocking(move || {
+        fetch::run(fetching, signal, fetch_settings, queues, shutdown)
+    })
+    .await?;
     tracing::info!(
-        idle_s = idle,
-        filling_s = filling,
-        decoding_s = decoding,
-        queued_s = queued,
+        idle_s = t.idle,
+        filling_s = t.filling,
+        decoding_s = t.decoding,
+        queued_s = t.queued,
         "fetch stage stopped"
     );
-    drop(queues);
     for w in writers {
         w.await?;
     }
@@ -380,23 +374,12 @@ pub fn lane_of(_topic: &str, partition: i32, lanes: usize) -> usize {
     partition.max(0) as usize % lanes.max(1)
 }
 
-fn split_by_lane(records: Vec<RawRecord>, lanes: usize) -> Vec<Vec<RawRecord>> {
-    if lanes <= 1 {
-        return vec![records];
-    }
-    let mut parts: Vec<Vec<RawRecord>> = (0..lanes).map(|_| Vec::new()).collect();
-    for r in records {
-        parts[lane_of(&r.topic, r.partition, lanes)].push(r);
-    }
-    parts
-}
-
 /// A write stage (one per lane): writes its batches in order, then mirrors their positions
 /// into Kafka.
 async fn write_stage(
     pool: PgPool,
     group: String,
-    consumer: Arc<StreamConsumer<PositionsContext>>,
+    consumer: Arc<BaseConsumer<PositionsContext>>,
     mut rx: mpsc::Receiver<(Vec<RawRecord>, Batch)>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -440,7 +423,7 @@ fn log_traces(batch: &Batch) {
 
 /// Mirrors the stored positions into Kafka (for lag tooling). Best effort: PostgreSQL is
 /// the source of truth, so a failed or lost commit only costs a harmless redelivery.
-fn commit_to_kafka(consumer: &StreamConsumer<PositionsContext>, batch: &Batch) {
+fn commit_to_kafka(consumer: &BaseConsumer<PositionsContext>, batch: &Batch) {
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), next) in &batch.positions {
         let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
@@ -461,26 +444,6 @@ mod tests {
             assert_eq!(lanes, [0, 1, 2, 0, 1, 2], "{topic}");
             assert!((0..6).all(|p| lane_of(&topic, p, 1) == 0));
             assert_eq!(lane_of(&topic, 4, 2), lane_of("saga.step", 4, 2));
-        }
-    }
-
-    #[test]
-    fn every_record_keeps_its_partitions_lane_and_order() {
-        let records: Vec<RawRecord> = (0..60)
-            .map(|i| RawRecord {
-                topic: ["saga.step", "order.created"][i % 2].into(),
-                partition: (i % 3) as i32,
-                offset: i as i64,
-                ..RawRecord::default()
-            })
-            .collect();
-        let parts = split_by_lane(records, 3);
-        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 60);
-        for (lane, part) in parts.iter().enumerate() {
-            assert!(part
-                .iter()
-                .all(|r| lane_of(&r.topic, r.partition, 3) == lane));
-            assert!(part.windows(2).all(|w| w[0].offset < w[1].offset));
         }
     }
 }

@@ -5,14 +5,20 @@
 //! - [`project`] folds a batch of events into projection deltas (pure).
 //! - [`writer`] writes a batch in one transaction: events, quarantine, projections,
 //!   consumer positions, and a NOTIFY for live push, all or nothing.
-//! - [`consumer`] runs the Kafka consumer group, batches records, seeks newly assigned
-//!   partitions to the positions stored in PostgreSQL, and commits to Kafka only after the
-//!   database has committed (so Kafka's offsets never run ahead of the read model).
+//! - [`consumer`] runs the Kafka consumer group, seeks newly assigned partitions to the
+//!   positions stored in PostgreSQL, writes batches lane by lane, and commits to Kafka only
+//!   after the database has committed (so Kafka's offsets never run ahead of the read
+//!   model).
+//! - [`fetch`] reads the assigned partitions, each from its own queue, and cuts batches
+//!   oldest first across them ([`align`]), so a catch-up batch holds one stretch of time
+//!   of every topic.
 
+pub mod align;
 pub mod consumer;
 pub mod copy_binary;
 pub mod dead_letter;
 pub mod decode;
+pub mod fetch;
 pub mod project;
 pub mod verify;
 pub mod writer;
