@@ -26,8 +26,15 @@ case "$cmd" in
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
-    # Test clusters trade crash safety of the OS for speed; demo clusters keep fsync on.
-    extra=""; case "$name" in test*) extra="-c fsync=off -c synchronous_commit=off" ;; esac
+    # Sized for an ingest-heavy read model (every cluster): shared buffers that hold the
+    # hot indexes, and room for 8 GB of WAL between checkpoints, so a burst of events does
+    # not set off checkpoints whose full-page images double the WAL written (PostgreSQL's
+    # defaults, 128 MB and 1 GB, are sized for a small machine). Override with PG_EXTRA.
+    extra="-c shared_buffers=${PG_SHARED_BUFFERS:-1GB} -c max_wal_size=${PG_MAX_WAL_SIZE:-8GB} -c checkpoint_timeout=15min"
+    # Test clusters trade crash safety of the OS for speed; demo and bench clusters keep
+    # fsync and synchronous commit on.
+    case "$name" in test*) extra="$extra -c fsync=off -c synchronous_commit=off" ;; esac
+    extra="$extra ${PG_EXTRA:-}"
     if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       as_owner "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $extra" start >/dev/null
