@@ -108,9 +108,18 @@ pub enum Decoded {
 /// Headers as JSON: `[{"key": k, "text": v}]`, or `"hex"` for values that are not UTF-8,
 /// or neither for a null value. Order and repeats are kept.
 pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
+    headers_json_without(headers, |_, _| false)
+}
+
+/// [`headers_json`] leaving out the headers `skip` names by key and value.
+fn headers_json_without(
+    headers: &[(String, Option<Vec<u8>>)],
+    skip: impl Fn(&str, &[u8]) -> bool,
+) -> Value {
     Value::Array(
         headers
             .iter()
+            .filter(|(k, v)| !v.as_deref().is_some_and(|v| skip(k, v)))
             .map(|(k, v)| {
                 let mut o = Map::new();
                 o.insert("key".into(), Value::String(without_nul(k)));
@@ -254,6 +263,20 @@ fn fast_envelope(rec: &RawRecord, text: &str) -> Option<EventRow> {
     } else {
         Value::Null
     };
+    // As `drop_mirrored_headers`, without building the headers it drops: the fields hold
+    // no NUL and no escape (both checked above), so equal bytes mean equal text.
+    let mut id = Uuid::encode_buffer();
+    let id: &str = env.id.hyphenated().encode_lower(&mut id);
+    let headers = headers_json_without(&rec.headers, |k, v| {
+        let field: &str = match k {
+            contract::H_EVENT_ID => id,
+            contract::H_EVENT_TYPE => &env.event_type,
+            contract::H_CORRELATION_ID => &env.correlation_id,
+            contract::H_SOURCE => &env.source,
+            _ => return false,
+        };
+        v == field.as_bytes()
+    });
     let mut row = base_row(
         rec,
         env.event_type.into_owned(),
@@ -267,8 +290,7 @@ fn fast_envelope(rec: &RawRecord, text: &str) -> Option<EventRow> {
     row.causation_id = env.causation_id.map(Cow::into_owned);
     row.data = data;
     row.payload = Some(env.data.to_owned());
-    row.headers = headers_json(&rec.headers);
-    drop_mirrored_headers(&mut row);
+    row.headers = headers;
     Some(row)
 }
 
@@ -418,6 +440,25 @@ mod tests {
             .map(|h| h["text"].as_str().unwrap())
             .collect();
         assert_eq!(kept, vec!["someone-else", "00-abc-def-01"]);
+
+        // The general path (taken for any `\u` escape) keeps and drops the same headers.
+        let escaped = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"total_cents\"", "\"\\u0074otal_cents\"");
+        let mut general = r.clone();
+        general.value = Some(escaped.into_bytes());
+        general
+            .headers
+            .push(("x-event-type".into(), Some(vec![0xff])));
+        general.headers.push(("x-event-type".into(), None));
+        let mut fast = r.clone();
+        fast.headers = general.headers.clone();
+        let (Decoded::Event(g), Decoded::Event(f)) = (decode(&general), decode(&fast)) else {
+            panic!()
+        };
+        assert_eq!(g.data["total_cents"], 5);
+        assert_eq!(g.headers, f.headers);
+        assert_eq!(f.headers.as_array().unwrap().len(), 4);
     }
 
     #[test]
