@@ -347,11 +347,24 @@ pub async fn run(
         batch_max: settings.batch_max,
         batch_wait: settings.batch_wait,
     };
+    // A thread of its own, not `spawn_blocking`: a runtime shutting down waits for its
+    // blocking tasks, and would hang on a fetch stage whose caller never said stop.
     let fetching = consumer.clone();
-    let t = tokio::task::spawn_blocking(move || {
-        fetch::run(fetching, signal, fetch_settings, queues, shutdown)
-    })
-    .await?;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("ingest-fetch".into())
+        .spawn(move || {
+            let _ = done_tx.send(fetch::run(
+                fetching,
+                signal,
+                fetch_settings,
+                queues,
+                shutdown,
+            ));
+        })?;
+    let t = done_rx
+        .await
+        .map_err(|_| anyhow::anyhow!("the fetch stage panicked"))?;
     tracing::info!(
         idle_s = t.idle,
         filling_s = t.filling,
@@ -436,6 +449,34 @@ fn commit_to_kafka(consumer: &BaseConsumer<PositionsContext>, batch: &Batch) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A caller that fails before saying stop drops the sender: ingest must stop then too
+    /// (the fetch stage is a thread, and a thread nobody stops keeps the process alive).
+    #[tokio::test]
+    async fn ingest_stops_when_its_stop_sender_is_gone() {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+            .unwrap();
+        let settings = IngestSettings {
+            brokers: "127.0.0.1:1".into(),
+            database_url: "postgres://nobody@127.0.0.1:1/none".into(),
+            group_id: "stop-test".into(),
+            topics: vec!["order.created".into()],
+            batch_max: 100,
+            batch_wait: Duration::from_millis(20),
+            session_timeout_ms: 6000,
+            lanes: 2,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let ingest = tokio::spawn(run(pool, settings, stopped));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(stop);
+        tokio::time::timeout(Duration::from_secs(20), ingest)
+            .await
+            .expect("ingest stopped")
+            .unwrap()
+            .unwrap();
+    }
 
     #[test]
     fn partitions_go_round_the_lanes_alike_in_every_topic() {

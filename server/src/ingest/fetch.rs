@@ -204,8 +204,8 @@ pub(crate) struct Timings {
     pub queued: f64,
 }
 
-/// Runs until `shutdown` turns true or a lane stops. Blocking: run it on a thread of its
-/// own.
+/// Runs until `shutdown` turns true (or its sender is gone) or a lane stops. Blocking:
+/// run it on a thread of its own.
 pub(crate) fn run(
     consumer: Consumer,
     signal: Arc<Signal>,
@@ -222,7 +222,7 @@ pub(crate) fn run(
     };
     let mut t = Timings::default();
     let mut first_at: Option<Instant> = None;
-    'fetch: while !*shutdown.borrow() {
+    'fetch: while !*shutdown.borrow() && shutdown.has_changed().is_ok() {
         f.serve_main();
         let backlog = f.take_all();
         let held = f.held();
