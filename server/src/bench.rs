@@ -236,6 +236,26 @@ async fn checkpoint(pool: &PgPool) -> bool {
     }
 }
 
+/// Starts a row of `dead_letters` or `quarantine` with the columns both share: the
+/// record's source position, key, value bytes and headers.
+fn source_columns<'r>(
+    rows: &'r mut CopyRows,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    key: &Option<Vec<u8>>,
+    value: &Option<Vec<u8>>,
+    headers: &Value,
+) -> &'r mut CopyRows {
+    rows.row()
+        .text(topic)
+        .int4(partition)
+        .int8(offset)
+        .bytea(key.as_deref())
+        .bytea(value.as_deref())
+        .jsonb(headers)
+}
+
 /// Decodes the records (as if read from partition `i % DEFAULT_PARTITIONS` at offset `i`) and COPYs the
 /// rows into `events`, `dead_letters` and `quarantine` in PostgreSQL's binary format, over
 /// `streams` connections at once (the rows split as the ingest lanes split partitions).
@@ -263,16 +283,18 @@ async fn copy_rows(pool: &PgPool, records: &[Record], streams: usize) -> anyhow:
             .iter()
             .filter(|d| mine(&d.topic, d.partition))
         {
-            dead.row()
-                .text(&d.topic)
-                .int4(d.partition)
-                .int8(d.offset)
-                .bytea(d.key.as_deref())
-                .bytea(d.value.as_deref())
-                .jsonb(&d.headers)
-                .text(d.dialect.as_str())
-                .text(&d.original_topic)
-                .timestamptz(d.failed_at);
+            source_columns(
+                &mut dead,
+                &d.topic,
+                d.partition,
+                d.offset,
+                &d.key,
+                &d.value,
+                &d.headers,
+            )
+            .text(d.dialect.as_str())
+            .text(&d.original_topic)
+            .timestamptz(d.failed_at);
         }
         let mut quarantine = CopyRows::new(7, 0);
         for q in batch
@@ -280,15 +302,16 @@ async fn copy_rows(pool: &PgPool, records: &[Record], streams: usize) -> anyhow:
             .iter()
             .filter(|q| mine(&q.topic, q.partition))
         {
-            quarantine
-                .row()
-                .text(&q.topic)
-                .int4(q.partition)
-                .int8(q.offset)
-                .bytea(q.key.as_deref())
-                .bytea(q.value.as_deref())
-                .jsonb(&q.headers)
-                .text(&q.reason);
+            source_columns(
+                &mut quarantine,
+                &q.topic,
+                q.partition,
+                q.offset,
+                &q.key,
+                &q.value,
+                &q.headers,
+            )
+            .text(&q.reason);
         }
         bodies.push(vec![
             (EVENTS_COPY, events_copy(&ids, &events)),

@@ -51,24 +51,22 @@ pub(crate) struct PositionsContext {
     /// The partitions assigned now, and how many times the assignment changed: the fetch
     /// stage gives each its own queue after every change.
     assignment: Mutex<(u64, Vec<(String, i32)>)>,
-    /// Wakes the fetch stage: a rebalance is news to it too.
-    signal: Arc<Signal>,
 }
 
 impl ClientContext for PositionsContext {}
 
 impl PositionsContext {
-    pub(crate) fn assignment(&self) -> (u64, Vec<(String, i32)>) {
-        self.assignment
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The assignment and its generation, if it changed since generation `seen`.
+    pub(crate) fn assignment_since(&self, seen: u64) -> Option<(u64, Vec<(String, i32)>)> {
+        let a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
+        (a.0 != seen).then(|| a.clone())
     }
 
+    /// Called by the rebalance callback, which runs inside the fetch stage's poll of the
+    /// main queue: the stage reads the change right after that poll.
     fn set_assignment(&self, partitions: Vec<(String, i32)>) {
         let mut a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
         *a = (a.0 + 1, partitions);
-        self.signal.notify();
     }
 
     /// Loads stored positions over a short-lived connection on a thread of its own: the
@@ -315,7 +313,6 @@ pub async fn run(
             database_url: settings.database_url.clone(),
             group_id: settings.group_id.clone(),
             assignment: Mutex::new((0, Vec::new())),
-            signal: signal.clone(),
         })?;
     {
         let signal = signal.clone();

@@ -219,8 +219,7 @@ fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
     if row.aggregate_id.is_empty() {
         return Err("missing aggregate id".into());
     }
-    row.headers = headers_json(&rec.headers);
-    drop_mirrored_headers(&mut row);
+    row.headers = stored_headers(&rec.headers, &row);
     Ok(row)
 }
 
@@ -263,20 +262,6 @@ fn fast_envelope(rec: &RawRecord, text: &str) -> Option<EventRow> {
     } else {
         Value::Null
     };
-    // As `drop_mirrored_headers`, without building the headers it drops: the fields hold
-    // no NUL and no escape (both checked above), so equal bytes mean equal text.
-    let mut id = Uuid::encode_buffer();
-    let id: &str = env.id.hyphenated().encode_lower(&mut id);
-    let headers = headers_json_without(&rec.headers, |k, v| {
-        let field: &str = match k {
-            contract::H_EVENT_ID => id,
-            contract::H_EVENT_TYPE => &env.event_type,
-            contract::H_CORRELATION_ID => &env.correlation_id,
-            contract::H_SOURCE => &env.source,
-            _ => return false,
-        };
-        v == field.as_bytes()
-    });
     let mut row = base_row(
         rec,
         env.event_type.into_owned(),
@@ -290,29 +275,31 @@ fn fast_envelope(rec: &RawRecord, text: &str) -> Option<EventRow> {
     row.causation_id = env.causation_id.map(Cow::into_owned);
     row.data = data;
     row.payload = Some(env.data.to_owned());
-    row.headers = headers;
+    row.headers = stored_headers(&rec.headers, &row);
     Some(row)
 }
 
-/// Routing headers that repeat an envelope field (`x-event-id`, `x-event-type`,
-/// `x-correlation-id`, `x-source`) are not stored again: the columns hold the same value
-/// and the header is rebuilt from them. A header that disagrees with its field is kept.
-fn drop_mirrored_headers(row: &mut EventRow) {
-    let Value::Array(headers) = &mut row.headers else {
-        return;
+/// The record's headers as stored. Routing headers that repeat an envelope field
+/// (`x-event-id`, `x-event-type`, `x-correlation-id`, `x-source`) are left out, without
+/// being built: the columns hold the same value and the header is rebuilt from them. A
+/// header that disagrees with its field is kept. Equal bytes mean equal text here, as a
+/// field that holds NUL (never stored as header text) matches nothing.
+fn stored_headers(headers: &[(String, Option<Vec<u8>>)], row: &EventRow) -> Value {
+    let mut id = Uuid::encode_buffer();
+    let id: Option<&str> = match row.event_id {
+        Some(u) => Some(u.hyphenated().encode_lower(&mut id)),
+        None => None,
     };
-    let event_id = row.event_id.map(|u| u.to_string());
-    headers.retain(|h| {
-        let text = h.get("text").and_then(Value::as_str);
-        let field = match h.get("key").and_then(Value::as_str) {
-            Some(contract::H_EVENT_ID) => event_id.as_deref(),
-            Some(contract::H_EVENT_TYPE) => Some(row.event_type.as_str()),
-            Some(contract::H_CORRELATION_ID) => row.correlation_id.as_deref(),
-            Some(contract::H_SOURCE) => row.source.as_deref(),
-            _ => return true,
+    headers_json_without(headers, |k, v| {
+        let field = match k {
+            contract::H_EVENT_ID => id,
+            contract::H_EVENT_TYPE => Some(row.event_type.as_str()),
+            contract::H_CORRELATION_ID => row.correlation_id.as_deref(),
+            contract::H_SOURCE => row.source.as_deref(),
+            _ => None,
         };
-        text.is_none() || text != field
-    });
+        field.is_some_and(|f| v == f.as_bytes() && !f.contains('\0'))
+    })
 }
 
 fn base_row(

@@ -137,10 +137,11 @@ impl Fetcher {
     /// After a rebalance: one queue per assigned partition (an `assign` deactivates the
     /// queues split before it), and nothing held from before.
     fn follow_assignment(&mut self) {
-        let (generation, assigned) = self.consumer.context().assignment();
-        if generation == self.generation {
+        let Some((generation, assigned)) =
+            self.consumer.context().assignment_since(self.generation)
+        else {
             return;
-        }
+        };
         self.generation = generation;
         let dropped: usize = self.held.iter().map(VecDeque::len).sum();
         if dropped > 0 {
