@@ -31,6 +31,7 @@ pub struct BenchArgs {
     pub brokers: String,
     pub records: usize,
     pub batch_max: usize,
+    pub batch_wait: Duration,
     pub lanes: usize,
     pub latency_rate: u32,
     pub latency_secs: u32,
@@ -88,7 +89,7 @@ fn settings(args: &BenchArgs, url: &str, group: &str) -> IngestSettings {
         group_id: group.to_string(),
         topics: contract::all_topics(),
         batch_max: args.batch_max,
-        batch_wait: Duration::from_millis(20),
+        batch_wait: args.batch_wait,
         session_timeout_ms: 6000,
         lanes: args.lanes,
     }
@@ -198,8 +199,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let copy_par = n as f64 / copy_par_secs;
     // The ratio is taken against the faster of the two: the limit is whichever is higher.
     let copy = copy_one.max(copy_par);
-    println!("ingest-bench: {n} records ({} events, {} dead letters, {} quarantined; {} orders), batch {}, lanes {}",
-        counts.0, counts.1, counts.2, counts.3, args.batch_max, args.lanes);
+    println!("ingest-bench: {n} records ({} events, {} dead letters, {} quarantined; {} orders), batch {} (wait {} ms), lanes {}",
+        counts.0, counts.1, counts.2, counts.3, args.batch_max, args.batch_wait.as_millis(), args.lanes);
     println!("produce      {produce_rate:>10.0} records/s");
     if !checkpointed {
         println!("(no CHECKPOINT before each phase: the role may not run it; figures vary more)");

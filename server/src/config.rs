@@ -62,6 +62,9 @@ pub struct AuthConfig {
     pub metrics_token: Option<String>,
 }
 
+/// Default of `batch_wait_ms` (the console's and the benchmark's).
+pub const DEFAULT_BATCH_WAIT_MS: u64 = 20;
+
 #[derive(Args, Clone, Debug)]
 pub struct IngestConfig {
     /// Kafka consumer group shared by every console instance.
@@ -74,7 +77,7 @@ pub struct IngestConfig {
     pub batch_max: usize,
 
     /// Longest time, in milliseconds, a record waits for its batch to fill.
-    #[arg(long, env = "SWITCHYARD_BATCH_WAIT_MS", default_value_t = 20)]
+    #[arg(long, env = "SWITCHYARD_BATCH_WAIT_MS", default_value_t = DEFAULT_BATCH_WAIT_MS)]
     pub batch_wait_ms: u64,
 
     /// Kafka group session timeout: how long a crashed member holds its partitions.

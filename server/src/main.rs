@@ -102,6 +102,9 @@ enum Command {
         /// As `SWITCHYARD_BATCH_MAX`.
         #[arg(long, default_value_t = 10_000)]
         batch_max: usize,
+        /// As `SWITCHYARD_BATCH_WAIT_MS`.
+        #[arg(long, default_value_t = switchyard::config::DEFAULT_BATCH_WAIT_MS)]
+        batch_wait_ms: u64,
         /// Write lanes (batches written side by side), as `SWITCHYARD_INGEST_LANES`.
         #[arg(long, default_value_t = 2)]
         lanes: usize,
@@ -306,6 +309,7 @@ async fn main() -> anyhow::Result<()> {
             db,
             records,
             batch_max,
+            batch_wait_ms,
             lanes,
             latency_rate,
             latency_secs,
@@ -317,6 +321,7 @@ async fn main() -> anyhow::Result<()> {
                 brokers,
                 records,
                 batch_max,
+                batch_wait: Duration::from_millis(batch_wait_ms),
                 lanes: lanes.max(1),
                 latency_rate,
                 latency_secs,

@@ -14,6 +14,7 @@ async fn ingest_bench_runs_and_reports() {
         brokers: broker.bootstrap.clone(),
         records: 3000,
         batch_max: 500,
+        batch_wait: std::time::Duration::from_millis(switchyard::config::DEFAULT_BATCH_WAIT_MS),
         lanes: 2,
         latency_rate: 1000,
         latency_secs: 1,

@@ -26,6 +26,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -172,14 +173,15 @@ pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
 /// Decodes records into a batch, with the positions they advance.
 pub fn batch_of(records: &[RawRecord]) -> Batch {
     let mut batch = Batch::default();
+    // Keyed by the records' own topic names: one topic copy per partition, not per record.
+    let mut positions: HashMap<(&str, i32), i64> = HashMap::new();
     for rec in records {
         if let Some(ts) = rec.timestamp_ms {
             batch.oldest_ms = Some(batch.oldest_ms.map_or(ts, |o| o.min(ts)));
         }
         let next = rec.offset + 1;
-        let pos = batch
-            .positions
-            .entry((rec.topic.clone(), rec.partition))
+        let pos = positions
+            .entry((rec.topic.as_str(), rec.partition))
             .or_insert(next);
         *pos = (*pos).max(next);
         match decode(rec) {
@@ -192,6 +194,10 @@ pub fn batch_of(records: &[RawRecord]) -> Batch {
             }
         }
     }
+    batch.positions = positions
+        .into_iter()
+        .map(|((topic, partition), next)| ((topic.to_string(), partition), next))
+        .collect();
     batch
 }
 
