@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt bench-ingest bench-replay assistant-eval bench-pages bench-push suite-bad-input suite-faults
+.PHONY: demo test setup site e2e lint fmt bench-ingest bench-events-indexes bench-replay assistant-eval bench-pages bench-push suite-bad-input suite-faults
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -29,6 +29,10 @@ fmt:
 ## Ingest throughput vs raw COPY, and NOTIFY latency (BENCHMARKS.md).
 bench-ingest:
 	scripts/bench.sh ingest-bench $(ARGS)
+
+## What each index of `events` costs a COPY, per row, against no index (BENCHMARKS.md).
+bench-events-indexes:
+	scripts/bench-events-indexes.sh $(ARGS)
 
 ## A replay job of 10,000 dead letters, unthrottled; checks 0 duplicates / 0 lost (BENCHMARKS.md).
 bench-replay:

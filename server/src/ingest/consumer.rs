@@ -173,17 +173,17 @@ pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
 /// Decodes records into a batch, with the positions they advance.
 pub fn batch_of(records: &[RawRecord]) -> Batch {
     let mut batch = Batch::default();
-    // Keyed by the records' own topic names: one topic copy per partition, not per record.
-    let mut positions: HashMap<(&str, i32), i64> = HashMap::new();
+    // (lowest offset, next offset to read) per partition, keyed by the records' own topic
+    // names: one topic copy per partition, not per record.
+    let mut positions: HashMap<(&str, i32), (i64, i64)> = HashMap::new();
     for rec in records {
         if let Some(ts) = rec.timestamp_ms {
             batch.oldest_ms = Some(batch.oldest_ms.map_or(ts, |o| o.min(ts)));
         }
-        let next = rec.offset + 1;
         let pos = positions
             .entry((rec.topic.as_str(), rec.partition))
-            .or_insert(next);
-        *pos = (*pos).max(next);
+            .or_insert((rec.offset, rec.offset + 1));
+        *pos = (pos.0.min(rec.offset), pos.1.max(rec.offset + 1));
         match decode(rec) {
             Decoded::Event(e) => batch.events.push(e),
             Decoded::DeadLetter(d) => batch.dead_letters.push(d),
@@ -194,10 +194,11 @@ pub fn batch_of(records: &[RawRecord]) -> Batch {
             }
         }
     }
-    batch.positions = positions
-        .into_iter()
-        .map(|((topic, partition), next)| ((topic.to_string(), partition), next))
-        .collect();
+    for ((topic, partition), (first, next)) in positions {
+        let key = (topic.to_string(), partition);
+        batch.first_offsets.insert(key.clone(), first);
+        batch.positions.insert(key, next);
+    }
     batch
 }
 
@@ -242,6 +243,7 @@ async fn store(
                 tracing::warn!(error = %e, topic = %rec.topic, offset = rec.offset, "record refused by the database; quarantined");
                 let mut q = batch_of(&[]);
                 q.positions = batch.positions.clone();
+                q.first_offsets = batch.first_offsets.clone();
                 q.quarantined.push(QuarantineRow {
                     topic: rec.topic.clone(),
                     partition: rec.partition,

@@ -34,6 +34,8 @@ pub struct Batch {
     pub quarantined: Vec<QuarantineRow>,
     /// Next offset to read, per (topic, partition), once this batch is stored.
     pub positions: BTreeMap<(String, i32), i64>,
+    /// Lowest offset in the batch, per (topic, partition): where its position is claimed.
+    pub first_offsets: BTreeMap<(String, i32), i64>,
     /// Oldest Kafka timestamp in the batch (ms): the NOTIFY carries it so listeners can
     /// measure end-to-end latency.
     pub oldest_ms: Option<i64>,
@@ -93,7 +95,7 @@ async fn write_with(
     let mut tx = pool.begin().await?;
     // Lock this batch's partitions' positions first: a second instance holding one of them
     // (a rebalance in flight) waits here, then sees what this one stored.
-    let stored = claim_positions(&mut tx, group, &first_offsets(batch)).await?;
+    let stored = claim_positions(&mut tx, group, &batch.first_offsets).await?;
     let events = unstored(&batch.events, &stored);
     // Only rows inserted now feed projections: a redelivered record changes nothing.
     let fresh: Vec<(i64, &EventRow)> = match by {
@@ -185,26 +187,13 @@ fn unstored<'a, T: Sourced>(rows: &'a [T], stored: &HashMap<(&str, i32), i64>) -
         .collect()
 }
 
-/// The lowest offset of each (topic, partition) in the batch.
-fn first_offsets(batch: &Batch) -> BTreeMap<(&str, i32), i64> {
-    let mut first: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-    let positions = (batch.events.iter().map(Sourced::source))
-        .chain(batch.dead_letters.iter().map(Sourced::source))
-        .chain(batch.quarantined.iter().map(Sourced::source));
-    for (topic, partition, offset) in positions {
-        let o = first.entry((topic, partition)).or_insert(offset);
-        *o = (*o).min(offset);
-    }
-    first
-}
-
 /// Locks the group's position row of each partition in `first` (creating it at the
 /// batch's first offset when the partition has none yet) and returns the stored next
 /// offsets: records below them are stored already.
 async fn claim_positions<'b>(
     tx: &mut Transaction<'_, Postgres>,
     group: &str,
-    first: &BTreeMap<(&'b str, i32), i64>,
+    first: &'b BTreeMap<(String, i32), i64>,
 ) -> sqlx::Result<HashMap<(&'b str, i32), i64>> {
     if first.is_empty() {
         return Ok(HashMap::new());
@@ -217,7 +206,7 @@ async fn claim_positions<'b>(
          RETURNING topic, kafka_partition, next_offset",
     )
     .bind(group)
-    .bind(first.keys().map(|(t, _)| *t).collect::<Vec<_>>())
+    .bind(first.keys().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
     .bind(first.keys().map(|(_, p)| *p).collect::<Vec<_>>())
     .bind(first.values().copied().collect::<Vec<_>>())
     .fetch_all(&mut **tx)
@@ -226,7 +215,7 @@ async fn claim_positions<'b>(
     let rows: HashMap<(String, i32), i64> = rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect();
     Ok(first
         .keys()
-        .filter_map(|&(t, p)| Some(((t, p), *rows.get(&(t.to_string(), p))?)))
+        .filter_map(|k| Some(((k.0.as_str(), k.1), *rows.get(k)?)))
         .collect())
 }
 
