@@ -18,7 +18,7 @@
 use super::decode::QuarantineRow;
 use super::decode::{decode, Decoded, RawRecord};
 use super::fetch::{self, Signal};
-use super::writer::{load_positions, write_batch, Batch, Outcome};
+use super::writer::{load_positions, write_batch, Batch, Outcome, Span};
 use crate::kafka::client_config;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -173,17 +173,20 @@ pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
 /// Decodes records into a batch, with the positions they advance.
 pub fn batch_of(records: &[RawRecord]) -> Batch {
     let mut batch = Batch::default();
-    // (lowest offset, next offset to read) per partition, keyed by the records' own topic
-    // names: one topic copy per partition, not per record.
-    let mut positions: HashMap<(&str, i32), (i64, i64)> = HashMap::new();
+    // Keyed by the records' own topic names: one topic copy per partition, not per record.
+    let mut spans: HashMap<(&str, i32), Span> = HashMap::new();
     for rec in records {
         if let Some(ts) = rec.timestamp_ms {
             batch.oldest_ms = Some(batch.oldest_ms.map_or(ts, |o| o.min(ts)));
         }
-        let pos = positions
+        let span = spans
             .entry((rec.topic.as_str(), rec.partition))
-            .or_insert((rec.offset, rec.offset + 1));
-        *pos = (pos.0.min(rec.offset), pos.1.max(rec.offset + 1));
+            .or_insert(Span {
+                first: rec.offset,
+                next: rec.offset + 1,
+            });
+        span.first = span.first.min(rec.offset);
+        span.next = span.next.max(rec.offset + 1);
         match decode(rec) {
             Decoded::Event(e) => batch.events.push(e),
             Decoded::DeadLetter(d) => batch.dead_letters.push(d),
@@ -194,11 +197,10 @@ pub fn batch_of(records: &[RawRecord]) -> Batch {
             }
         }
     }
-    for ((topic, partition), (first, next)) in positions {
-        let key = (topic.to_string(), partition);
-        batch.first_offsets.insert(key.clone(), first);
-        batch.positions.insert(key, next);
-    }
+    batch.positions = spans
+        .into_iter()
+        .map(|((topic, partition), span)| ((topic.to_string(), partition), span))
+        .collect();
     batch
 }
 
@@ -243,7 +245,6 @@ async fn store(
                 tracing::warn!(error = %e, topic = %rec.topic, offset = rec.offset, "record refused by the database; quarantined");
                 let mut q = batch_of(&[]);
                 q.positions = batch.positions.clone();
-                q.first_offsets = batch.first_offsets.clone();
                 q.quarantined.push(QuarantineRow {
                     topic: rec.topic.clone(),
                     partition: rec.partition,
@@ -443,8 +444,8 @@ fn log_traces(batch: &Batch) {
 /// the source of truth, so a failed or lost commit only costs a harmless redelivery.
 fn commit_to_kafka(consumer: &BaseConsumer<PositionsContext>, batch: &Batch) {
     let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), next) in &batch.positions {
-        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
+    for ((topic, partition), span) in &batch.positions {
+        let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(span.next));
     }
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
         tracing::debug!(error = %e, "kafka commit failed (harmless)");

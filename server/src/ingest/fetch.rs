@@ -143,7 +143,7 @@ impl Fetcher {
             return;
         };
         self.generation = generation;
-        let dropped: usize = self.held.iter().map(VecDeque::len).sum();
+        let dropped = self.held();
         if dropped > 0 {
             tracing::info!(
                 dropped,

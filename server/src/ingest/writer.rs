@@ -32,13 +32,20 @@ pub struct Batch {
     pub events: Vec<EventRow>,
     pub dead_letters: Vec<DeadLetterRow>,
     pub quarantined: Vec<QuarantineRow>,
-    /// Next offset to read, per (topic, partition), once this batch is stored.
-    pub positions: BTreeMap<(String, i32), i64>,
-    /// Lowest offset in the batch, per (topic, partition): where its position is claimed.
-    pub first_offsets: BTreeMap<(String, i32), i64>,
+    /// The offsets the batch spans, per (topic, partition).
+    pub positions: BTreeMap<(String, i32), Span>,
     /// Oldest Kafka timestamp in the batch (ms): the NOTIFY carries it so listeners can
     /// measure end-to-end latency.
     pub oldest_ms: Option<i64>,
+}
+
+/// The offsets one batch holds of one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// The lowest: where the partition's stored position is claimed.
+    pub first: i64,
+    /// The next offset to read once the batch is stored.
+    pub next: i64,
 }
 
 impl Batch {
@@ -95,7 +102,7 @@ async fn write_with(
     let mut tx = pool.begin().await?;
     // Lock this batch's partitions' positions first: a second instance holding one of them
     // (a rebalance in flight) waits here, then sees what this one stored.
-    let stored = claim_positions(&mut tx, group, &batch.first_offsets).await?;
+    let stored = claim_positions(&mut tx, group, &batch.positions).await?;
     let events = unstored(&batch.events, &stored);
     // Only rows inserted now feed projections: a redelivered record changes nothing.
     let fresh: Vec<(i64, &EventRow)> = match by {
@@ -187,15 +194,15 @@ fn unstored<'a, T: Sourced>(rows: &'a [T], stored: &HashMap<(&str, i32), i64>) -
         .collect()
 }
 
-/// Locks the group's position row of each partition in `first` (creating it at the
+/// Locks the group's position row of each partition in `spans` (creating it at the
 /// batch's first offset when the partition has none yet) and returns the stored next
 /// offsets: records below them are stored already.
 async fn claim_positions<'b>(
     tx: &mut Transaction<'_, Postgres>,
     group: &str,
-    first: &'b BTreeMap<(String, i32), i64>,
+    spans: &'b BTreeMap<(String, i32), Span>,
 ) -> sqlx::Result<HashMap<(&'b str, i32), i64>> {
-    if first.is_empty() {
+    if spans.is_empty() {
         return Ok(HashMap::new());
     }
     // Sorted (a BTreeMap), so two instances lock shared rows in one order: no deadlock.
@@ -206,14 +213,14 @@ async fn claim_positions<'b>(
          RETURNING topic, kafka_partition, next_offset",
     )
     .bind(group)
-    .bind(first.keys().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
-    .bind(first.keys().map(|(_, p)| *p).collect::<Vec<_>>())
-    .bind(first.values().copied().collect::<Vec<_>>())
+    .bind(spans.keys().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
+    .bind(spans.keys().map(|(_, p)| *p).collect::<Vec<_>>())
+    .bind(spans.values().map(|s| s.first).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
     // Keyed by the batch's own topic names, so each record's lookup allocates nothing.
     let rows: HashMap<(String, i32), i64> = rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect();
-    Ok(first
+    Ok(spans
         .keys()
         .filter_map(|k| Some(((k.0.as_str(), k.1), *rows.get(k)?)))
         .collect())
@@ -639,7 +646,7 @@ async fn upsert_orders(tx: &mut Transaction<'_, Postgres>, d: &[OrderDelta]) -> 
 async fn save_positions(
     tx: &mut Transaction<'_, Postgres>,
     group: &str,
-    positions: &BTreeMap<(String, i32), i64>,
+    positions: &BTreeMap<(String, i32), Span>,
 ) -> sqlx::Result<()> {
     if positions.is_empty() {
         return Ok(());
@@ -651,9 +658,14 @@ async fn save_positions(
             SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), updated_at = now()",
     )
     .bind(group)
-    .bind(positions.keys().map(|(t, _)| t.clone()).collect::<Vec<_>>())
+    .bind(
+        positions
+            .keys()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>(),
+    )
     .bind(positions.keys().map(|(_, p)| *p).collect::<Vec<_>>())
-    .bind(positions.values().copied().collect::<Vec<_>>())
+    .bind(positions.values().map(|s| s.next).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())
