@@ -21,7 +21,7 @@ e2e:
 	DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" scripts/e2e.sh
 
 lint:
-	. scripts/env.sh && cargo fmt --all --check && cargo clippy --workspace --all-targets --features switchyard/embeddings -- -D warnings
+	. scripts/env.sh && cargo fmt --all --check && cargo clippy --workspace --all-targets --features switchyard/embeddings,switchyard-tools/embeddings -- -D warnings
 
 fmt:
 	cargo fmt --all
@@ -41,7 +41,7 @@ bench-replay:
 ## The assistant's offline router over its evaluation set: accuracy and latency (BENCHMARKS.md).
 assistant-eval:
 	scripts/setup.sh model
-	. scripts/env.sh && cargo run -p switchyard --features embeddings -- assistant-eval $(ARGS)
+	. scripts/env.sh && cargo run -p switchyard-tools --features embeddings -- assistant-eval $(ARGS)
 
 ## Page server time at 1M orders / 10M events (BENCHMARKS.md).
 bench-pages:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Page latency at volume: seeds a database on a private PostgreSQL cluster (once per size,
 # default durability), runs the release console against it (no ingest, the in-process
-# broker) and times signed-in GETs of each page (switchyard page-bench).
+# broker) and times signed-in GETs of each page (switchyard-tools page-bench).
 #
 #   scripts/bench-pages.sh [--orders 1000000] [--samples 100]
 set -euo pipefail
@@ -18,11 +18,12 @@ done
 admin="${DATABASE_URL:-$(scripts/pg.sh start bench "${SWITCHYARD_BENCH_PG_PORT:-54331}")}"
 db="pages_bench_$orders"
 url="${admin%/*}/$db"
-cargo build --release -p switchyard --bin switchyard >&2
+cargo build --release -p switchyard --bin switchyard -p switchyard-tools --bin switchyard-tools >&2
 bin="$CARGO_TARGET_DIR/release/switchyard"
+tools="$CARGO_TARGET_DIR/release/switchyard-tools"
 if [ "$(psql "$admin" -Atc "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
   psql "$admin" -qc "CREATE DATABASE $db"
-  DATABASE_URL="$url" "$bin" seed --orders "$orders" --events-per-order 10 --hours 168
+  DATABASE_URL="$url" "$tools" seed --orders "$orders" --events-per-order 10 --hours 168
 fi
 user="pagebench$$"
 password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
@@ -33,5 +34,5 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(psql "$url" -Atc 'select version()' | cut -d, -f1); $(psql "$url" -Atc 'select count(*) from orders') orders, $(psql "$url" -Atc 'select count(*) from events') events" >&2
-DATABASE_URL="$url" SWITCHYARD_BENCH_PASSWORD="$password" "$bin" page-bench \
+DATABASE_URL="$url" SWITCHYARD_BENCH_PASSWORD="$password" "$tools" page-bench \
   --base "http://127.0.0.1:$port" --user "$user" --samples "$samples"

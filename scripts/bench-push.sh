@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Push latency under load: a fresh in-memory Nisshi broker, a fresh database on a private
 # PostgreSQL cluster (default durability), the release console with ingest, then
-# `switchyard push-bench`: the realistic mix at --rate records/s with probe orders inside,
+# `switchyard-tools push-bench`: the realistic mix at --rate records/s with probe orders inside,
 # each timed from the producer to its message on the page's push stream (/api/live).
 #
 #   scripts/bench-push.sh [--rate 5000] [--secs 10]
@@ -20,8 +20,9 @@ scripts/setup.sh test >&2
 admin="${DATABASE_URL:-$(scripts/pg.sh start bench "${SWITCHYARD_BENCH_PG_PORT:-54331}")}"
 db="push_bench_$$"
 url="${admin%/*}/$db"
-cargo build --release -p switchyard --bin switchyard >&2
+cargo build --release -p switchyard --bin switchyard -p switchyard-tools --bin switchyard-tools >&2
 bin="$CARGO_TARGET_DIR/release/switchyard"
+tools="$CARGO_TARGET_DIR/release/switchyard-tools"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kport=$(free_port)
 "$SY_TOOLS/bin/nisshi" broker --listener-url "tcp://127.0.0.1:$kport" \
@@ -45,5 +46,5 @@ DATABASE_URL="$url" SWITCHYARD_ADDR="127.0.0.1:$port" RUST_LOG=warn "$bin" serve
 server=$!
 for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(psql "$url" -Atc 'select version()' | cut -d, -f1); broker $KAFKA_BROKERS (Nisshi, memory)" >&2
-DATABASE_URL="$url" SWITCHYARD_BENCH_PASSWORD="$password" RUST_LOG=warn "$bin" push-bench \
+DATABASE_URL="$url" SWITCHYARD_BENCH_PASSWORD="$password" RUST_LOG=warn "$tools" push-bench \
   --base "http://127.0.0.1:$port" --user "$user" --rate "$rate" --secs "$secs" --server-pid "$server"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: install what is missing, build, and run the whole system on embedded
 # defaults — a private PostgreSQL cluster unless DATABASE_URL is set, the in-process Kafka
-# broker unless KAFKA_BROKERS is set, the demo order source, and the console.
+# broker unless KAFKA_BROKERS is set, the fleet (the demo services), and the console.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -21,10 +21,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "[demo] PostgreSQL: private cluster in $SY_CACHE/pg/demo ($DATABASE_URL)" >&2
 fi
 scripts/build-site.sh
-cargo build -p switchyard --bin switchyard --features embeddings ${CARGO_PROFILE_FLAG:-}
+cargo build -p switchyard --bin switchyard -p switchyard-tools --bin switchyard-tools \
+  --features switchyard/embeddings ${CARGO_PROFILE_FLAG:-}
 bin="$CARGO_TARGET_DIR/${PROFILE_DIR:-debug}/switchyard"
 # The first admin: a random password, printed once (no default password exists).
 "$bin" user add admin --role admin --if-missing
 export SWITCHYARD_SITE_ROOT="${SWITCHYARD_SITE_ROOT:-$PWD/target/site}"
 echo "[demo] starting the console; open the URL it prints (Ctrl-C stops everything)" >&2
-exec "$bin" serve --demo-rate "${SWITCHYARD_DEMO_RATE:-2}"
+# Console and fleet in one process (the fleet is its own crate; the demo command joins them).
+exec "$CARGO_TARGET_DIR/${PROFILE_DIR:-debug}/switchyard-tools" demo --rate "${SWITCHYARD_DEMO_RATE:-2}"

@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 : "${DATABASE_URL:?DATABASE_URL must be set (scripts/test.sh sets it)}"
 cargo build -p switchyard --bin switchyard --features embeddings
+cargo build -p switchyard-fleet --bin switchyard-fleet
 ln -sfn "$SY_NPM/node_modules" end2end/node_modules
 export SWITCHYARD_BIN="$CARGO_TARGET_DIR/debug/switchyard"
+export SWITCHYARD_FLEET_BIN="$CARGO_TARGET_DIR/debug/switchyard-fleet"
 export SWITCHYARD_SITE_ROOT="${SWITCHYARD_SITE_ROOT:-$PWD/target/site}"
 export NISSHI_BIN="${NISSHI_BIN:-$SY_TOOLS/bin/nisshi}"
 cd end2end && node --test --test-concurrency=1 tests/

@@ -17,7 +17,7 @@ step "format"
 cargo fmt --all --check
 # The server is built with the assistant's embedding model support (candle): the offline
 # router's accuracy test then runs with the model that setup installed.
-FEATURES="--features switchyard/embeddings"
+FEATURES="--features switchyard/embeddings,switchyard-tools/embeddings"
 step "clippy (server target)"
 cargo clippy --workspace --all-targets $FEATURES -- -D warnings
 step "clippy (wasm32, hydrate)"

@@ -95,16 +95,16 @@ export async function startSystem({ fleet } = {}) {
 
   let fleetProcess;
   if (fleet) {
-    fleetProcess = spawn(need('SWITCHYARD_BIN'), ['fleet', ...fleet],
+    fleetProcess = spawn(need('SWITCHYARD_FLEET_BIN'), ['run', ...fleet],
       { env: { ...env, RUST_LOG: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
   }
 
   const produceOrder = (orderId) =>
-    execFileSync(need('SWITCHYARD_BIN'), ['produce', '--order-id', orderId], { env }).toString();
+    execFileSync(need('SWITCHYARD_FLEET_BIN'), ['produce', '--order-id', orderId], { env }).toString();
 
   // Raw bytes to any topic (e.g. a bare dead letter on `<topic>.dlq`).
   const produceRaw = (topic, bytes) =>
-    execFileSync(need('SWITCHYARD_BIN'), ['produce', '--raw', bytes, '--topic', topic], { env }).toString();
+    execFileSync(need('SWITCHYARD_FLEET_BIN'), ['produce', '--raw', bytes, '--topic', topic], { env }).toString();
 
   return {
     base,

@@ -1,12 +1,13 @@
 //! The admin page's server side ([`AdminApi`] over PostgreSQL): users through
 //! [`auth::users`](crate::auth::users), the kill-switch through
-//! [`auth::settings`](crate::auth::settings), fleet faults in the fleet's own `faults`
-//! table (when the fleet shares this database), and the audit log with keyset paging.
+//! [`auth::settings`](crate::auth::settings), fleet faults through the fleet's fault
+//! interface (the view `fleet.fault_settings` and the function `fleet.set_fault`, when the
+//! fleet shares this database; never its tables), and the audit log with keyset paging.
 //! Every change writes its audit row in the same transaction as the change.
 
 use crate::audit::{self, Actor};
 use crate::auth::{settings, users};
-use crate::fleet::dependency::FAULTS;
+use crate::read_model::like_escape;
 use serde_json::json;
 use sqlx::PgPool;
 use switchyard_app::admin::{AdminApi, AdminOverview, AuditFilter, AuditView, FaultView, UserView};
@@ -22,27 +23,26 @@ impl PgAdmin {
         PgAdmin { pool }
     }
 
+    /// The fleet's faults through its fault interface (`fleet.fault_settings`), or `None`
+    /// when the fleet keeps its schema in another database.
     async fn faults(&self) -> sqlx::Result<Option<Vec<FaultView>>> {
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass('fleet.faults') IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT to_regclass('fleet.fault_settings') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
         if !exists {
             return Ok(None);
         }
-        let rows: Vec<(String, f64)> = sqlx::query_as("SELECT name, value FROM fleet.faults")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, String, f64)> =
+            sqlx::query_as("SELECT name, description, value FROM fleet.fault_settings")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(Some(
-            FAULTS
-                .iter()
-                .map(|(name, description)| FaultView {
-                    name: name.to_string(),
-                    description: description.to_string(),
-                    value: rows
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, v)| *v)
-                        .unwrap_or(0.0),
+            rows.into_iter()
+                .map(|(name, description, value)| FaultView {
+                    name,
+                    description,
+                    value,
                 })
                 .collect(),
         ))
@@ -80,15 +80,7 @@ impl AdminApi for PgAdmin {
 
     async fn audit(&self, filter: AuditFilter, limit: i64) -> Result<Vec<AuditView>, OpsError> {
         // Every filter value is a bound parameter; LIKE wildcards in it are escaped.
-        let like = |v: Option<&str>| {
-            v.map(|s| {
-                let escaped = s
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                format!("%{escaped}%")
-            })
-        };
+        let like = |v: Option<&str>| v.map(|s| format!("%{}%", like_escape(s)));
         let rows: Vec<(
             i64,
             chrono::DateTime<chrono::Utc>,
@@ -154,21 +146,22 @@ impl AdminApi for PgAdmin {
     }
 
     async fn set_fault(&self, by: &Principal, name: &str, value: f64) -> Result<(), OpsError> {
-        if !FAULTS.iter().any(|(n, _)| *n == name) {
-            return Err(format!("unknown fault {name:?}").into());
-        }
         if self.faults().await?.is_none() {
             return Err("the fleet does not share this database".into());
         }
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO fleet.faults (name, value) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET value = $2, updated_at = now()",
-        )
-        .bind(name)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
+        // The fleet's one way in (`fleet.set_fault`); an unknown name is SQLSTATE 22023.
+        let set = sqlx::query("SELECT fleet.set_fault($1, $2)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await;
+        match set {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("22023") => {
+                return Err(format!("unknown fault {name:?}").into());
+            }
+            other => other?,
+        };
         audit::record(
             &mut *tx,
             &actor(by),

@@ -1,22 +1,10 @@
 //! Configuration, from environment variables (each also a command-line flag). The README's
-//! table lists them; this is the one place that reads them.
+//! table lists them; this is the one place that reads them. The broker and the log format,
+//! shared with the fleet and the tools, are `switchyard_contract::process::Common`.
 
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-
-/// Settings shared by every subcommand.
-#[derive(Args, Clone, Debug)]
-pub struct Common {
-    /// Kafka bootstrap servers. When unset, an in-process broker (librdkafka's mock
-    /// cluster) is started: fine for a demo, not durable.
-    #[arg(long, env = "KAFKA_BROKERS")]
-    pub kafka_brokers: Option<String>,
-
-    /// Log format: `pretty` for people, `json` for log shippers.
-    #[arg(long, env = "SWITCHYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
-    pub log_format: LogFormat,
-}
 
 #[derive(Args, Clone, Debug)]
 pub struct Db {
@@ -88,12 +76,6 @@ pub struct IngestConfig {
     /// partitions: lets PostgreSQL use more than one core for ingest.
     #[arg(long, env = "SWITCHYARD_INGEST_LANES", default_value_t = 2)]
     pub lanes: usize,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Pretty,
-    Json,
 }
 
 /// Dead-letter replay settings (the console's job runner and replay commands).

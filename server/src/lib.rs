@@ -1,25 +1,19 @@
-//! The `switchyard` server as a library, so integration tests and benchmarks drive the same
-//! code the binary runs. See ARCHITECTURE.md for the map.
+//! `switchyard`: the console as a library — what `switchyard serve`, `ingest`, `verify`,
+//! `replay`, `user` and `migrate` run ([`cli`]), so integration tests and the tools drive
+//! the same code. ARCHITECTURE.md is the map; in short, data flows one way:
+//! Kafka → [`ingest`] → PostgreSQL → [`read_model`] (and [`replay`]'s reads) → [`http`] →
+//! pages in `switchyard-app`.
 
 pub mod admin;
 pub mod assistant;
 pub mod audit;
 pub mod auth;
-pub mod bench;
+pub mod cli;
 pub mod config;
-pub mod console;
-pub mod contract;
 pub mod db;
-pub mod fleet;
 pub mod http;
 pub mod ingest;
-pub mod kafka;
 pub mod live;
 pub mod metrics;
-pub mod ops;
-pub mod page_bench;
-pub mod push_bench;
+pub mod read_model;
 pub mod replay;
-pub mod seed;
-pub mod telemetry;
-pub mod trace_context;

@@ -4,7 +4,7 @@
 //! instance ingested it.
 
 use crate::ingest::LIVE_CHANNEL;
-use crate::ops::orders_by_id;
+use crate::read_model::orders::orders_by_id;
 use crate::replay::REPLAY_CHANNEL;
 use serde::Deserialize;
 use sqlx::postgres::PgListener;

@@ -20,7 +20,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use sqlx::PgPool;
 use std::sync::OnceLock;
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -170,8 +169,14 @@ impl Metrics {
         out
     }
 
-    /// Counts one stored ingest batch.
-    pub fn ingest_batch(&self, batch: &crate::ingest::writer::Batch, seconds: f64) {
+    /// Counts one stored ingest batch: its records as (topic, kind) and the reasons of
+    /// the quarantined ones.
+    pub fn ingest_batch<'a>(
+        &self,
+        seconds: f64,
+        records: impl IntoIterator<Item = (&'a str, &'static str)>,
+        quarantine_reasons: impl IntoIterator<Item = &'a str>,
+    ) {
         self.ingest_batch_seconds.observe(seconds);
         let count = |topic: &str, kind: &str, n: u64| {
             self.ingest_records
@@ -182,17 +187,13 @@ impl Metrics {
                 .inc_by(n);
         };
         let mut runs: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
-        for e in &batch.events {
-            *runs.entry((e.topic.as_str(), "event")).or_default() += 1;
+        for key in records {
+            *runs.entry(key).or_default() += 1;
         }
-        for d in &batch.dead_letters {
-            *runs.entry((d.topic.as_str(), "dead_letter")).or_default() += 1;
-        }
-        for q in &batch.quarantined {
-            *runs.entry((q.topic.as_str(), "quarantined")).or_default() += 1;
+        for reason in quarantine_reasons {
             self.ingest_quarantined
                 .get_or_create(&ReasonLabels {
-                    reason: reason_class(&q.reason).to_string(),
+                    reason: reason_class(reason).to_string(),
                 })
                 .inc();
         }
@@ -247,10 +248,21 @@ pub fn reason_class(reason: &str) -> &'static str {
         .map_or("other", |(_, class)| class)
 }
 
-/// Reads the scrape-time series from the read model (and the broker, for lag).
-pub async fn refresh(pool: &PgPool, console: &crate::console::PgConsole) -> sqlx::Result<()> {
+/// What the scrape-time series are set from, read from the read model (and the broker,
+/// for lag) by [`crate::read_model::scrape`].
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub lag: Vec<switchyard_app::console::PartitionLag>,
+    /// (service, breaker, state) of every breaker.
+    pub breakers: Vec<(String, String, String)>,
+    /// (status, jobs, messages still to go) per replay-job status.
+    pub jobs: Vec<(String, i64, i64)>,
+}
+
+/// Sets the scrape-time series.
+pub fn set_figures(f: Figures) {
     let m = global();
-    for l in console.lag().await? {
+    for l in f.lag {
         if let Some(high) = l.high_watermark {
             m.ingest_lag
                 .get_or_create(&PartitionLabels {
@@ -261,11 +273,7 @@ pub async fn refresh(pool: &PgPool, console: &crate::console::PgConsole) -> sqlx
                 .set((high - l.next_offset).max(0));
         }
     }
-    let breakers: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT service, breaker, state FROM breakers")
-            .fetch_all(pool)
-            .await?;
-    for (service, breaker, state) in breakers {
+    for (service, breaker, state) in f.breakers {
         for s in BREAKER_STATES {
             m.breaker_state
                 .get_or_create(&BreakerLabels {
@@ -276,13 +284,7 @@ pub async fn refresh(pool: &PgPool, console: &crate::console::PgConsole) -> sqlx
                 .set(i64::from(s == state));
         }
     }
-    let jobs: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT status, count(*)::int8,
-                coalesce(sum(GREATEST(total - sent - skipped - parked - failed - cancelled, 0)), 0)::int8
-         FROM replay_jobs GROUP BY status",
-    )
-    .fetch_all(pool)
-    .await?;
+    let jobs = f.jobs;
     let mut remaining = 0;
     for s in JOB_STATUSES {
         let found = jobs.iter().find(|j| j.0 == s);
@@ -296,7 +298,6 @@ pub async fn refresh(pool: &PgPool, console: &crate::console::PgConsole) -> sqlx
         }
     }
     m.replay_remaining.set(remaining);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 mod common;
 
 use common::Broker;
-use switchyard::bench::{run, BenchArgs};
+use switchyard_tools::ingest_bench::{run, BenchArgs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_bench_runs_and_reports() {
-    switchyard::telemetry::init(switchyard::config::LogFormat::Pretty);
+    switchyard_contract::process::init_logging(switchyard_contract::process::LogFormat::Pretty);
     let broker = Broker::start().await;
     run(BenchArgs {
         admin_url: std::env::var("DATABASE_URL").expect("DATABASE_URL"),

@@ -5,9 +5,9 @@
 mod common;
 
 use common::{add_user, Console, TestDb};
-use switchyard::console::PgConsole;
-use switchyard::seed::{seed, SeedArgs};
+use switchyard::read_model::console::PgConsole;
 use switchyard_app::console::{ConsoleApi, OrderFilter, Range};
+use switchyard_tools::seed::{seed, SeedArgs};
 
 fn filter() -> OrderFilter {
     OrderFilter {

@@ -13,7 +13,7 @@ mod common;
 use common::{assert_exactly_once, consumed, eventually, free_port, Broker, Console, TestDb};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use switchyard::fleet::synthetic::{produce, Synthetic};
+use switchyard_tools::synthetic::{produce, Synthetic};
 
 fn rounds() -> usize {
     std::env::var("SWITCHYARD_SUITE_ROUNDS")

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchyard::contract::Envelope;
-use switchyard::fleet::bus::{HandlerError, RetryPolicy, Subscription};
-use switchyard::fleet::{publish, publish_raw};
 use switchyard::ingest::consumer::run;
+use switchyard_contract::Envelope;
+use switchyard_contract::{publish, publish_raw};
+use switchyard_fleet::bus::{HandlerError, RetryPolicy, Subscription};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ use uuid::Uuid;
 async fn retries_dead_letters_idempotency_and_replay() {
     let db = TestDb::new().await;
     let broker = Broker::start().await;
-    let fleet_pool = switchyard::fleet::store::connect(&db.url).await.unwrap();
+    let fleet_pool = switchyard_fleet::store::connect(&db.url).await.unwrap();
     let producer = broker.producer();
 
     let calls: Arc<Mutex<HashMap<Uuid, u32>>> = Arc::default();

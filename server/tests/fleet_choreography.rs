@@ -11,9 +11,9 @@ mod common;
 use common::{eventually, ingest_settings, Broker, TestDb};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard::fleet::breaker::Config;
-use switchyard::fleet::runtime::{Fleet, Mode, Service};
 use switchyard::ingest::consumer::run;
+use switchyard_fleet::breaker::Config;
+use switchyard_fleet::runtime::{Fleet, Mode, Service};
 use tokio::sync::watch;
 
 async fn fleet_count(pool: &sqlx::PgPool, sql: &str, orders: &[String]) -> i64 {
@@ -28,7 +28,7 @@ async fn fleet_count(pool: &sqlx::PgPool, sql: &str, orders: &[String]) -> i64 {
 async fn events_drive_the_saga_and_its_compensation() {
     let db = TestDb::new().await;
     let broker = Broker::start().await;
-    let fleet_pool = switchyard::fleet::store::connect(&db.url).await.unwrap();
+    let fleet_pool = switchyard_fleet::store::connect(&db.url).await.unwrap();
     let fleet = Arc::new(Fleet::new(
         fleet_pool.clone(),
         broker.producer(),

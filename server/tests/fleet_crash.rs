@@ -8,14 +8,14 @@
 
 mod common;
 
-use common::{eventually, switchyard, Broker, TestDb};
+use common::{eventually, switchyard_fleet, Broker, TestDb};
 use rand::Rng;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 fn spawn_fleet(db: &TestDb, broker: &Broker, rate: &str, mode: &str) -> Child {
-    switchyard()
-        .args(["fleet", "--rate", rate, "--mode", mode])
+    switchyard_fleet()
+        .args(["run", "--rate", rate, "--mode", mode])
         .env("DATABASE_URL", &db.url)
         .env("KAFKA_BROKERS", &broker.bootstrap)
         .env("SWITCHYARD_SAGA_LEASE_SECS", "2")

@@ -9,9 +9,9 @@ mod common;
 use common::{eventually, ingest_settings, Broker, TestDb};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard::fleet::breaker::Config;
-use switchyard::fleet::runtime::{Fleet, Mode, Service};
 use switchyard::ingest::consumer::run;
+use switchyard_fleet::breaker::Config;
+use switchyard_fleet::runtime::{Fleet, Mode, Service};
 use tokio::sync::watch;
 
 async fn sagas(pool: &sqlx::PgPool, state: &str) -> i64 {
@@ -43,7 +43,7 @@ async fn breaker_state(db: &TestDb) -> Option<String> {
 async fn outage_opens_the_breaker_compensates_and_recovers() {
     let db = TestDb::new().await;
     let broker = Broker::start().await;
-    let fleet_pool = switchyard::fleet::store::connect(&db.url).await.unwrap();
+    let fleet_pool = switchyard_fleet::store::connect(&db.url).await.unwrap();
     let breaker = Config {
         window_size: 10,
         minimum_calls: 5,

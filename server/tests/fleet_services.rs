@@ -7,15 +7,15 @@
 
 mod common;
 
-use common::{eventually, ingest_settings, switchyard, Broker, TestDb};
+use common::{eventually, ingest_settings, switchyard_fleet, Broker, TestDb};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
 
 fn spawn(db: &TestDb, broker: &Broker, services: &str, rate: &str) -> Child {
-    switchyard()
-        .args(["fleet", "--service", services, "--rate", rate])
+    switchyard_fleet()
+        .args(["run", "--service", services, "--rate", rate])
         .env("DATABASE_URL", &db.url)
         .env("KAFKA_BROKERS", &broker.bootstrap)
         .env("SWITCHYARD_SAGA_LEASE_SECS", "3")

@@ -12,9 +12,9 @@ use common::{eventually, ingest_settings, Broker, TestDb};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
-use switchyard::contract::{all_topics, Envelope};
-use switchyard::fleet::synthetic::{produce, Record};
 use switchyard::ingest::consumer::run;
+use switchyard_contract::{all_topics, Envelope};
+use switchyard_tools::synthetic::{produce, Record};
 use tokio::sync::watch;
 
 fn hostile(rng: &mut StdRng, topics: &[String]) -> Record {
@@ -133,7 +133,7 @@ async fn a_one_megabyte_value_is_quarantined_whole_and_ingest_goes_on() {
     let db = TestDb::new().await;
     let broker = Broker::start().await;
     // The default producer refuses messages over 1,000,000 bytes; this one takes 4 MB.
-    let big_producer: FutureProducer = switchyard::kafka::client_config(&broker.bootstrap)
+    let big_producer: FutureProducer = switchyard_contract::kafka::client_config(&broker.bootstrap)
         .set("message.max.bytes", "4000000")
         .create()
         .unwrap();
@@ -154,7 +154,7 @@ async fn a_one_megabyte_value_is_quarantined_whole_and_ingest_goes_on() {
         "test",
         serde_json::json!({"order_id": "ORD-AFTER-BIG"}),
     );
-    switchyard::fleet::publish(&broker.producer(), &after)
+    switchyard_contract::publish(&broker.producer(), &after)
         .await
         .unwrap();
 

@@ -6,7 +6,7 @@ mod common;
 use common::{add_user, eventually, Broker, Console, TestDb};
 use futures::StreamExt;
 use std::time::Duration;
-use switchyard::fleet::{orders::new_order, publish};
+use {switchyard_contract::publish, switchyard_fleet::orders::new_order};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_serves_pages_probes_and_live_push() {

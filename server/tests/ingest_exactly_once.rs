@@ -10,7 +10,7 @@ use common::{assert_exactly_once, consumed, eventually, switchyard, Broker, Test
 use rand::Rng;
 use std::process::{Child, Stdio};
 use std::time::Duration;
-use switchyard::fleet::synthetic::{produce, Synthetic};
+use switchyard_tools::synthetic::{produce, Synthetic};
 
 fn spawn_ingest(db: &TestDb, broker: &Broker) -> Child {
     switchyard()

@@ -8,7 +8,10 @@ mod common;
 use common::{add_user, eventually, Broker, Console, TestDb};
 use reqwest::StatusCode;
 use std::time::Duration;
-use switchyard::fleet::{orders::new_order, publish, publish_raw};
+use {
+    switchyard_contract::{publish, publish_raw},
+    switchyard_fleet::orders::new_order,
+};
 
 const TOKEN: &str = "scrape-token-for-tests-0123456789";
 

@@ -9,9 +9,9 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
 use std::time::Duration;
-use switchyard::contract::Envelope;
-use switchyard::fleet::publish;
 use switchyard::ingest::consumer::{run, IngestSettings};
+use switchyard_contract::publish;
+use switchyard_contract::Envelope;
 use tokio::sync::watch;
 
 fn settings(broker: &Broker, db: &TestDb) -> IngestSettings {
@@ -251,7 +251,7 @@ async fn sagas_and_breakers_project_correctly_out_of_order() {
     assert_eq!(order.5, 5);
 
     // The orders list shows where the saga is.
-    let ops = switchyard::ops::PgOps::new(db.pool.clone());
+    let ops = switchyard::read_model::orders::PgOps::new(db.pool.clone());
     let rows = switchyard_app::api::OpsApi::recent_orders(&ops, 10)
         .await
         .unwrap();

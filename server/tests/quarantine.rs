@@ -5,9 +5,12 @@ mod common;
 
 use common::{eventually, ingest_settings, Broker, TestDb};
 use std::time::Duration;
-use switchyard::fleet::{orders::new_order, publish, publish_raw};
 use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
+use {
+    switchyard_contract::{publish, publish_raw},
+    switchyard_fleet::orders::new_order,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_records_are_quarantined_and_ingest_goes_on() {

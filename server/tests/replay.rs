@@ -122,7 +122,7 @@ async fn replays_land_once_with_the_right_headers_and_too_many_park() {
     assert_eq!(status, "parked");
 
     // Exactly one replayed message on the original topic, with the expected headers.
-    let consumer: StreamConsumer = switchyard::kafka::client_config(&broker.bootstrap)
+    let consumer: StreamConsumer = switchyard_contract::kafka::client_config(&broker.bootstrap)
         .set("group.id", "replay-check")
         .set("auto.offset.reset", "earliest")
         .create()

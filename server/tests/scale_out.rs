@@ -12,9 +12,9 @@ use futures::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard::fleet::orders::new_order;
-use switchyard::fleet::publish;
-use switchyard::fleet::synthetic::{produce, Synthetic};
+use switchyard_contract::publish;
+use switchyard_fleet::orders::new_order;
+use switchyard_tools::synthetic::{produce, Synthetic};
 use tokio::net::{TcpListener, TcpStream};
 
 /// One address in front of `backends`: each connection goes to the next backend that

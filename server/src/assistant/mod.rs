@@ -12,7 +12,6 @@ pub mod anthropic;
 pub mod backend;
 pub mod conversation;
 pub mod embed;
-pub mod eval;
 pub mod hosted;
 pub mod offline;
 pub mod openai;
@@ -33,6 +32,11 @@ use std::time::Duration;
 use switchyard_app::api::OpsError;
 use switchyard_app::assistant::{AssistantApi, AssistantEvent, ChatTurn, EventStream};
 use switchyard_app::auth::Principal;
+
+/// A time as tools and prompts write it: RFC 3339, whole seconds, `Z`.
+pub fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
 
 /// The configured backend. Hosted backends take their key from the environment only.
 pub fn backend_from_config(cfg: &AssistantConfig) -> anyhow::Result<Arc<dyn Backend>> {

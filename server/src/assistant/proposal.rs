@@ -3,10 +3,11 @@
 //! topic plus figures — the exact scope the DLQ page's replay job runs with once an
 //! operator confirms. Nothing here sends or changes anything.
 
-use super::tools::like_escape;
+use crate::read_model::like_escape;
+use crate::replay::filter::{push_filter, ERROR_LABEL};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, QueryBuilder, Transaction};
 use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::assistant::{ProposalGroup, ReplayProposal};
 
@@ -28,7 +29,7 @@ impl Scope {
         let mut v = json!({
             "topic": self.topic, "service": self.service, "error": self.error,
             "status": self.status, "key": self.key,
-            "since": self.since.map(super::tools::ts), "until": self.until.map(super::tools::ts),
+            "since": self.since.map(super::ts), "until": self.until.map(super::ts),
         });
         if let Some(o) = v.as_object_mut() {
             o.retain(|_, x| !x.is_null());
@@ -38,8 +39,12 @@ impl Scope {
 
     /// The DLQ page's filter for one target topic of this scope.
     fn filter_for(&self, topic: &str) -> DeadLetterFilter {
+        self.filter(Some(topic.to_string()))
+    }
+
+    fn filter(&self, topic: Option<String>) -> DeadLetterFilter {
         DeadLetterFilter {
-            topic: Some(topic.to_string()),
+            topic,
             error: self.error.clone(),
             status: self.status.clone(),
             key: self.key.clone(),
@@ -58,39 +63,37 @@ pub struct Group {
     pub count: i64,
 }
 
+/// Longest error label a tool result carries.
+const ERROR_LABEL_CHARS: usize = 160;
+
+/// Matching dead letters counted by original topic, error and status. The `WHERE` clause
+/// is the DLQ page's own ([`push_filter`]) over [`Scope::filter_for`] each topic, so the
+/// figures are those of the job a confirmed proposal starts; `service` only chooses the
+/// topics.
 pub async fn count_groups(
     tx: &mut Transaction<'static, Postgres>,
     s: &Scope,
 ) -> sqlx::Result<Vec<Group>> {
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT original_topic,
-                left(COALESCE(NULLIF(exception_message, ''), exception_type, '(no message)'), 160),
-                status, count(*)
-         FROM dead_letters
-         WHERE ($1::text IS NULL OR original_topic = $1)
-           AND ($2::text IS NULL OR original_topic LIKE $2 || '.%')
-           AND ($3::text IS NULL OR exception_message ILIKE '%' || $3 || '%'
-                OR exception_type ILIKE '%' || $3 || '%')
-           AND ($4::text IS NULL OR status = $4)
-           AND ($5::text IS NULL OR kafka_key = convert_to($5, 'UTF8'))
-           AND ($6::timestamptz IS NULL OR failed_at >= $6)
-           AND ($7::timestamptz IS NULL OR failed_at < $7)
-         GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2 LIMIT 200",
-    )
-    .bind(&s.topic)
-    .bind(s.service.as_deref().map(like_escape))
-    .bind(s.error.as_deref().map(like_escape))
-    .bind(&s.status)
-    .bind(&s.key)
-    .bind(s.since)
-    .bind(s.until)
-    .fetch_all(&mut **tx)
-    .await?;
+    let mut q = QueryBuilder::new(format!(
+        "SELECT d.original_topic, {ERROR_LABEL}, d.status, count(*) FROM dead_letters d WHERE true"
+    ));
+    push_filter(&mut q, &s.filter(s.topic.clone()));
+    if let Some(service) = s
+        .service
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        q.push(" AND d.original_topic LIKE ")
+            .push_bind(format!("{}.%", like_escape(service)));
+    }
+    q.push(" GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2 LIMIT 200");
+    let rows: Vec<(String, String, String, i64)> = q.build_query_as().fetch_all(&mut **tx).await?;
     Ok(rows
         .into_iter()
         .map(|(topic, error, status, count)| Group {
             topic,
-            error,
+            error: error.chars().take(ERROR_LABEL_CHARS).collect(),
             status,
             count,
         })

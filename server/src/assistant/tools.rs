@@ -7,8 +7,9 @@
 //! operator's click on the proposal card starts a replay.
 
 use super::backend::ToolSpec;
-use super::proposal;
-use chrono::{DateTime, SecondsFormat, Utc};
+use super::{proposal, ts};
+use crate::read_model::like_escape;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -192,22 +193,11 @@ fn args(input: &Value) -> Result<Args, ToolError> {
     Ok(a)
 }
 
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 fn order_cite(id: &str) -> Citation {
     Citation {
         label: id.to_string(),
         href: order_href(id),
     }
-}
-
-/// `%`, `_` and `\` taken literally in an ILIKE pattern.
-pub fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// Runs one tool call. `now` anchors the default time windows.
@@ -246,7 +236,7 @@ async fn order_status(pool: &PgPool, a: Args) -> Result<ToolOutput, ToolError> {
     let id = a
         .order_id
         .ok_or_else(|| ToolError::BadArgs("order_id is required".into()))?;
-    let detail = crate::ops::PgOps::new(pool.clone())
+    let detail = crate::read_model::PgOps::new(pool.clone())
         .order_detail(&id)
         .await
         .map_err(|e| ToolError::Ops(e.to_string()))?;

@@ -6,7 +6,6 @@
 //! Entry points: [`Auth::layers`] wraps the router; [`routes`] adds the login and logout
 //! handlers; [`policy::access`] is the table of what each request needs.
 
-pub mod cli;
 pub mod csrf;
 pub mod guard;
 pub mod headers;

@@ -5,8 +5,8 @@
 //! (see `auth::policy::Access::Scrape`), this module only answers.
 
 use super::AppState;
-use crate::console::PgConsole;
 use crate::metrics::{self, HttpLabels, CONTENT_TYPE};
+use crate::read_model::PgConsole;
 use axum::body::Body;
 use axum::extract::{MatchedPath, State};
 use axum::http::{header, Request, StatusCode};
@@ -18,10 +18,11 @@ use std::time::Instant;
 
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let console = PgConsole::with_live(state.pool.clone(), state.kafka.clone(), state.hub.clone());
-    if let Err(e) = metrics::refresh(&state.pool, &console).await {
+    match crate::read_model::scrape::figures(&state.pool, &console).await {
+        Ok(figures) => metrics::set_figures(figures),
         // Still answer with what is counted in-process; the read-model series keep their
         // last values.
-        tracing::warn!(error = %e, "metrics: read model unavailable");
+        Err(e) => tracing::warn!(error = %e, "metrics: read model unavailable"),
     }
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],

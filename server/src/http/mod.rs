@@ -10,8 +10,8 @@ pub mod live;
 pub mod metrics;
 
 use crate::auth::{self, headers, Auth};
-use crate::console::PgConsole;
 use crate::live::LiveHub;
+use crate::read_model::PgConsole;
 use axum::extract::FromRef;
 use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::http::request::Parts;

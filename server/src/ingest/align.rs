@@ -12,7 +12,7 @@
 //!
 //! Order within a partition is never changed: only queue fronts are taken.
 
-use super::decode::RawRecord;
+use super::record::RawRecord;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 

@@ -15,20 +15,17 @@
 //! ([`lane_of`]) and decodes it; each lane's write stage writes its batches in order, in
 //! transactions of its own, so PostgreSQL works on several batches at once.
 
-use super::decode::QuarantineRow;
-use super::decode::{decode, Decoded, RawRecord};
+use super::batch::{batch_of, Batch};
 use super::fetch::{self, Signal};
-use super::writer::{load_positions, write_batch, Batch, Outcome, Span};
-use crate::kafka::client_config;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use super::positions::PositionsContext;
+use super::record::{QuarantineRow, RawRecord};
+use super::writer::{write_batch, Outcome};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::types::RDKafkaRespErr;
-use rdkafka::ClientContext;
 use sqlx::PgPool;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_contract::kafka::client_config;
 use tokio::sync::{mpsc, watch};
 
 #[derive(Clone, Debug)]
@@ -43,165 +40,6 @@ pub struct IngestSettings {
     /// Write stages running side by side, each with its own transaction and its own share
     /// of the partitions (see [`lane_of`]).
     pub lanes: usize,
-}
-
-/// Consumer context whose rebalance callback seeks to the positions stored in PostgreSQL.
-pub(crate) struct PositionsContext {
-    database_url: String,
-    group_id: String,
-    /// The partitions assigned now, and how many times the assignment changed: the fetch
-    /// stage gives each its own queue after every change.
-    assignment: Mutex<(u64, Vec<(String, i32)>)>,
-}
-
-impl ClientContext for PositionsContext {}
-
-impl PositionsContext {
-    /// The assignment and its generation, if it changed since generation `seen`.
-    pub(crate) fn assignment_since(&self, seen: u64) -> Option<(u64, Vec<(String, i32)>)> {
-        let a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
-        (a.0 != seen).then(|| a.clone())
-    }
-
-    /// Called by the rebalance callback, which runs inside the fetch stage's poll of the
-    /// main queue: the stage reads the change right after that poll.
-    fn set_assignment(&self, partitions: Vec<(String, i32)>) {
-        let mut a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
-        *a = (a.0 + 1, partitions);
-    }
-
-    /// Loads stored positions over a short-lived connection on a thread of its own: the
-    /// callback runs inside librdkafka's poll and must not depend on the caller's runtime.
-    fn stored_positions(&self) -> anyhow::Result<std::collections::BTreeMap<(String, i32), i64>> {
-        let url = self.database_url.clone();
-        let group = self.group_id.clone();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                rt.block_on(async move {
-                    let pool = sqlx::postgres::PgPoolOptions::new()
-                        .max_connections(1)
-                        .connect(&url)
-                        .await?;
-                    let positions = load_positions(&pool, &group).await?;
-                    pool.close().await;
-                    Ok(positions)
-                })
-            })
-            .join()
-            .map_err(|_| anyhow::anyhow!("position loader panicked"))?
-        })
-    }
-}
-
-impl ConsumerContext for PositionsContext {
-    fn rebalance(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let positions = loop {
-                    match self.stored_positions() {
-                        Ok(p) => break p,
-                        Err(e) => {
-                            // Assigning without positions could re-read or skip: wait instead.
-                            tracing::warn!(error = %e, "cannot load stored positions; retrying");
-                            std::thread::sleep(Duration::from_secs(1));
-                        }
-                    }
-                };
-                let parts: Vec<(String, i32)> = tpl
-                    .elements()
-                    .iter()
-                    .map(|e| (e.topic().to_string(), e.partition()))
-                    .collect();
-                for (topic, partition) in &parts {
-                    let offset = match positions.get(&(topic.clone(), *partition)) {
-                        Some(next) => Offset::Offset(*next),
-                        None => Offset::Stored,
-                    };
-                    let _ = tpl.set_partition_offset(topic, *partition, offset);
-                }
-                tracing::info!(partitions = parts.len(), "partitions assigned");
-                match consumer.assign(tpl) {
-                    Ok(()) => self.set_assignment(parts),
-                    Err(e) => {
-                        tracing::error!(error = %e, "assign failed");
-                        self.set_assignment(Vec::new());
-                    }
-                }
-            }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                tracing::info!(partitions = tpl.count(), "partitions revoked");
-                let _ = consumer.unassign();
-                self.set_assignment(Vec::new());
-            }
-            other => {
-                tracing::error!(?other, "rebalance error");
-                let _ = consumer.unassign();
-                self.set_assignment(Vec::new());
-            }
-        }
-    }
-}
-
-pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
-    let headers = m
-        .headers()
-        .map(|hs| {
-            hs.iter()
-                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default();
-    RawRecord {
-        topic: m.topic().to_string(),
-        partition: m.partition(),
-        offset: m.offset(),
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec),
-        headers,
-        timestamp_ms: m.timestamp().to_millis(),
-    }
-}
-
-/// Decodes records into a batch, with the positions they advance.
-pub fn batch_of(records: &[RawRecord]) -> Batch {
-    let mut batch = Batch::default();
-    // Keyed by the records' own topic names: one topic copy per partition, not per record.
-    let mut spans: HashMap<(&str, i32), Span> = HashMap::new();
-    for rec in records {
-        if let Some(ts) = rec.timestamp_ms {
-            batch.oldest_ms = Some(batch.oldest_ms.map_or(ts, |o| o.min(ts)));
-        }
-        let span = spans
-            .entry((rec.topic.as_str(), rec.partition))
-            .or_insert(Span {
-                first: rec.offset,
-                next: rec.offset + 1,
-            });
-        span.first = span.first.min(rec.offset);
-        span.next = span.next.max(rec.offset + 1);
-        match decode(rec) {
-            Decoded::Event(e) => batch.events.push(e),
-            Decoded::DeadLetter(d) => batch.dead_letters.push(d),
-            Decoded::Quarantine(q) => {
-                tracing::warn!(topic = %q.topic, partition = q.partition, offset = q.offset,
-                    reason = %q.reason, "record quarantined");
-                batch.quarantined.push(q)
-            }
-        }
-    }
-    batch.positions = spans
-        .into_iter()
-        .map(|((topic, partition), span)| ((topic.to_string(), partition), span))
-        .collect();
-    batch
 }
 
 /// Whether PostgreSQL refused the data itself (retrying the same rows cannot help):
@@ -285,8 +123,8 @@ fn headers_json_safe(headers: &[(String, Option<Vec<u8>>)]) -> serde_json::Value
             .iter()
             .map(|(k, v)| {
                 serde_json::json!({
-                    "key_hex": super::decode::hex(k.as_bytes()),
-                    "hex": v.as_deref().map(super::decode::hex),
+                    "key_hex": super::record::hex(k.as_bytes()),
+                    "hex": v.as_deref().map(super::record::hex),
                 })
             })
             .collect(),
@@ -318,11 +156,10 @@ pub async fn run(
             settings.session_timeout_ms.to_string(),
         )
         .set("partition.assignment.strategy", "range")
-        .create_with_context(PositionsContext {
-            database_url: settings.database_url.clone(),
-            group_id: settings.group_id.clone(),
-            assignment: Mutex::new((0, Vec::new())),
-        })?;
+        .create_with_context(PositionsContext::new(
+            settings.database_url.clone(),
+            settings.group_id.clone(),
+        ))?;
     {
         let signal = signal.clone();
         consumer.set_nonempty_callback(move || signal.notify());
@@ -384,15 +221,6 @@ pub async fn run(
     Ok(())
 }
 
-/// The lane that writes a partition's records: fixed for the life of the process, so a
-/// partition's batches are written one after another, in order. It goes by the partition
-/// number alone: every contract topic is keyed by order id with the same partition count,
-/// so one order's events sit in the same partition of each topic and one lane writes them
-/// all — two lanes never wait for each other's lock on an order's row.
-pub fn lane_of(_topic: &str, partition: i32, lanes: usize) -> usize {
-    partition.max(0) as usize % lanes.max(1)
-}
-
 /// A write stage (one per lane): writes its batches in order, then mirrors their positions
 /// into Kafka.
 async fn write_stage(
@@ -413,7 +241,23 @@ async fn write_stage(
         };
         let took = started.elapsed().as_secs_f64();
         writing += took;
-        crate::metrics::global().ingest_batch(&batch, took);
+        crate::metrics::global().ingest_batch(
+            took,
+            (batch.events.iter().map(|e| (e.topic.as_str(), "event")))
+                .chain(
+                    batch
+                        .dead_letters
+                        .iter()
+                        .map(|d| (d.topic.as_str(), "dead_letter")),
+                )
+                .chain(
+                    batch
+                        .quarantined
+                        .iter()
+                        .map(|q| (q.topic.as_str(), "quarantined")),
+                ),
+            batch.quarantined.iter().map(|q| q.reason.as_str()),
+        );
         log_traces(&batch);
         commit_to_kafka(&consumer, &batch);
         total += outcome.stored as u64;
@@ -432,7 +276,9 @@ fn log_traces(batch: &Batch) {
         return;
     }
     for e in &batch.events {
-        if let Some(tp) = crate::trace_context::TraceParent::from_stored_headers(&e.headers) {
+        if let Some(tp) =
+            switchyard_contract::trace_context::TraceParent::from_stored_headers(&e.headers)
+        {
             tracing::debug!(trace_id = %tp.trace_id(), parent_id = %tp.span_id(),
                 order_id = %e.aggregate_id, event_type = %e.event_type, topic = %e.topic,
                 partition = e.partition, offset = e.offset, "event stored");
@@ -482,15 +328,5 @@ mod tests {
             .expect("ingest stopped")
             .unwrap()
             .unwrap();
-    }
-
-    #[test]
-    fn partitions_go_round_the_lanes_alike_in_every_topic() {
-        for topic in crate::contract::all_topics() {
-            let lanes: Vec<usize> = (0..6).map(|p| lane_of(&topic, p, 3)).collect();
-            assert_eq!(lanes, [0, 1, 2, 0, 1, 2], "{topic}");
-            assert!((0..6).all(|p| lane_of(&topic, p, 1) == 0));
-            assert_eq!(lane_of(&topic, 4, 2), lane_of("saga.step", 4, 2));
-        }
     }
 }

@@ -12,10 +12,10 @@
 //! Pure and total: a dead letter is always kept; what could not be read is noted in
 //! `parse_note`, never a reason to drop it.
 
-use super::decode::{headers_json, without_nul, RawRecord};
-use crate::contract::DLQ_SUFFIX;
+use super::record::{headers_json, without_nul, RawRecord};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use switchyard_contract::DLQ_SUFFIX;
 
 /// Which convention a dead letter follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

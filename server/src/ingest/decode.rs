@@ -7,165 +7,24 @@
 
 use super::dead_letter::{decode_dead_letter, DeadLetterRow};
 use super::project::reads_data;
-use crate::contract::{self, Envelope};
+use super::record::{has_nul, headers_json_without};
+pub use super::record::{headers_json, without_nul, EventRow, QuarantineRow, RawRecord};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use switchyard_contract::{self as contract, Envelope};
 use uuid::Uuid;
 
 /// Values above this size are quarantined rather than parsed.
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
-
-/// A record as it came off the wire.
-#[derive(Clone, Debug, Default)]
-pub struct RawRecord {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub value: Option<Vec<u8>>,
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-    /// Broker or producer timestamp, milliseconds since the epoch.
-    pub timestamp_ms: Option<i64>,
-}
-
-#[derive(Clone, Debug)]
-pub struct EventRow {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub event_id: Option<Uuid>,
-    pub event_type: String,
-    pub aggregate_id: String,
-    pub aggregate_version: Option<i64>,
-    pub occurred_at: DateTime<Utc>,
-    pub source: Option<String>,
-    pub correlation_id: Option<String>,
-    pub causation_id: Option<String>,
-    pub headers: Value,
-    /// The event's `data`, parsed. When `payload` holds the text, only the event types
-    /// the projections read ([`reads_data`]) are parsed and the rest are `Null`.
-    pub data: Value,
-    /// `data` exactly as it arrived, when the decoder kept it as text: what the store keeps
-    /// (else it keeps `data`). Spares parsing what no projection reads and printing it
-    /// again for PostgreSQL.
-    pub payload: Option<Box<RawValue>>,
-}
-
-impl PartialEq for EventRow {
-    fn eq(&self, o: &Self) -> bool {
-        (
-            &self.topic,
-            self.partition,
-            self.offset,
-            &self.key,
-            self.event_id,
-            &self.event_type,
-            &self.aggregate_id,
-            self.aggregate_version,
-            self.occurred_at,
-            (&self.source, &self.correlation_id, &self.causation_id),
-            &self.headers,
-            &self.data,
-        ) == (
-            &o.topic,
-            o.partition,
-            o.offset,
-            &o.key,
-            o.event_id,
-            &o.event_type,
-            &o.aggregate_id,
-            o.aggregate_version,
-            o.occurred_at,
-            (&o.source, &o.correlation_id, &o.causation_id),
-            &o.headers,
-            &o.data,
-        ) && self.payload.as_ref().map(|p| p.get()) == o.payload.as_ref().map(|p| p.get())
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct QuarantineRow {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub value: Option<Vec<u8>>,
-    pub headers: Value,
-    pub reason: String,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decoded {
     Event(EventRow),
     DeadLetter(DeadLetterRow),
     Quarantine(QuarantineRow),
-}
-
-/// Headers as JSON: `[{"key": k, "text": v}]`, or `"hex"` for values that are not UTF-8,
-/// or neither for a null value. Order and repeats are kept.
-pub fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> Value {
-    headers_json_without(headers, |_, _| false)
-}
-
-/// [`headers_json`] leaving out the headers `skip` names by key and value.
-fn headers_json_without(
-    headers: &[(String, Option<Vec<u8>>)],
-    skip: impl Fn(&str, &[u8]) -> bool,
-) -> Value {
-    Value::Array(
-        headers
-            .iter()
-            .filter(|(k, v)| !v.as_deref().is_some_and(|v| skip(k, v)))
-            .map(|(k, v)| {
-                let mut o = Map::new();
-                o.insert("key".into(), Value::String(without_nul(k)));
-                if k.contains('\0') {
-                    o.insert("key_hex".into(), Value::String(hex(k.as_bytes())));
-                }
-                match v {
-                    // NUL is valid UTF-8 but PostgreSQL text cannot hold it: hex then.
-                    Some(bytes) => match std::str::from_utf8(bytes) {
-                        Ok(s) if !s.contains('\0') => {
-                            o.insert("text".into(), Value::String(s.to_string()))
-                        }
-                        _ => o.insert("hex".into(), Value::String(hex(bytes))),
-                    },
-                    None => None,
-                };
-                Value::Object(o)
-            })
-            .collect(),
-    )
-}
-
-/// `s` with NUL, which PostgreSQL text cannot hold, shown as U+FFFD.
-pub fn without_nul(s: &str) -> String {
-    s.replace('\0', "\u{FFFD}")
-}
-
-/// Whether any string or key in `v` holds U+0000.
-fn has_nul(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(a) => a.iter().any(has_nul),
-        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of a [`hex`] string (pairs that are not hex digits are skipped).
-pub(crate) fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len() / 2)
-        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }
 
 pub fn decode(rec: &RawRecord) -> Decoded {
@@ -558,7 +417,10 @@ mod properties {
     }
 
     fn record() -> impl Strategy<Value = RawRecord> {
-        let topic = prop_oneof![prop::sample::select(crate::contract::all_topics()), ".*",];
+        let topic = prop_oneof![
+            prop::sample::select(switchyard_contract::all_topics()),
+            ".*",
+        ];
         let value = prop::option::of(prop_oneof![
             prop::collection::vec(any::<u8>(), 0..200),
             json_value().prop_map(|v| serde_json::to_vec(&v).unwrap()),
@@ -599,13 +461,13 @@ mod properties {
         fn decode_is_total_and_rows_are_storable(rec in record()) {
             match decode(&rec) {
                 Decoded::Event(e) => {
-                    prop_assert!(!rec.topic.ends_with(crate::contract::DLQ_SUFFIX));
-                    prop_assert!(crate::contract::is_known_type(&e.event_type));
+                    prop_assert!(!rec.topic.ends_with(switchyard_contract::DLQ_SUFFIX));
+                    prop_assert!(switchyard_contract::is_known_type(&e.event_type));
                     prop_assert!(!e.aggregate_id.is_empty() && !e.aggregate_id.contains('\0'));
                     prop_assert!(storable(&e.data) && storable(&e.headers));
                 }
                 Decoded::DeadLetter(d) => {
-                    prop_assert!(rec.topic.ends_with(crate::contract::DLQ_SUFFIX));
+                    prop_assert!(rec.topic.ends_with(switchyard_contract::DLQ_SUFFIX));
                     prop_assert_eq!(d.value, rec.value);
                     prop_assert!(storable(&d.headers));
                     for t in [&d.exception_message, &d.exception_type, &d.order_id].into_iter().flatten() {

@@ -15,9 +15,9 @@
 //! the positions the rebalance callback loaded from PostgreSQL.
 
 use super::align::take_in_time_order;
-use super::consumer::{lane_of, raw_record, PositionsContext};
-use super::decode::RawRecord;
-use super::writer::Batch;
+use super::batch::{batch_of, raw_record, split_by_lane, Batch};
+use super::positions::PositionsContext;
+use super::record::RawRecord;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use std::collections::VecDeque;
@@ -251,7 +251,7 @@ pub(crate) fn run(
                 continue;
             }
             let w = Instant::now();
-            let batch = super::consumer::batch_of(&records);
+            let batch = batch_of(&records);
             t.decoding += w.elapsed().as_secs_f64();
             let w = Instant::now();
             let sent = lanes[lane].blocking_send((records, batch));
@@ -264,40 +264,9 @@ pub(crate) fn run(
     t
 }
 
-pub(crate) fn split_by_lane(records: Vec<RawRecord>, lanes: usize) -> Vec<Vec<RawRecord>> {
-    if lanes <= 1 {
-        return vec![records];
-    }
-    let mut parts: Vec<Vec<RawRecord>> = (0..lanes).map(|_| Vec::new()).collect();
-    for r in records {
-        parts[lane_of(&r.topic, r.partition, lanes)].push(r);
-    }
-    parts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_record_keeps_its_partitions_lane_and_order() {
-        let records: Vec<RawRecord> = (0..60)
-            .map(|i| RawRecord {
-                topic: ["saga.step", "order.created"][i % 2].into(),
-                partition: (i % 3) as i32,
-                offset: i as i64,
-                ..RawRecord::default()
-            })
-            .collect();
-        let parts = split_by_lane(records, 3);
-        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 60);
-        for (lane, part) in parts.iter().enumerate() {
-            assert!(part
-                .iter()
-                .all(|r| lane_of(&r.topic, r.partition, 3) == lane));
-            assert!(part.windows(2).all(|w| w[0].offset < w[1].offset));
-        }
-    }
 
     #[test]
     fn a_signal_given_before_the_wait_is_not_lost() {

@@ -14,12 +14,15 @@
 //!   of every topic.
 
 pub mod align;
+pub mod batch;
 pub mod consumer;
 pub mod copy_binary;
 pub mod dead_letter;
 pub mod decode;
 pub mod fetch;
+pub mod positions;
 pub mod project;
+pub mod record;
 pub mod verify;
 pub mod writer;
 

@@ -6,11 +6,11 @@
 //! events of one order may arrive in any order across topics.
 
 use super::dead_letter::DeadLetterRow;
-use super::decode::{EventRow, QuarantineRow};
-use crate::contract::{BREAKER_METRICS, BREAKER_TRANSITION, SAGA_STEP};
+use super::record::{EventRow, QuarantineRow};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use switchyard_contract::{BREAKER_METRICS, BREAKER_TRANSITION, SAGA_STEP};
 
 /// The change one batch makes to one order row.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,13 +4,13 @@
 //! the same pure functions. Equality is the check that no batch was lost, doubled or
 //! applied out of order — used by the fault tests and by `switchyard verify`.
 
-use super::decode::EventRow;
 use super::project::{breaker_deltas, order_deltas, saga_step};
-use crate::contract::SAGA_STEP;
+use super::record::EventRow;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
+use switchyard_contract::SAGA_STEP;
 use uuid::Uuid;
 
 type EventTuple = (

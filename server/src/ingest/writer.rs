@@ -10,12 +10,13 @@
 //! another consumer group or tool wrote), the batch is written again with
 //! `INSERT … ON CONFLICT DO NOTHING`, which keeps whatever is there.
 
+use super::batch::{Batch, Span};
 use super::copy_binary::CopyRows;
 use super::dead_letter::DeadLetterRow;
-use super::decode::{EventRow, QuarantineRow};
 use super::project::{
     breaker_deltas, order_deltas, rollups, saga_step, transition, BreakerDelta, OrderDelta,
 };
+use super::record::{EventRow, QuarantineRow};
 use super::LIVE_CHANNEL;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -26,36 +27,6 @@ use uuid::Uuid;
 /// At most this many order ids are named in one NOTIFY (its payload is limited to 8000
 /// bytes); beyond that listeners are told to reload.
 const NOTIFY_MAX_IDS: usize = 100;
-
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub events: Vec<EventRow>,
-    pub dead_letters: Vec<DeadLetterRow>,
-    pub quarantined: Vec<QuarantineRow>,
-    /// The offsets the batch spans, per (topic, partition).
-    pub positions: BTreeMap<(String, i32), Span>,
-    /// Oldest Kafka timestamp in the batch (ms): the NOTIFY carries it so listeners can
-    /// measure end-to-end latency.
-    pub oldest_ms: Option<i64>,
-}
-
-/// The offsets one batch holds of one partition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span {
-    /// The lowest: where the partition's stored position is claimed.
-    pub first: i64,
-    /// The next offset to read once the batch is stored.
-    pub next: i64,
-}
-
-impl Batch {
-    pub fn len(&self) -> usize {
-        self.events.len() + self.dead_letters.len() + self.quarantined.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -467,7 +438,7 @@ async fn copy_saga_steps(
 ) -> sqlx::Result<()> {
     let mut rows = CopyRows::new(9, 0);
     for (id, e) in fresh {
-        if e.event_type != crate::contract::SAGA_STEP {
+        if e.event_type != switchyard_contract::SAGA_STEP {
             continue;
         }
         let Some(s) = saga_step(e) else { continue };
@@ -501,7 +472,7 @@ async fn insert_transitions(
 ) -> sqlx::Result<()> {
     let rows: Vec<(i64, _)> = fresh
         .iter()
-        .filter(|(_, e)| e.event_type == crate::contract::BREAKER_TRANSITION)
+        .filter(|(_, e)| e.event_type == switchyard_contract::BREAKER_TRANSITION)
         .filter_map(|(id, e)| Some((*id, transition(e)?)))
         .collect();
     if rows.is_empty() {

@@ -27,7 +27,7 @@ impl PgDeadLetters {
     pub fn new(pool: PgPool, brokers: &str, max_replays: i32) -> anyhow::Result<Self> {
         Ok(PgDeadLetters {
             pool,
-            producer: crate::kafka::producer(brokers)?,
+            producer: switchyard_contract::kafka::producer(brokers)?,
             marks: Watermarks::new(brokers)?,
             max_replays,
         })

@@ -8,10 +8,10 @@
 //! Only after this commits may anything be produced.
 
 use super::watermarks::{marks_json, Watermarks};
-use crate::contract::DLQ_SUFFIX;
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use switchyard_contract::DLQ_SUFFIX;
 use uuid::Uuid;
 
 /// A dead letter claimed for sending: everything the producer needs.

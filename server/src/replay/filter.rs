@@ -6,6 +6,10 @@ use sqlx::{Postgres, QueryBuilder};
 use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::{ReplayScope, STATUSES};
 
+/// What a dead letter's error is grouped and shown by, on table alias `d`.
+pub const ERROR_LABEL: &str =
+    "COALESCE(d.exception_message, d.exception_type, '(no error recorded)')";
+
 /// Trims and drops empty strings: an empty form field means "any".
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
@@ -28,12 +32,7 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &DeadLetterFilter) {
         q.push(" AND d.original_topic = ").push_bind(t.to_string());
     }
     if let Some(e) = given(&f.error) {
-        let pattern = format!(
-            "%{}%",
-            e.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", crate::read_model::like_escape(e));
         q.push(" AND (d.exception_message ILIKE ")
             .push_bind(pattern.clone())
             .push(" OR d.exception_type ILIKE ")

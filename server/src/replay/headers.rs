@@ -6,7 +6,7 @@
 //! headers are stripped by default (a job may choose otherwise); everything else is
 //! carried byte for byte.
 
-use crate::ingest::decode::unhex;
+use crate::ingest::record::unhex;
 use rdkafka::message::{Header, OwnedHeaders};
 use serde_json::Value;
 use uuid::Uuid;

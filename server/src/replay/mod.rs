@@ -17,7 +17,6 @@
 //! [`api`] (the app's `DeadLetterApi` over all of it).
 
 pub mod api;
-pub mod bench;
 pub mod claim;
 pub mod discard;
 pub mod filter;

@@ -3,7 +3,7 @@
 //! `(failed_at, id)`), one dead letter in full with its replay history and outcomes, and
 //! the dry run of a replay.
 
-use super::filter::{push_filter, push_scope};
+use super::filter::{push_filter, push_scope, ERROR_LABEL};
 use super::view;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, QueryBuilder};
@@ -46,13 +46,7 @@ async fn group_by(
 pub async fn groups(pool: &PgPool, f: &DeadLetterFilter) -> sqlx::Result<DeadLetterGroups> {
     Ok(DeadLetterGroups {
         by_topic: group_by(pool, f, "d.original_topic", 1000).await?,
-        by_error: group_by(
-            pool,
-            f,
-            "COALESCE(d.exception_message, d.exception_type, '(no error recorded)')",
-            MAX_ERROR_GROUPS,
-        )
-        .await?,
+        by_error: group_by(pool, f, ERROR_LABEL, MAX_ERROR_GROUPS).await?,
     })
 }
 
@@ -270,11 +264,9 @@ pub fn outcome(
 /// What replaying `scope` would do: counts by target topic and error, what would be
 /// parked, what is out of reach and why, and which DLQ topics have a job running.
 pub async fn dry_run(pool: &PgPool, scope: &ReplayScope, max_replays: i32) -> sqlx::Result<DryRun> {
-    let mut q = QueryBuilder::new(
-        "SELECT d.status, d.original_topic,
-                COALESCE(d.exception_message, d.exception_type, '(no error recorded)'),
-                d.replay_count >= ",
-    );
+    let mut q = QueryBuilder::new(format!(
+        "SELECT d.status, d.original_topic, {ERROR_LABEL}, d.replay_count >= "
+    ));
     q.push_bind(max_replays)
         .push(", d.topic, count(*) FROM dead_letters d WHERE true");
     push_scope(&mut q, scope);

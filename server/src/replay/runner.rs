@@ -78,7 +78,7 @@ impl Runner {
     ) -> anyhow::Result<Self> {
         Ok(Runner {
             pool,
-            producer: crate::kafka::producer(brokers)?,
+            producer: switchyard_contract::kafka::producer(brokers)?,
             marks: Watermarks::new(brokers)?,
             owner: Uuid::now_v7(),
             lease,

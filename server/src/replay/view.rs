@@ -4,7 +4,7 @@
 
 use super::headers::{carried, DEFAULT_STRIPPED};
 use crate::ingest::dead_letter::{header_role, int_header};
-use crate::ingest::decode::unhex;
+use crate::ingest::record::unhex;
 use serde_json::Value;
 use std::fmt::Write as _;
 use switchyard_app::dlq::{HeaderView, Payload};

@@ -4,7 +4,6 @@
 //!
 //! rdkafka's metadata and offset calls block, so they run on the blocking pool.
 
-use crate::kafka::client_config;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -12,6 +11,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchyard_contract::kafka::client_config;
 use uuid::Uuid;
 
 const TIMEOUT: Duration = Duration::from_secs(10);

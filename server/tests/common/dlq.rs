@@ -33,7 +33,7 @@ impl Landed {
 
 /// Every message on `topic`, from the beginning to its current end.
 pub fn read_topic(broker: &Broker, topic: &str) -> Vec<Landed> {
-    let c: BaseConsumer = switchyard::kafka::client_config(&broker.bootstrap)
+    let c: BaseConsumer = switchyard_contract::kafka::client_config(&broker.bootstrap)
         .set("group.id", format!("check-{}", Uuid::now_v7()))
         .set("enable.auto.commit", "false")
         .create()

@@ -31,7 +31,7 @@ impl TestDb {
 
     /// A fresh database on the server at `admin_url`.
     pub async fn on(admin_url: &str) -> TestDb {
-        switchyard::telemetry::init(switchyard::config::LogFormat::Pretty);
+        switchyard_contract::process::init_logging(switchyard_contract::process::LogFormat::Pretty);
         let admin_url = admin_url.to_string();
         let (url, name, pool) = switchyard::db::create_scratch(&admin_url, "sy_test")
             .await
@@ -90,7 +90,7 @@ pub struct Broker {
     child: Option<Child>,
     /// Where a persistent broker keeps its SQLite file (its working directory).
     dir: Option<PathBuf>,
-    _embedded: Option<switchyard::kafka::embedded::EmbeddedBroker>,
+    _embedded: Option<switchyard_contract::kafka::embedded::EmbeddedBroker>,
 }
 
 /// Starts Nisshi on `port` (memory storage, or SQLite in `dir`) and waits for its port.
@@ -133,8 +133,8 @@ async fn spawn_nisshi(port: u16, dir: Option<&PathBuf>) -> Child {
 impl Broker {
     pub async fn start() -> Broker {
         if std::env::var("SWITCHYARD_TEST_BROKER").as_deref() == Ok("embedded") {
-            let e = switchyard::kafka::embedded::EmbeddedBroker::start(
-                &switchyard::contract::all_topics(),
+            let e = switchyard_contract::kafka::embedded::EmbeddedBroker::start(
+                &switchyard_contract::all_topics(),
                 3,
             )
             .expect("embedded broker");
@@ -158,9 +158,13 @@ impl Broker {
         let port = free_port();
         let child = spawn_nisshi(port, dir.as_ref()).await;
         let bootstrap = format!("127.0.0.1:{port}");
-        switchyard::kafka::topics::ensure(&bootstrap, &switchyard::contract::all_topics(), 3)
-            .await
-            .expect("create topics");
+        switchyard_contract::kafka::topics::ensure(
+            &bootstrap,
+            &switchyard_contract::all_topics(),
+            3,
+        )
+        .await
+        .expect("create topics");
         Broker {
             bootstrap,
             child: Some(child),
@@ -180,7 +184,7 @@ impl Broker {
     }
 
     pub fn producer(&self) -> FutureProducer {
-        switchyard::kafka::producer(&self.bootstrap).unwrap()
+        switchyard_contract::kafka::producer(&self.bootstrap).unwrap()
     }
 }
 
@@ -204,7 +208,7 @@ pub fn ingest_settings(
         brokers: broker.bootstrap.clone(),
         database_url: db.url.clone(),
         group_id: group.to_string(),
-        topics: switchyard::contract::all_topics(),
+        topics: switchyard_contract::all_topics(),
         batch_max: 200,
         batch_wait: Duration::from_millis(10),
         session_timeout_ms: 6000,
@@ -216,6 +220,20 @@ pub fn ingest_settings(
 pub fn switchyard() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     c.env("RUST_LOG", "warn,switchyard=info");
+    c
+}
+
+/// The fleet's binary, `switchyard-fleet`, from the same target directory
+/// (`cargo test --workspace` builds it; `make test` runs that).
+pub fn switchyard_fleet() -> Command {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_switchyard")).with_file_name("switchyard-fleet");
+    assert!(
+        bin.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    let mut c = Command::new(bin);
+    c.env("RUST_LOG", "warn,switchyard_fleet=info");
     c
 }
 

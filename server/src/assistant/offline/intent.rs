@@ -243,10 +243,10 @@ fn put(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
 
 fn put_time(m: &mut Map<String, Value>, e: &Entities) {
     if let Some(s) = e.since {
-        m.insert("since".into(), json!(tools::ts(s)));
+        m.insert("since".into(), json!(crate::assistant::ts(s)));
     }
     if let Some(u) = e.until {
-        m.insert("until".into(), json!(tools::ts(u)));
+        m.insert("until".into(), json!(crate::assistant::ts(u)));
     }
 }
 

@@ -82,7 +82,7 @@ fn event_number(w: &[String]) -> Option<String> {
 }
 
 fn topic_in(w: &[String]) -> Option<String> {
-    let topics = crate::contract::event_types();
+    let topics = switchyard_contract::event_types();
     let all: Vec<&str> = topics.collect();
     w.iter()
         .map(|x| x.trim_end_matches(".dlq"))

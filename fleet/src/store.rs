@@ -1,0 +1,27 @@
+//! The fleet's database: its own PostgreSQL schema (`fleet`) with its own migrations
+//! (`fleet/migrations/`), so the services never touch the console's read model and the
+//! two can live in one database or two.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
+use std::str::FromStr;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connects with `search_path = fleet` (creating the schema) and migrates it.
+pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+    connect_with(PgConnectOptions::from_str(url)?).await
+}
+
+/// [`connect`] with options already parsed.
+pub async fn connect_with(base: PgConnectOptions) -> anyhow::Result<PgPool> {
+    let mut admin = base.connect().await?;
+    admin.execute("CREATE SCHEMA IF NOT EXISTS fleet").await?;
+    drop(admin);
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(base.options([("search_path", "fleet")]))
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}

@@ -1,0 +1,128 @@
+//! `switchyard serve`: the console — HTTP (pages, server functions, live push), ingest,
+//! and this instance's replay-job runner — until Ctrl-C or SIGTERM.
+
+use crate::assistant::Assistant;
+use crate::auth::Auth;
+use crate::config::{AssistantConfig, AuthConfig, Db, Http, IngestConfig, ReplayConfig};
+use crate::http::{router, AppState};
+use crate::live::LiveHub;
+use crate::read_model::PgOps;
+use crate::replay::api::PgDeadLetters;
+use crate::{admin, db, ingest::consumer, replay::runner::Runner};
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_contract::kafka;
+use switchyard_contract::process::{shutdown_signal, Common};
+use tokio::sync::watch;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: Db,
+    #[command(flatten)]
+    pub http: Http,
+    #[command(flatten)]
+    pub ingest: IngestConfig,
+    #[command(flatten)]
+    pub replay: ReplayConfig,
+    #[command(flatten)]
+    pub auth: AuthConfig,
+    #[command(flatten)]
+    pub assistant: AssistantConfig,
+    /// Serve only; leave ingest to other instances.
+    #[arg(long)]
+    pub no_ingest: bool,
+}
+
+pub async fn run(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
+    let (brokers, _embedded) = kafka::brokers_or_embedded(common.kafka_brokers.as_deref()).await?;
+    run_on(&brokers, args).await
+}
+
+/// The console on the given brokers.
+pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        db,
+        http,
+        ingest,
+        replay,
+        auth,
+        assistant,
+        no_ingest,
+    } = args;
+    let pool = db::connect(&db.database_url).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let ingest_task = (!no_ingest).then(|| {
+        let (pool, settings, stop) = (
+            pool.clone(),
+            super::ingest::settings(brokers, &db, &ingest),
+            stop_rx.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = consumer::run(pool, settings, stop).await {
+                tracing::error!(error = %e, "ingest stopped with an error");
+            }
+        })
+    });
+    let hub = LiveHub::new();
+    tokio::spawn(hub.clone().run(pool.clone()));
+    // Replay jobs: this instance's runner resumes running jobs whose runner is gone.
+    let runner = Runner::new(
+        pool.clone(),
+        brokers,
+        Duration::from_secs(replay.replay_lease_secs.max(1)),
+        replay.replay_batch,
+    )?;
+    tokio::spawn(runner.run(stop_rx.clone()));
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name("switchyard")
+        .site_root(http.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(http.addr)
+        .build();
+    let (auth, sessions) = Auth::start(pool.clone(), auth).await?;
+    let state = AppState {
+        leptos_options,
+        auth,
+        pool: pool.clone(),
+        hub,
+        ops: Arc::new(PgOps::new(pool.clone())),
+        dlq: Arc::new(PgDeadLetters::new(
+            pool.clone(),
+            brokers,
+            replay.max_replays,
+        )?),
+        admin: Arc::new(admin::PgAdmin::new(pool.clone())),
+        assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
+        kafka: kafka::producer(brokers)?,
+    };
+    let listener = tokio::net::TcpListener::bind(http.addr).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    // Pages stream in several writes; without TCP_NODELAY, Nagle holds the last small
+    // write until the client's delayed ACK (40 ms on Linux) — measured by page-bench.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    tracing::info!(%url, "Switchyard console listening");
+    println!("Switchyard console: {url}");
+    let app = router(state, sessions);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
+    if let Some(t) = ingest_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    Ok(())
+}

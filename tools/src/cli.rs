@@ -1,0 +1,244 @@
+//! The `switchyard-tools` command line: one subcommand per tool; logging is set up once in
+//! [`run`].
+
+use clap::{Parser, Subcommand};
+use std::time::Duration;
+use switchyard::config::{AssistantConfig, Db, DEFAULT_BATCH_WAIT_MS};
+use switchyard_contract::kafka;
+use switchyard_contract::process::{self, Common};
+
+#[derive(Parser)]
+#[command(
+    name = "switchyard-tools",
+    version,
+    about = "Benchmarks, seeding, evaluation and the demo of Switchyard"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Console and fleet in one process on the embedded broker (what `make demo` runs).
+    Demo {
+        /// New orders per second.
+        #[arg(long, env = "SWITCHYARD_DEMO_RATE", default_value_t = 2.0)]
+        rate: f64,
+        #[command(flatten)]
+        serve: Box<switchyard::cli::serve::ServeArgs>,
+    },
+    /// Measure the ingest pipeline against a raw COPY of the same rows (see BENCHMARKS.md).
+    IngestBench {
+        #[command(flatten)]
+        db: Db,
+        /// Records to produce and ingest.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// As `SWITCHYARD_BATCH_MAX`.
+        #[arg(long, default_value_t = 10_000)]
+        batch_max: usize,
+        /// As `SWITCHYARD_BATCH_WAIT_MS`.
+        #[arg(long, default_value_t = DEFAULT_BATCH_WAIT_MS)]
+        batch_wait_ms: u64,
+        /// Write lanes (batches written side by side), as `SWITCHYARD_INGEST_LANES`.
+        #[arg(long, default_value_t = 2)]
+        lanes: usize,
+        /// Records per second during the latency phase.
+        #[arg(long, default_value_t = 5000)]
+        latency_rate: u32,
+        /// Length of the latency phase, in seconds.
+        #[arg(long, default_value_t = 10)]
+        latency_secs: u32,
+    },
+    /// Replay N dead letters as one unthrottled job and check the target topic for
+    /// duplicates and losses (see BENCHMARKS.md).
+    ReplayBench {
+        #[command(flatten)]
+        db: Db,
+        /// Dead letters to replay.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+        /// Messages per batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Replay to this (existing, empty) topic instead of a fresh one.
+        #[arg(long)]
+        topic: Option<String>,
+    },
+    /// Run the assistant's evaluation set through the offline router: accuracy (right tool
+    /// and arguments) and routing latency. Exits 1 below --min-accuracy.
+    AssistantEval {
+        /// The evaluation set (one JSON question per line).
+        #[arg(long, default_value = "tools/assistant-eval.jsonl")]
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        assistant: AssistantConfig,
+        /// Route by rules alone, even if the embedding model is installed.
+        #[arg(long)]
+        rules_only: bool,
+        #[arg(long, default_value_t = 0.95)]
+        min_accuracy: f64,
+    },
+    /// Fill the read model with a large synthetic history (set-based SQL, no Kafka) for
+    /// the page benchmark: orders with their events, saga steps, rollups, dead letters and
+    /// breaker transitions, spread over the last `--hours`.
+    Seed {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        orders: i64,
+        /// 1..=99; the saga has ten, more are notifications, fewer stop it midway.
+        #[arg(long, default_value_t = 10)]
+        events_per_order: usize,
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        /// Orders per INSERT statement.
+        #[arg(long, default_value_t = 50_000)]
+        chunk: i64,
+    },
+    /// Time the console pages (signed-in GETs, server-rendered) against a running console.
+    PageBench {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base: String,
+        #[arg(long, default_value = "bench")]
+        user: String,
+        #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
+        password: String,
+        /// Requests per page.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+    },
+    /// Time event produced -> pushed to an open page (`/api/live`) under load, against a
+    /// running console with ingest and its broker (`KAFKA_BROKERS`).
+    PushBench {
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        base: String,
+        #[arg(long, default_value = "bench")]
+        user: String,
+        #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
+        password: String,
+        /// Background load, records per second (the realistic mix).
+        #[arg(long, default_value_t = 5000)]
+        rate: u32,
+        /// How long to produce.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+        /// The console's process id, to report its resident memory.
+        #[arg(long)]
+        server_pid: Option<u32>,
+    },
+}
+
+/// Runs one tool to its end.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli { common, command } = cli;
+    process::init_logging(common.log_format);
+    let configured = common.kafka_brokers.as_deref();
+    match command {
+        Command::Demo { rate, serve } => crate::demo::run(configured, rate, *serve).await,
+        Command::IngestBench {
+            db,
+            records,
+            batch_max,
+            batch_wait_ms,
+            lanes,
+            latency_rate,
+            latency_secs,
+        } => {
+            let (brokers, _embedded) = kafka::brokers_or_embedded(configured).await?;
+            crate::ingest_bench::run(crate::ingest_bench::BenchArgs {
+                admin_url: db.database_url,
+                brokers,
+                records,
+                batch_max,
+                batch_wait: Duration::from_millis(batch_wait_ms),
+                lanes: lanes.max(1),
+                latency_rate,
+                latency_secs,
+            })
+            .await
+        }
+        Command::ReplayBench {
+            db,
+            records,
+            batch,
+            topic,
+        } => {
+            let (brokers, _embedded) = kafka::brokers_or_embedded(configured).await?;
+            crate::replay_bench::run(&db.database_url, &brokers, records, batch, topic).await
+        }
+        Command::AssistantEval {
+            file,
+            assistant,
+            rules_only,
+            min_accuracy,
+        } => crate::assistant_eval::report(&file, &assistant, rules_only, min_accuracy),
+        Command::Seed {
+            db,
+            orders,
+            events_per_order,
+            hours,
+            chunk,
+        } => {
+            let pool = switchyard::db::connect(&db.database_url).await?;
+            let started = std::time::Instant::now();
+            let args = crate::seed::SeedArgs {
+                orders,
+                events_per_order: events_per_order.clamp(1, 99),
+                hours,
+                chunk,
+            };
+            let (orders, events) = crate::seed::seed(&pool, &args).await?;
+            println!(
+                "seeded {orders} orders, {events} events in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::PageBench {
+            db,
+            base,
+            user,
+            password,
+            samples,
+        } => {
+            let pool = switchyard::db::connect(&db.database_url).await?;
+            let args = crate::page_bench::PageBenchArgs {
+                base,
+                user,
+                password,
+                samples,
+            };
+            crate::page_bench::run(&pool, args).await
+        }
+        Command::PushBench {
+            base,
+            user,
+            password,
+            rate,
+            secs,
+            server_pid,
+        } => {
+            let Some(brokers) = common.kafka_brokers.clone() else {
+                anyhow::bail!(
+                    "push-bench needs KAFKA_BROKERS: the broker the console ingests from"
+                );
+            };
+            let args = crate::push_bench::PushBenchArgs {
+                base,
+                user,
+                password,
+                brokers,
+                rate,
+                secs,
+                server_pid,
+            };
+            crate::push_bench::run(args).await
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! `switchyard-tools`: the lab beside the product. Benchmarks of the console's ingest,
+//! replay, pages and live push; the seeder that fills a read model at volume; the
+//! synthetic event mix they produce; the offline assistant's evaluation; and the demo that
+//! runs console and fleet in one process. It depends on the console, the fleet and the
+//! contract; nothing depends on it but tests.
+
+pub mod assistant_eval;
+pub mod cli;
+pub mod demo;
+pub mod ingest_bench;
+pub mod page_bench;
+pub mod push_bench;
+pub mod replay_bench;
+pub mod seed;
+pub mod synthetic;

@@ -1,0 +1,9 @@
+//! `switchyard-tools`: the benchmarks, the seeder, the assistant's evaluation and the
+//! one-process demo. Commands are in [`cli`](switchyard_tools::cli).
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    switchyard_tools::cli::run(switchyard_tools::cli::Cli::parse()).await
+}
