@@ -4,6 +4,7 @@
 //! Keeping the trait here lets server functions stay thin and lets the server crate own all
 //! SQL without the UI depending on it.
 
+use crate::states::{DeadLetterStatus, OrderStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct OrderRow {
     pub order_id: String,
     pub customer_id: Option<String>,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_cents: Option<i64>,
     pub currency: Option<String>,
     pub item_count: Option<i32>,
@@ -84,7 +85,7 @@ pub struct DeadLetterView {
     pub original_topic: String,
     pub dialect: String,
     pub exception_message: Option<String>,
-    pub status: String,
+    pub status: DeadLetterStatus,
     pub failed_at: DateTime<Utc>,
 }
 
@@ -249,7 +250,7 @@ mod tests {
         OrderRow {
             order_id: "ORD-1".into(),
             customer_id: None,
-            status: "created".into(),
+            status: OrderStatus::Created,
             total_cents: total,
             currency: Some("EUR".into()),
             item_count: None,

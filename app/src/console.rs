@@ -6,6 +6,7 @@
 //! [`crate::charts`] (plotters, ssr only), so the wasm bundle carries no chart code.
 
 use crate::api::OrderRow;
+use crate::states::{BreakerState, OrderStatus};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -110,8 +111,8 @@ pub struct TransitionView {
     pub at: DateTime<Utc>,
     pub service: String,
     pub breaker: String,
-    pub from_state: String,
-    pub to_state: String,
+    pub from_state: BreakerState,
+    pub to_state: BreakerState,
 }
 
 /// A stored event, as the live ticker shows it.
@@ -172,7 +173,7 @@ pub struct OverviewData {
 pub struct BreakerView {
     pub service: String,
     pub breaker: String,
-    pub state: String,
+    pub state: BreakerState,
     pub state_at: DateTime<Utc>,
     pub failure_rate: Option<f64>,
     pub slow_call_rate: Option<f64>,
@@ -201,15 +202,6 @@ pub const STEP_CHOICES: [&str; 6] = [
     "inventory:compensate",
     "payment:compensate",
     "shipment:compensate",
-];
-
-pub const STATUS_CHOICES: [&str; 6] = [
-    "pending",
-    "created",
-    "confirmed",
-    "completed",
-    "failed",
-    "cancelled",
 ];
 
 /// Where the next page starts: after this (updated_at, order_id), newest first.
@@ -308,7 +300,10 @@ impl OrderFilter {
     pub fn admits(&self, row: &OrderRow) -> bool {
         self.q.is_none()
             && self.after.is_none()
-            && self.status.as_ref().is_none_or(|s| *s == row.status)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|s| s == row.status.as_str())
             && self.step.as_ref().is_none_or(|s| {
                 row.step
                     .as_deref()
@@ -361,7 +356,8 @@ pub struct OrderAsOf {
     /// The event that made this version.
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
-    pub status: String,
+    /// [`OrderStatus::Unknown`] before any event that sets a status.
+    pub status: OrderStatus,
     pub step: Option<String>,
     pub customer_id: Option<String>,
     pub total_cents: Option<i64>,
@@ -375,7 +371,7 @@ pub struct OrderAsOf {
 pub struct BreakerAt {
     pub service: String,
     pub breaker: String,
-    pub state: String,
+    pub state: BreakerState,
     pub since: DateTime<Utc>,
 }
 
@@ -457,12 +453,12 @@ pub fn rate_display(r: Option<f64>) -> String {
 }
 
 /// How a breaker state is styled: "open", "half-open", "closed" or "other".
-pub fn breaker_class(state: &str) -> &'static str {
-    match state.to_ascii_uppercase().as_str() {
-        "OPEN" | "FORCED_OPEN" => "open",
-        "HALF_OPEN" => "half-open",
-        "CLOSED" => "closed",
-        _ => "other",
+pub fn breaker_class(state: BreakerState) -> &'static str {
+    match state {
+        BreakerState::Open | BreakerState::ForcedOpen => "open",
+        BreakerState::HalfOpen => "half-open",
+        BreakerState::Closed => "closed",
+        BreakerState::Disabled | BreakerState::Unknown => "other",
     }
 }
 

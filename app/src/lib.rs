@@ -26,6 +26,7 @@ pub mod forms;
 pub mod live;
 pub mod pages;
 pub mod session;
+pub mod states;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

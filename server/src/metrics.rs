@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
+use switchyard_app::states::{BreakerState, JobStatus};
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
@@ -83,10 +84,6 @@ pub struct Metrics {
     pub replay_jobs: Family<StatusLabels, Gauge>,
     pub replay_remaining: Gauge,
 }
-
-/// Breaker states as the fleet publishes them (Resilience4j's names).
-pub const BREAKER_STATES: [&str; 5] = ["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "DISABLED"];
-const JOB_STATUSES: [&str; 4] = ["running", "completed", "cancelled", "failed"];
 
 fn latency_histogram() -> Histogram {
     // 1 ms … ~16 s
@@ -273,27 +270,28 @@ pub fn set_figures(f: Figures) {
                 .set((high - l.next_offset).max(0));
         }
     }
+    // Breaker states as the fleet publishes them (Resilience4j's names), matched exactly.
     for (service, breaker, state) in f.breakers {
-        for s in BREAKER_STATES {
+        for s in BreakerState::ALL {
             m.breaker_state
                 .get_or_create(&BreakerLabels {
                     service: service.clone(),
                     breaker: breaker.clone(),
                     state: s.to_string(),
                 })
-                .set(i64::from(s == state));
+                .set(i64::from(s.as_str() == state));
         }
     }
     let jobs = f.jobs;
     let mut remaining = 0;
-    for s in JOB_STATUSES {
-        let found = jobs.iter().find(|j| j.0 == s);
+    for &s in JobStatus::ALL {
+        let found = jobs.iter().find(|j| j.0 == s.as_str());
         m.replay_jobs
             .get_or_create(&StatusLabels {
                 status: s.to_string(),
             })
             .set(found.map_or(0, |j| j.1));
-        if s == "running" {
+        if s == JobStatus::Running {
             remaining = found.map_or(0, |j| j.2);
         }
     }

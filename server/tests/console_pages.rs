@@ -7,6 +7,7 @@ mod common;
 use common::{add_user, Console, TestDb};
 use switchyard::read_model::console::PgConsole;
 use switchyard_app::console::{ConsoleApi, OrderFilter, Range};
+use switchyard_app::states::{BreakerState, OrderStatus};
 use switchyard_tools::seed::{seed, SeedArgs};
 
 fn filter() -> OrderFilter {
@@ -85,7 +86,7 @@ async fn seeded_volume_pages_filters_and_time_travel() {
     let mut seen: Vec<(chrono::DateTime<chrono::Utc>, String)> = Vec::new();
     loop {
         let page = c.search_orders(&f).await.unwrap();
-        assert!(page.rows.iter().all(|r| r.status == "failed"));
+        assert!(page.rows.iter().all(|r| r.status == OrderStatus::Failed));
         seen.extend(page.rows.iter().map(|r| (r.updated_at, r.order_id.clone())));
         match page.next {
             Some(next) => f.after = Some(next),
@@ -157,13 +158,13 @@ async fn seeded_volume_pages_filters_and_time_travel() {
     // Time travel: order 7 fails at payment and is compensated.
     let id = "SEED-00000007";
     let v1 = c.order_as_of(id, 1).await.unwrap().unwrap();
-    assert_eq!((v1.status.as_str(), v1.versions), ("created", 10));
+    assert_eq!((v1.status, v1.versions), (OrderStatus::Created, 10));
     assert_eq!(v1.step, None);
     let v5 = c.order_as_of(id, 5).await.unwrap().unwrap();
-    assert_eq!(v5.status, "created");
+    assert_eq!(v5.status, OrderStatus::Created);
     assert_eq!(v5.step.as_deref(), Some("payment:execute failed"));
     let last = c.order_as_of(id, 999).await.unwrap().unwrap();
-    assert_eq!((last.version, last.status.as_str()), (10, "failed"));
+    assert_eq!((last.version, last.status), (10, OrderStatus::Failed));
     assert_eq!(last.failure_reason.as_deref(), Some("payment declined"));
     let failures = c.failure_context(id).await.unwrap();
     assert_eq!(failures.len(), 1);
@@ -173,7 +174,7 @@ async fn seeded_volume_pages_filters_and_time_travel() {
         .iter()
         .find(|b| b.breaker == "gateway")
         .expect("payment gateway breaker at the failure");
-    assert_eq!(gateway.state, "OPEN");
+    assert_eq!(gateway.state, BreakerState::Open);
     assert!(failures[0].breakers.iter().all(|b| b.service != "shipment"));
     db.drop_db().await;
 }

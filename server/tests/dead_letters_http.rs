@@ -12,6 +12,7 @@ use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 use std::time::Duration;
 use switchyard_app::dlq::server_fns::{LoadDeadLetterGroups, LoadDeadLetterPage, LoadReplayJobs};
+use switchyard_app::states::JobStatus;
 
 const PW: &str = "correct-horse-battery";
 const HOSTILE: &str = r#"{"aggregate_id":"ORD-XSS-1","note":"<script>alert(1)</script><img src=x onerror=alert(2)>"}"#;
@@ -165,7 +166,7 @@ async fn pages_render_inert_and_writes_need_an_operator_with_csrf() {
     }
     assert_eq!(
         finished(&db, job, Duration::from_secs(30)).await,
-        "completed"
+        JobStatus::Completed
     );
     let landed = replays_on(&broker, "payment.completed");
     assert_eq!(landed.len(), 2);

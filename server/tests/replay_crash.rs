@@ -13,6 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 use switchyard::replay::job;
 use switchyard_app::dlq::ReplayScope;
+use switchyard_app::states::JobStatus;
 use uuid::Uuid;
 
 fn spawn_serve(db: &TestDb, broker: &Broker) -> Child {
@@ -82,7 +83,10 @@ async fn killed_server_resumes_the_job_without_sending_twice() {
         );
     }
     let mut child = spawn_serve(&db, &broker);
-    assert_eq!(finished(&db, j, Duration::from_secs(90)).await, "completed");
+    assert_eq!(
+        finished(&db, j, Duration::from_secs(90)).await,
+        JobStatus::Completed
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -16,6 +16,7 @@ use switchyard::replay::query;
 use switchyard::replay::runner::Runner;
 use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::ReplayScope;
+use switchyard_app::states::{DeadLetterStatus, JobStatus, ReplayStatus};
 use tokio::sync::watch;
 
 async fn produce(broker: &Broker, topic: &str, key: &str, value: &[u8], headers: &[(&str, &[u8])]) {
@@ -173,7 +174,10 @@ async fn every_dialect_goes_back_to_its_original_topic() {
     )
     .await
     .unwrap();
-    assert_eq!(finished(&db, j, Duration::from_secs(30)).await, "completed");
+    assert_eq!(
+        finished(&db, j, Duration::from_secs(30)).await,
+        JobStatus::Completed
+    );
     for (_, key, _, value, target) in &cases {
         let landed = replays_on(&broker, target);
         assert_eq!(landed.len(), 1, "{key} on {target}: {landed:?}");
@@ -223,7 +227,7 @@ async fn every_dialect_goes_back_to_its_original_topic() {
     assert!(d.payload.text().contains("<script>alert(1)</script>"));
     assert_eq!(d.payload.kind(), "json");
     assert_eq!(d.replays.len(), 1);
-    assert_eq!(d.replays[0].status, "sent");
+    assert_eq!(d.replays[0].status, ReplayStatus::Sent);
 
     // The replayed payment fails again and comes back to its DLQ carrying its replay id.
     let replay_id = d.replays[0].replay_id.clone();
@@ -255,7 +259,7 @@ async fn every_dialect_goes_back_to_its_original_topic() {
     let n = query::detail(&db.pool, back).await.unwrap().unwrap();
     assert_eq!(n.replayed_from, Some(spring_id));
     assert_eq!(n.item.replay_count, 1);
-    assert_eq!(n.item.status, "pending");
+    assert_eq!(n.item.status, DeadLetterStatus::Pending);
 
     stop_tx.send(true).unwrap();
     ingest.await.unwrap().unwrap();

@@ -15,6 +15,7 @@ use switchyard::replay::watermarks::Watermarks;
 use switchyard::replay::{discard, query, replay_one, Replayed};
 use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::ReplayScope;
+use switchyard_app::states::{DeadLetterStatus, JobStatus};
 use tokio::sync::watch;
 
 fn runner(db: &TestDb, broker: &Broker) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
@@ -59,7 +60,7 @@ async fn selected_and_filter_jobs_land_exactly_what_was_asked() {
         .unwrap();
     assert_eq!(
         finished(&db, j1, Duration::from_secs(30)).await,
-        "completed"
+        JobStatus::Completed
     );
     let landed = replays_on(&broker, "payment.completed");
     let keys: HashSet<_> = landed.iter().filter_map(|m| m.key.clone()).collect();
@@ -101,7 +102,7 @@ async fn selected_and_filter_jobs_land_exactly_what_was_asked() {
         .unwrap();
     assert_eq!(
         finished(&db, j2, Duration::from_secs(30)).await,
-        "completed"
+        JobStatus::Completed
     );
     let landed = replays_on(&broker, "payment.completed");
     let keys: Vec<_> = landed.iter().filter_map(|m| m.key.clone()).collect();
@@ -169,7 +170,7 @@ async fn selected_and_filter_jobs_land_exactly_what_was_asked() {
     .unwrap();
     assert_eq!(
         finished(&db, j3, Duration::from_secs(30)).await,
-        "completed"
+        JobStatus::Completed
     );
     let v = job::job_view(&db.pool, j3).await.unwrap().unwrap();
     assert_eq!((v.sent, v.skipped), (0, 1));
@@ -209,7 +210,7 @@ async fn a_job_racing_replay_one_sends_each_message_once() {
     }
     assert_eq!(
         finished(&db, job_id, Duration::from_secs(60)).await,
-        "completed"
+        JobStatus::Completed
     );
     let view = job::job_view(&db.pool, job_id).await.unwrap().unwrap();
     assert_eq!(view.sent + view.skipped, 200);
@@ -270,7 +271,7 @@ async fn one_job_per_topic_and_cancel_stops_within_a_second() {
         cancelled_at.elapsed()
     );
     let v = job::job_view(&db.pool, j).await.unwrap().unwrap();
-    assert_eq!(v.status, "cancelled");
+    assert_eq!(v.status, JobStatus::Cancelled);
     assert_eq!(
         v.sent as usize, after_3s,
         "what was sent stays sent and counted"
@@ -292,7 +293,7 @@ async fn one_job_per_topic_and_cancel_stops_within_a_second() {
         .unwrap();
     assert_eq!(
         finished(&db, j2, Duration::from_secs(30)).await,
-        "completed"
+        JobStatus::Completed
     );
     let landed = replays_on(&broker, "order.created");
     assert_eq!(landed.len(), 400);
@@ -327,7 +328,7 @@ async fn discarding_needs_a_reason_and_is_audited() {
         .unwrap();
     assert_eq!(n, 2);
     let d = query::detail(&db.pool, ids[0]).await.unwrap().unwrap();
-    assert_eq!(d.item.status, "discarded");
+    assert_eq!(d.item.status, DeadLetterStatus::Discarded);
     let why = d.discarded.unwrap();
     assert_eq!(
         (why.by.as_str(), why.reason.as_str()),
@@ -387,11 +388,14 @@ async fn the_write_kill_switch_pauses_a_running_job() {
         "nothing sent while writes are off"
     );
     let v = job::job_view(&db.pool, j).await.unwrap().unwrap();
-    assert_eq!((v.status.as_str(), v.sent as usize), ("running", paused_at));
+    assert_eq!((v.status, v.sent as usize), (JobStatus::Running, paused_at));
     switchyard::auth::settings::set_writes_enabled(&db.pool, &admin, true)
         .await
         .unwrap();
-    assert_eq!(finished(&db, j, Duration::from_secs(30)).await, "completed");
+    assert_eq!(
+        finished(&db, j, Duration::from_secs(30)).await,
+        JobStatus::Completed
+    );
     let landed = replays_on(&broker, "shipment.failed");
     let keys: HashSet<_> = landed.iter().filter_map(|m| m.key.clone()).collect();
     assert_eq!((landed.len(), keys.len()), (150, 150));

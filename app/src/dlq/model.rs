@@ -4,18 +4,9 @@
 
 pub use crate::api::percent_encode;
 use crate::api::DeadLetterFilter;
+use crate::states::{DeadLetterStatus, JobStatus, OrderStatus, ReplayStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// The statuses a dead letter moves through.
-pub const STATUSES: [&str; 6] = [
-    "pending",
-    "replaying",
-    "replayed",
-    "failed_again",
-    "parked",
-    "discarded",
-];
 
 /// Header-name prefixes a replay strips unless the operator says otherwise: stale trace
 /// context and replication bookkeeping.
@@ -46,7 +37,7 @@ pub struct DeadLetterItem {
     pub order_id: Option<String>,
     /// The exception message, else its type.
     pub error: Option<String>,
-    pub status: String,
+    pub status: DeadLetterStatus,
     pub failed_at: DateTime<Utc>,
     pub replay_count: i32,
     pub parse_note: Option<String>,
@@ -127,7 +118,7 @@ pub struct ReplayOutcome {
     pub came_back_as: Option<i64>,
     /// The order it belongs to, with its current status.
     pub order_id: Option<String>,
-    pub order_status: Option<String>,
+    pub order_status: Option<OrderStatus>,
 }
 
 /// One replay of a dead letter.
@@ -136,7 +127,7 @@ pub struct ReplayView {
     pub replay_id: String,
     pub job_id: Option<String>,
     pub requested_by: String,
-    pub status: String,
+    pub status: ReplayStatus,
     pub target_topic: String,
     pub target_partition: Option<i32>,
     pub target_offset: Option<i64>,
@@ -242,7 +233,7 @@ pub struct JobRequest {
 pub struct ReplayJobView {
     pub id: String,
     pub kind: String,
-    pub status: String,
+    pub status: JobStatus,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -268,7 +259,7 @@ impl ReplayJobView {
         self.sent + self.skipped + self.parked + self.failed + self.cancelled
     }
     pub fn running(&self) -> bool {
-        self.status == "running"
+        self.status == JobStatus::Running
     }
 }
 

@@ -99,7 +99,7 @@ fn BreakersBody(b: BreakersView) -> impl IntoView {
             </tr></thead>
             <tbody>
                 {b.breakers.into_iter().map(|r| {
-                    let class = format!("breaker-state {}", breaker_class(&r.state));
+                    let class = format!("breaker-state {}", breaker_class(r.state));
                     let last = r.last_transition.map(|t| format!("{} → {} at {}", t.from_state, t.to_state, time(t.at)))
                         .unwrap_or_else(|| format!("{} since {}", r.state, time(r.state_at)));
                     let key = format!("{}/{}", r.service, r.breaker);
@@ -107,7 +107,7 @@ fn BreakersBody(b: BreakersView) -> impl IntoView {
                         <tr data-breaker=key>
                             <td>{r.service}</td>
                             <td>{r.breaker}</td>
-                            <td><span class=class>{r.state}</span></td>
+                            <td><span class=class>{r.state.as_str()}</span></td>
                             <td class="num">{rate_display(r.failure_rate.map(normalise_rate))}</td>
                             <td class="num">{rate_display(r.slow_call_rate.map(normalise_rate))}</td>
                             <td class="num">{opt(r.calls)}</td>
@@ -130,16 +130,16 @@ fn BreakersBody(b: BreakersView) -> impl IntoView {
         <ol class="ticker" data-testid="transitions">
             {b.transitions.into_iter().map(|t| {
                 let (from_class, to_class) = (
-                    format!("breaker-state {}", breaker_class(&t.from_state)),
-                    format!("breaker-state {}", breaker_class(&t.to_state)),
+                    format!("breaker-state {}", breaker_class(t.from_state)),
+                    format!("breaker-state {}", breaker_class(t.to_state)),
                 );
                 view! {
                     <li>
                         <span class="mono">{time(t.at)}</span>
                         <span>{format!("{}/{}", t.service, t.breaker)}</span>
-                        <span class=from_class>{t.from_state}</span>
+                        <span class=from_class>{t.from_state.as_str()}</span>
                         "→"
-                        <span class=to_class>{t.to_state}</span>
+                        <span class=to_class>{t.to_state.as_str()}</span>
                     </li>
                 }
             }).collect_view()}

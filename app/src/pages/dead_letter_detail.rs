@@ -47,8 +47,8 @@ pub fn DeadLetterDetailPage() -> impl IntoView {
 fn Detail(d: DeadLetterDetail) -> impl IntoView {
     let it = d.item.clone();
     let status_class = format!("status dl-{}", it.status);
-    let replayable = it.status == "pending";
-    let discardable = matches!(it.status.as_str(), "pending" | "parked" | "failed_again");
+    let replayable = it.status.replayable();
+    let discardable = it.status.discardable();
     let pos = |p: Option<i32>, o: Option<i64>| match (p, o) {
         (Some(p), Some(o)) => format!("partition {p}, offset {o}"),
         (None, Some(o)) => format!("offset {o}"),
@@ -59,7 +59,7 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
     view! {
         <header class="page-head">
             <h1>"Dead letter "<span class="mono">{format!("#{}", it.id)}</span></h1>
-            <span class=status_class data-testid="dl-status">{it.status.replace('_', " ")}</span>
+            <span class=status_class data-testid="dl-status">{it.status.as_str().replace('_', " ")}</span>
         </header>
         <dl class="facts">
             <dt>"Sits on"</dt><dd class="mono">{format!("{}/{}@{}", it.dlq_topic, d.partition, d.offset)}</dd>
@@ -163,7 +163,7 @@ fn ReplayLine(r: ReplayView) -> impl IntoView {
         (Some(n), _) => view! { <a href=dead_letter_href(n)>{o.label.clone()}</a> }.into_any(),
         (None, Some(order)) => view! {
             <span>{o.label.clone()}" · "<a href=crate::api::order_href(order)>{order.clone()}</a>
-                {o.order_status.clone().map(|s| format!(" ({s})"))}</span>
+                {o.order_status.map(|s| format!(" ({s})"))}</span>
         }
         .into_any(),
         _ => view! { <span>{o.label.clone()}</span> }.into_any(),
@@ -172,7 +172,7 @@ fn ReplayLine(r: ReplayView) -> impl IntoView {
         <tr>
             <td class="mono">{r.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
             <td>{r.requested_by}{r.job_id.map(|j| format!(" (job …{})", &j[j.len().saturating_sub(8)..]))}</td>
-            <td>{r.status}{r.error.map(|e| view! { <span class="error">{format!(": {e}")}</span> })}</td>
+            <td>{r.status.as_str()}{r.error.map(|e| view! { <span class="error">{format!(": {e}")}</span> })}</td>
             <td class="mono">{to}</td>
             <td data-testid="outcome">{outcome}</td>
             <td class="mono">{r.replay_id}</td>

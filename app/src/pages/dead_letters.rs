@@ -16,6 +16,7 @@ use crate::dlq::server_fns::*;
 use crate::dlq::*;
 use crate::forms::{ActionIsland, FlashMessage, FormAction};
 use crate::session::{self, CsrfField, IfRole};
+use crate::states::DeadLetterStatus;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -168,9 +169,9 @@ fn FilterFields(f: FilterForm) -> impl IntoView {
             <label>"Status"
                 <select name="status">
                     <option value="" selected=f.status.is_empty()>"any"</option>
-                    {STATUSES.iter().map(|s| {
-                        let selected = f.status == *s;
-                        view! { <option value=*s selected=selected>{s.replace('_', " ")}</option> }
+                    {DeadLetterStatus::ALL.iter().map(|s| {
+                        let selected = f.status == s.as_str();
+                        view! { <option value=s.as_str() selected=selected>{s.as_str().replace('_', " ")}</option> }
                     }).collect_view()}
                 </select>
             </label>
@@ -397,10 +398,10 @@ fn List(page: DeadLetterPage, form: FilterForm) -> impl IntoView {
 #[component]
 fn Row(d: DeadLetterItem) -> impl IntoView {
     let status_class = format!("status dl-{}", d.status);
-    let pending = d.status == "pending";
+    let pending = d.status.replayable();
     // Selectable while something can still be done with it (replayed or discarded); the
     // dry run and the discard say which of the selected are not replayable.
-    let selectable = matches!(d.status.as_str(), "pending" | "parked" | "failed_again");
+    let selectable = d.status.discardable();
     let key_view = match (&d.order_id, &d.key) {
         (Some(o), _) => view! { <a href=crate::api::order_href(o)>{o.clone()}</a> }.into_any(),
         (None, Some(k)) => view! { <span>{k.clone()}</span> }.into_any(),
@@ -418,7 +419,7 @@ fn Row(d: DeadLetterItem) -> impl IntoView {
                 {d.parse_note.map(|n| view! { <span class="badge warn" title=n.clone()>"unreadable parts"</span> })}
             </td>
             <td>{d.dialect}</td>
-            <td><span class=status_class>{d.status.replace('_', " ")}</span></td>
+            <td><span class=status_class>{d.status.as_str().replace('_', " ")}</span></td>
             <td class="num">{d.replay_count}</td>
             <td>{pending.then(|| view! {
                 <button class="btn small" type="submit" name="one" value=d.id.to_string()>"Replay…"</button>

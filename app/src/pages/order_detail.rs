@@ -112,7 +112,7 @@ fn Detail(d: OrderDetail) -> impl IntoView {
     view! {
         <header class="page-head">
             <h1 class="mono">{o.order_id.clone()}</h1>
-            <span class=status_class data-testid="order-status">{o.status.clone()}</span>
+            <span class=status_class data-testid="order-status">{o.status.as_str()}</span>
         </header>
         <dl class="facts">
             <dt>"Customer"</dt><dd>{customer_href.map(|h| view! { <a href=h>{o.customer_id.clone().unwrap_or_default()}</a> })}</dd>
@@ -209,7 +209,7 @@ fn Detail(d: OrderDetail) -> impl IntoView {
                                 <td>{x.original_topic}</td>
                                 <td>{x.exception_message.unwrap_or_default()}</td>
                                 <td>{x.dialect}</td>
-                                <td>{x.status}</td>
+                                <td>{x.status.as_str()}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -241,7 +241,7 @@ fn History(h: OrderHistory) -> impl IntoView {
                             <span class="mono">{a.occurred_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()}</span>
                         </p>
                         <dl class="facts">
-                            <dt>"Status"</dt><dd><span class=format!("status status-{}", a.status) data-testid="as-of-status">{a.status.clone()}</span></dd>
+                            <dt>"Status"</dt><dd><span class=format!("status status-{}", a.status) data-testid="as-of-status">{a.status.as_str()}</span></dd>
                             <dt>"Saga step"</dt><dd>{a.step.clone().unwrap_or_default()}</dd>
                             <dt>"Customer"</dt><dd>{a.customer_id.clone().unwrap_or_default()}</dd>
                             <dt>"Total"</dt><dd>{total}</dd>
@@ -275,11 +275,11 @@ fn History(h: OrderHistory) -> impl IntoView {
                         view! {
                             <ul class="breakers-at">
                                 {f.breakers.into_iter().map(|b| {
-                                    let class = format!("breaker-state {}", breaker_class(&b.state));
+                                    let class = format!("breaker-state {}", breaker_class(b.state));
                                     view! {
                                         <li>
                                             <a href="/breakers">{format!("{}/{}", b.service, b.breaker)}</a>" "
-                                            <span class=class>{b.state}</span>
+                                            <span class=class>{b.state.as_str()}</span>
                                             <span class="hint">{format!(" since {}", b.since.format("%H:%M:%S"))}</span>
                                         </li>
                                     }

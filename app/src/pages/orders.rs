@@ -5,10 +5,9 @@
 //! badge and pause button is an island ([`LiveOrders`]) that gets the loaded page as props.
 
 use crate::api::{LiveMessage, OrderRow};
-use crate::console::{
-    input_time, OrderFilter, OrdersPageData, ORDER_FILTER_KEYS, STATUS_CHOICES, STEP_CHOICES,
-};
+use crate::console::{input_time, OrderFilter, OrdersPageData, ORDER_FILTER_KEYS, STEP_CHOICES};
 use crate::live::{self, LiveBadge};
+use crate::states::OrderStatus;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
@@ -196,7 +195,7 @@ fn LiveOrders(
 /// The filters as a plain GET form (works without JavaScript).
 #[component]
 fn FilterForm(filter: OrderFilter) -> impl IntoView {
-    let choice = |choices: &'static [&'static str], current: Option<String>| {
+    let choice = |choices: &[&'static str], current: Option<String>| {
         choices
             .iter()
             .map(|c| {
@@ -211,7 +210,10 @@ fn FilterForm(filter: OrderFilter) -> impl IntoView {
             <label>"Status"
                 <select name="status">
                     <option value="">"any"</option>
-                    {choice(&STATUS_CHOICES, filter.status.clone())}
+                    {choice(
+                        &OrderStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                        filter.status.clone(),
+                    )}
                 </select>
             </label>
             <label>"Saga step"
@@ -244,7 +246,7 @@ fn OrderLine(order: OrderRow) -> impl IntoView {
         <tr data-order-id=id_attr>
             <td class="mono"><a href=href>{id}</a></td>
             <td>{order.customer_id.unwrap_or_default()}</td>
-            <td><span class=status_class>{order.status}</span></td>
+            <td><span class=status_class>{order.status.as_str()}</span></td>
             <td class="step">{order.step.unwrap_or_default()}</td>
             <td class="num">{order.item_count.map(|n| n.to_string()).unwrap_or_default()}</td>
             <td class="num">{total}</td>
@@ -258,11 +260,11 @@ mod tests {
     use super::*;
     use chrono::{DateTime, Utc};
 
-    fn row(id: &str, status: &str) -> OrderRow {
+    fn row(id: &str, status: OrderStatus) -> OrderRow {
         OrderRow {
             order_id: id.into(),
             customer_id: None,
-            status: status.into(),
+            status,
             total_cents: None,
             currency: None,
             item_count: None,
@@ -275,18 +277,19 @@ mod tests {
 
     #[test]
     fn pushed_rows_replace_rows_in_view_and_new_ones_join_the_first_page() {
-        let pushed = vec![row("B", "completed"), row("C", "created")];
-        let loaded = vec![row("A", "created"), row("B", "created")];
-        let ids = |rows: Vec<OrderRow>| -> Vec<(String, String)> {
+        use OrderStatus::{Completed, Created};
+        let pushed = vec![row("B", Completed), row("C", Created)];
+        let loaded = vec![row("A", Created), row("B", Created)];
+        let ids = |rows: Vec<OrderRow>| -> Vec<(String, OrderStatus)> {
             rows.into_iter().map(|r| (r.order_id, r.status)).collect()
         };
         let all = OrderFilter::default();
         assert_eq!(
             ids(apply_pushed(&all, &pushed, &loaded)),
             vec![
-                ("C".into(), "created".into()),
-                ("A".into(), "created".into()),
-                ("B".into(), "completed".into())
+                ("C".into(), Created),
+                ("A".into(), Created),
+                ("B".into(), Completed)
             ]
         );
         // Filtered to completed: C (created) does not join; B still updates in place.
@@ -296,10 +299,7 @@ mod tests {
         };
         assert_eq!(
             ids(apply_pushed(&completed, &pushed, &loaded)),
-            vec![
-                ("A".into(), "created".into()),
-                ("B".into(), "completed".into())
-            ]
+            vec![("A".into(), Created), ("B".into(), Completed)]
         );
     }
 }

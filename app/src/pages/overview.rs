@@ -85,7 +85,7 @@ pub async fn load_overview(range: String) -> Result<OverviewView, ServerFnError>
         let times = d
             .transitions
             .iter()
-            .filter(|t| crate::console::breaker_class(&t.to_state) == class)
+            .filter(|t| crate::console::breaker_class(t.to_state) == class)
             .map(|t| t.at);
         crate::console::counts(class, times, d.from, d.to, range.bucket_secs())
     };
@@ -147,7 +147,7 @@ pub fn transition_marks(
     transitions
         .iter()
         .map(|t| {
-            let paint = match crate::console::breaker_class(&t.to_state) {
+            let paint = match crate::console::breaker_class(t.to_state) {
                 "open" => Paint::Red,
                 "half-open" => Paint::Amber,
                 "closed" => Paint::Green,
@@ -255,7 +255,7 @@ fn Ticker(stored: Vec<TickerItem>) -> impl IntoView {
                     <li class="pushed" data-order-id=r.order_id.clone()>
                         <span class="mono">{r.updated_at.format("%H:%M:%S").to_string()}</span>
                         <a class="mono" href=href>{r.order_id.clone()}</a>
-                        <span class=format!("status status-{}", r.status)>{r.status.clone()}</span>
+                        <span class=format!("status status-{}", r.status)>{r.status.as_str()}</span>
                         <span class="step">{r.step.clone().unwrap_or_default()}</span>
                     </li>
                 }

@@ -176,10 +176,10 @@ fn JobLine(
     let label = format!("Replay job {short}: {done} of {}", j.total);
     let id = j.id.clone();
     view! {
-        <li class=class data-job-id=j.id.clone() data-status=j.status.clone()>
+        <li class=class data-job-id=j.id.clone() data-status=j.status.as_str()>
             <div class="job-top">
                 <span class="mono">{short}</span>
-                <span class=format!("status job-status-{}", j.status)>{j.status.clone()}</span>
+                <span class=format!("status job-status-{}", j.status)>{j.status.as_str()}</span>
                 <span>{j.kind.clone()}" · "{j.dlq_topics.join(", ")}" · by "{j.created_by.clone()}</span>
                 <span class="muted">{j.created_at.format("%H:%M:%S").to_string()}</span>
             </div>
@@ -215,13 +215,14 @@ fn JobLine(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::states::JobStatus::{self, Completed, Running};
     use chrono::{DateTime, Utc};
 
-    fn job(id: &str, status: &str, at: i64, sent: i64) -> ReplayJobView {
+    fn job(id: &str, status: JobStatus, at: i64, sent: i64) -> ReplayJobView {
         ReplayJobView {
             id: id.into(),
             kind: "selected".into(),
-            status: status.into(),
+            status,
             created_by: "alice".into(),
             created_at: DateTime::<Utc>::from_timestamp(at, 0).unwrap(),
             finished_at: None,
@@ -242,8 +243,8 @@ mod tests {
 
     #[test]
     fn pushed_progress_replaces_loaded_and_running_jobs_come_first() {
-        let loaded = vec![job("a", "completed", 3, 10), job("b", "running", 1, 2)];
-        let pushed = vec![job("b", "running", 1, 7), job("c", "running", 5, 0)];
+        let loaded = vec![job("a", Completed, 3, 10), job("b", Running, 1, 2)];
+        let pushed = vec![job("b", Running, 1, 7), job("c", Running, 5, 0)];
         let merged = merge_jobs(&pushed, &loaded);
         let ids: Vec<(&str, i64)> = merged.iter().map(|j| (j.id.as_str(), j.sent)).collect();
         assert_eq!(ids, vec![("c", 0), ("b", 7), ("a", 10)]);
@@ -251,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_pushed_job_reads_back() {
-        let m = LiveMessage::ReplayJob(job("a", "running", 1, 4));
+        let m = LiveMessage::ReplayJob(job("a", Running, 1, 4));
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<LiveMessage>(&json).unwrap(), m);
         assert_eq!(m.event_name(), "replay_job");
@@ -259,8 +260,8 @@ mod tests {
 
     #[test]
     fn a_reload_that_saw_the_end_beats_an_older_push() {
-        let loaded = vec![job("a", "completed", 1, 10)];
-        let pushed = vec![job("a", "running", 1, 4)];
-        assert_eq!(merge_jobs(&pushed, &loaded)[0].status, "completed");
+        let loaded = vec![job("a", Completed, 1, 10)];
+        let pushed = vec![job("a", Running, 1, 4)];
+        assert_eq!(merge_jobs(&pushed, &loaded)[0].status, Completed);
     }
 }

@@ -21,6 +21,7 @@ use switchyard_app::console::{
     FailureContext, Kpis, OrderAsOf, OrderCursor, OrderFilter, OrdersPageData, OverviewData,
     PartitionLag, Range, Series, TickerItem, TransitionView,
 };
+use switchyard_app::states::{BreakerState, OrderStatus};
 
 /// Saga-duration percentiles are taken over at most this many of the latest finished
 /// sagas in the window, so the overview stays fast at any volume.
@@ -161,8 +162,8 @@ impl PgConsole {
                     at,
                     service,
                     breaker,
-                    from_state,
-                    to_state,
+                    from_state: BreakerState::from_db(&from_state),
+                    to_state: BreakerState::from_db(&to_state),
                 },
             )
             .collect())
@@ -386,14 +387,14 @@ impl ConsoleApi for PgConsole {
                         at,
                         service: r.0.clone(),
                         breaker: r.1.clone(),
-                        from_state,
-                        to_state,
+                        from_state: BreakerState::from_db(&from_state),
+                        to_state: BreakerState::from_db(&to_state),
                     }),
                     _ => None,
                 },
                 service: r.0,
                 breaker: r.1,
-                state: r.2,
+                state: BreakerState::from_db(&r.2),
                 state_at: r.3,
                 failure_rate: r.4,
                 slow_call_rate: r.5,
@@ -501,7 +502,7 @@ impl ConsoleApi for PgConsole {
             occurred_at: last.occurred_at,
             status: delta
                 .as_ref()
-                .map_or_else(|| "unknown".into(), |d| d.status.clone()),
+                .map_or(OrderStatus::Unknown, |d| OrderStatus::from_db(&d.status)),
             step,
             customer_id: delta.as_ref().and_then(|d| d.customer_id.clone()),
             total_cents: delta.as_ref().and_then(|d| d.total_cents),
@@ -543,7 +544,7 @@ impl ConsoleApi for PgConsole {
                     .map(|(service, breaker, state, since)| BreakerAt {
                         service,
                         breaker,
-                        state,
+                        state: BreakerState::from_db(&state),
                         since,
                     })
                     .collect(),

@@ -7,6 +7,7 @@ use switchyard_app::api::{
     DeadLetterView, EventView, OpsApi, OpsError, OrderDetail, OrderRow, QuarantinedView,
     SagaStepView,
 };
+use switchyard_app::states::{DeadLetterStatus, OrderStatus};
 
 #[derive(Clone)]
 pub struct PgOps {
@@ -40,7 +41,7 @@ pub fn order_row(t: OrderTuple) -> OrderRow {
     OrderRow {
         order_id: t.0,
         customer_id: t.1,
-        status: t.2,
+        status: OrderStatus::from_db(&t.2),
         total_cents: t.3,
         currency: t.4,
         item_count: t.5,
@@ -175,7 +176,7 @@ impl OpsApi for PgOps {
                 original_topic,
                 dialect,
                 exception_message,
-                status,
+                status: DeadLetterStatus::from_db(&status),
                 failed_at,
             },
         )

@@ -11,6 +11,7 @@ use super::watermarks::{marks_json, Watermarks};
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use switchyard_app::states::{DeadLetterStatus, ReplayStatus};
 use switchyard_contract::DLQ_SUFFIX;
 use uuid::Uuid;
 
@@ -82,20 +83,24 @@ pub async fn claim(
     let mut to_park = Vec::new();
     let mut candidates = Vec::new();
     for (id, status, topic, key, value, headers, count) in rows {
-        let refused = match status.as_str() {
-            "replaying" | "replayed" => Some(Refused::AlreadyReplayed),
-            "pending" if topic.ends_with(DLQ_SUFFIX) => Some(Refused::NotReplayable(format!(
+        use DeadLetterStatus::{Discarded, FailedAgain, Parked, Pending, Replayed, Replaying};
+        // Exact: a status this build does not know is refused under its own name.
+        let refused = match status.parse::<DeadLetterStatus>() {
+            Ok(Replaying | Replayed) => Some(Refused::AlreadyReplayed),
+            Ok(Pending) if topic.ends_with(DLQ_SUFFIX) => Some(Refused::NotReplayable(format!(
                 "original topic {topic} is itself a dead-letter topic"
             ))),
-            "pending" if count >= max_replays => {
+            Ok(Pending) if count >= max_replays => {
                 to_park.push(id);
                 Some(Refused::Parked)
             }
-            "pending" => None,
-            "failed_again" => Some(Refused::NotReplayable(
+            Ok(Pending) => None,
+            Ok(FailedAgain) => Some(Refused::NotReplayable(
                 "it failed again and came back as a new dead letter: replay that one".into(),
             )),
-            other => Some(Refused::NotReplayable(format!("dead letter is {other}"))),
+            Ok(Parked | Discarded) | Err(_) => {
+                Some(Refused::NotReplayable(format!("dead letter is {status}")))
+            }
         };
         match refused {
             Some(r) => out.refused.push((id, r)),
@@ -225,12 +230,12 @@ pub async fn settle_sent(conn: &mut PgConnection, sent: &[Sent]) -> sqlx::Result
     Ok(())
 }
 
-/// Records replays that were certainly not sent (`failed` or `cancelled`): their dead
-/// letters are pending again. Returns replay id → dead letter id of those settled.
+/// Records replays that were certainly not sent (`failed`, `cancelled` or `unsent`): their
+/// dead letters are pending again. Returns replay id → dead letter id of those settled.
 pub async fn settle_unsent(
     conn: &mut PgConnection,
     replay_ids: &[Uuid],
-    status: &str,
+    status: ReplayStatus,
     error: &str,
 ) -> sqlx::Result<HashMap<Uuid, i64>> {
     if replay_ids.is_empty() {
@@ -248,7 +253,7 @@ pub async fn settle_unsent(
          RETURNING replay_id, dead_letter_id",
     )
     .bind(replay_ids)
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
     .fetch_all(&mut *conn)
     .await?;

@@ -4,7 +4,8 @@
 
 use sqlx::{Postgres, QueryBuilder};
 use switchyard_app::api::DeadLetterFilter;
-use switchyard_app::dlq::{ReplayScope, STATUSES};
+use switchyard_app::dlq::ReplayScope;
+use switchyard_app::states::DeadLetterStatus;
 
 /// What a dead letter's error is grouped and shown by, on table alias `d`.
 pub const ERROR_LABEL: &str =
@@ -18,9 +19,13 @@ fn given(v: &Option<String>) -> Option<&str> {
 /// Refuses a filter the page could not have produced (unknown status).
 pub fn validate(f: &DeadLetterFilter) -> Result<(), String> {
     match given(&f.status) {
-        Some(s) if !STATUSES.contains(&s) => Err(format!(
+        Some(s) if s.parse::<DeadLetterStatus>().is_err() => Err(format!(
             "unknown status {s:?} (expected one of {})",
-            STATUSES.join(", ")
+            DeadLetterStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         _ => Ok(()),
     }

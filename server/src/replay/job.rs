@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool, QueryBuilder};
 use switchyard_app::dlq::{JobRequest, ReplayJobView, ReplayScope};
+use switchyard_app::states::JobStatus;
 use uuid::Uuid;
 
 /// PostgreSQL channel announcing a job's progress (payload: the job id).
@@ -201,9 +202,9 @@ pub async fn cancel(pool: &PgPool, actor: &Actor, job: Uuid) -> Result<(), JobEr
             .bind(job)
             .fetch_optional(&mut *tx)
             .await?;
-    match status.as_deref() {
+    match status.as_deref().map(JobStatus::from_db) {
         None => return refused("no such replay job"),
-        Some("running") => {}
+        Some(JobStatus::Running) => {}
         Some(other) => return refused(format!("the job is already {other}")),
     }
     sqlx::query(
@@ -272,7 +273,7 @@ fn view(r: JobRow) -> ReplayJobView {
     let mut v = ReplayJobView {
         id: r.0.to_string(),
         kind: r.1,
-        status: r.2,
+        status: JobStatus::from_db(&r.2),
         created_by: r.3,
         created_at: r.4,
         finished_at: r.5,

@@ -11,6 +11,7 @@ use crate::audit::{self, Actor};
 use rdkafka::producer::FutureProducer;
 use serde_json::json;
 use sqlx::PgPool;
+use switchyard_app::states::ReplayStatus;
 use uuid::Uuid;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -121,7 +122,7 @@ pub async fn replay_one(
             })
         }
         Err(e) => {
-            settle_unsent(&mut tx, &[claimed.replay_id], "failed", &e).await?;
+            settle_unsent(&mut tx, &[claimed.replay_id], ReplayStatus::Failed, &e).await?;
             audit::record(
                 &mut *tx,
                 actor,

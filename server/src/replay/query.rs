@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, QueryBuilder};
 use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::*;
+use switchyard_app::states::{DeadLetterStatus, OrderStatus, ReplayStatus};
 
 /// Error groups shown at most.
 const MAX_ERROR_GROUPS: i64 = 25;
@@ -76,7 +77,7 @@ fn item(r: ItemRow) -> DeadLetterItem {
         key: r.4.map(|k| String::from_utf8_lossy(&k).into_owned()),
         order_id: r.5,
         error: r.6,
-        status: r.7,
+        status: DeadLetterStatus::from_db(&r.7),
         failed_at: r.8,
         replay_count: r.9,
         parse_note: r.10,
@@ -201,17 +202,21 @@ pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDet
     .await?;
     let replays = replays
         .into_iter()
-        .map(|r| ReplayView {
-            replay_id: r.0.to_string(),
-            job_id: r.1.map(|j| j.to_string()),
-            requested_by: r.2,
-            outcome: outcome(&r.3, r.9, r.10, it.order_id.clone(), r.11),
-            status: r.3,
-            target_topic: r.4,
-            target_partition: r.5,
-            target_offset: r.6,
-            error: r.7,
-            created_at: r.8,
+        .map(|r| {
+            let status = ReplayStatus::from_db(&r.3);
+            let order_status = r.11.as_deref().map(OrderStatus::from_db);
+            ReplayView {
+                replay_id: r.0.to_string(),
+                job_id: r.1.map(|j| j.to_string()),
+                requested_by: r.2,
+                outcome: outcome(status, r.9, r.10, it.order_id.clone(), order_status),
+                status,
+                target_topic: r.4,
+                target_partition: r.5,
+                target_offset: r.6,
+                error: r.7,
+                created_at: r.8,
+            }
         })
         .collect();
     let payload = view::payload(d.7.as_deref());
@@ -236,21 +241,22 @@ pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDet
 
 /// What happened after a replay, as far as the read model knows.
 pub fn outcome(
-    status: &str,
+    status: ReplayStatus,
     came_back_as: Option<i64>,
     consumed_event: Option<i64>,
     order_id: Option<String>,
-    order_status: Option<String>,
+    order_status: Option<OrderStatus>,
 ) -> ReplayOutcome {
-    let label = match (status, came_back_as, order_status.as_deref()) {
+    use ReplayStatus::{Sending, Sent};
+    let label = match (status, came_back_as, order_status) {
         (_, Some(n), _) => format!("failed again: came back as dead letter #{n}"),
-        ("sent", None, Some("completed")) => "order completed".to_string(),
-        ("sent", None, Some(s)) if consumed_event.is_some() => {
+        (Sent, None, Some(OrderStatus::Completed)) => "order completed".to_string(),
+        (Sent, None, Some(s)) if consumed_event.is_some() => {
             format!("consumed; order is {s}")
         }
-        ("sent", None, _) if consumed_event.is_some() => "consumed".to_string(),
-        ("sent", None, _) => "sent, awaiting outcome".to_string(),
-        ("sending", ..) => "sending".to_string(),
+        (Sent, None, _) if consumed_event.is_some() => "consumed".to_string(),
+        (Sent, None, _) => "sent, awaiting outcome".to_string(),
+        (Sending, ..) => "sending".to_string(),
         (other, ..) => format!("not sent ({other})"),
     };
     ReplayOutcome {
@@ -287,7 +293,7 @@ pub async fn dry_run(pool: &PgPool, scope: &ReplayScope, max_replays: i32) -> sq
     };
     for (status, target, error, over_limit, dlq_topic, n) in rows {
         out.matched += n;
-        if status != "pending" {
+        if DeadLetterStatus::from_db(&status) != DeadLetterStatus::Pending {
             add(&mut out.not_replayable, &status, n);
             continue;
         }
@@ -331,20 +337,26 @@ mod tests {
 
     #[test]
     fn outcomes_prefer_what_happened_last() {
+        use ReplayStatus::{Cancelled, Sent};
+        let completed = Some(OrderStatus::Completed);
         assert_eq!(
-            outcome("sent", Some(9), Some(1), None, Some("completed".into())).label,
+            outcome(Sent, Some(9), Some(1), None, completed).label,
             "failed again: came back as dead letter #9"
         );
         assert_eq!(
-            outcome("sent", None, Some(1), None, Some("completed".into())).label,
+            outcome(Sent, None, Some(1), None, completed).label,
             "order completed"
         );
         assert_eq!(
-            outcome("sent", None, None, None, None).label,
+            outcome(Sent, None, Some(1), None, Some(OrderStatus::Failed)).label,
+            "consumed; order is failed"
+        );
+        assert_eq!(
+            outcome(Sent, None, None, None, None).label,
             "sent, awaiting outcome"
         );
         assert_eq!(
-            outcome("cancelled", None, None, None, None).label,
+            outcome(Cancelled, None, None, None, None).label,
             "not sent (cancelled)"
         );
     }

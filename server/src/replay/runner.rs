@@ -24,6 +24,7 @@ use rdkafka::producer::FutureProducer;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use std::time::{Duration, Instant};
+use switchyard_app::states::{JobStatus, ReplayStatus};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -44,7 +45,7 @@ pub struct Runner {
 #[derive(Clone, Debug)]
 struct Job {
     id: Uuid,
-    status: String,
+    status: JobStatus,
     throttle: i32,
     strip: Vec<String>,
     max_replays: i32,
@@ -138,7 +139,7 @@ impl Runner {
         .await?;
         Ok(row.map(|r| Job {
             id: r.0,
-            status: r.1,
+            status: JobStatus::from_db(&r.1),
             throttle: r.2,
             strip: r.3,
             max_replays: r.4,
@@ -176,11 +177,11 @@ impl Runner {
                 .fetch_optional(&pool)
                 .await;
                 match status {
-                    Ok(Some(s)) if s == "running" => {}
                     Ok(Some(s)) if s == "paused" => {
                         let _ = tx.send(Halt::Interrupted);
                         return;
                     }
+                    Ok(Some(s)) if JobStatus::from_db(&s) == JobStatus::Running => {}
                     Ok(Some(_)) => {
                         let _ = tx.send(Halt::Cancelled);
                         return;
@@ -201,7 +202,7 @@ impl Runner {
         // Whatever a previous runner left in flight first.
         let mut tx = self.pool.begin().await?;
         let resolved = resolve_sending(&mut tx, &self.marks, Some(job.id), 0).await?;
-        let cancelled = job.status == "cancelled";
+        let cancelled = job.status == JobStatus::Cancelled;
         let halt = if cancelled {
             Halt::Cancelled
         } else {
@@ -331,7 +332,7 @@ impl Runner {
         if !failed.is_empty() {
             let ids: Vec<Uuid> = failed.iter().map(|f| f.0).collect();
             let errors: Vec<String> = failed.iter().map(|f| f.1.clone()).collect();
-            settle_unsent(&mut tx, &ids, "failed", &errors.join("; ")).await?;
+            settle_unsent(&mut tx, &ids, ReplayStatus::Failed, &errors.join("; ")).await?;
             let dead: Vec<i64> = failed.iter().map(|f| f.2).collect();
             sqlx::query(
                 "UPDATE replay_job_items i SET status = 'failed', note = u.e
@@ -400,7 +401,7 @@ impl Runner {
                 .bind(job.id)
                 .fetch_one(&mut *tx)
                 .await?;
-        if status != "running" {
+        if JobStatus::from_db(&status) != JobStatus::Running {
             return Ok(Next::Stopped);
         }
         let items: Vec<(i32, i64)> = sqlx::query_as(
@@ -509,7 +510,13 @@ impl Runner {
         }
         settle_sent(&mut tx, &r.sent).await?;
         let unsent: Vec<Uuid> = r.unsent.iter().map(|u| u.0).collect();
-        settle_unsent(&mut tx, &unsent, "failed", "interrupted before it was sent").await?;
+        settle_unsent(
+            &mut tx,
+            &unsent,
+            ReplayStatus::Failed,
+            "interrupted before it was sent",
+        )
+        .await?;
         audit::record(
             &mut *tx,
             &Actor::system(),
@@ -549,8 +556,8 @@ async fn settle_batch(
     .await?;
     let unsent: Vec<Uuid> = r.unsent.iter().map(|u| u.0).collect();
     let (replay_status, item_status) = match unsent_as {
-        Halt::Cancelled => ("cancelled", "cancelled"),
-        _ => ("unsent", "pending"),
+        Halt::Cancelled => (ReplayStatus::Cancelled, "cancelled"),
+        _ => (ReplayStatus::Unsent, "pending"),
     };
     settle_unsent(conn, &unsent, replay_status, reason).await?;
     sqlx::query(

@@ -10,6 +10,7 @@ use switchyard::audit::Actor;
 use switchyard::replay::job;
 use switchyard_app::auth::{Principal, Role};
 use switchyard_app::dlq::{JobRequest, ReplayScope};
+use switchyard_app::states::JobStatus;
 use uuid::Uuid;
 
 /// One message read back from a topic.
@@ -145,7 +146,7 @@ pub fn request(scope: ReplayScope, throttle: u32) -> JobRequest {
 }
 
 /// Waits until the job is no longer running; returns its final status.
-pub async fn finished(db: &TestDb, job: Uuid, timeout: Duration) -> String {
+pub async fn finished(db: &TestDb, job: Uuid, timeout: Duration) -> JobStatus {
     let deadline = Instant::now() + timeout;
     loop {
         let v = job::job_view(&db.pool, job).await.unwrap().unwrap();
