@@ -191,7 +191,7 @@ pub fn sanitize(svg: &str, title: &str) -> String {
     if let Some(end) = out.find('>') {
         let head = format!(
             "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"{}\" class=\"chart-svg\"",
-            crate::api::escape_html(title)
+            crate::ops::escape_html(title)
         );
         out.replace_range(..end, &head);
     }

@@ -14,7 +14,6 @@
 //! [`api::OpsApi`] trait, which the `switchyard` server implements and provides as context.
 
 pub mod admin;
-pub mod api;
 pub mod assistant;
 pub mod auth;
 #[cfg(feature = "ssr")]
@@ -23,8 +22,9 @@ pub mod codec;
 pub mod console;
 pub mod dlq;
 pub mod forms;
-pub mod live;
+pub mod ops;
 pub mod pages;
+pub mod push;
 pub mod session;
 pub mod states;
 

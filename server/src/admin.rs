@@ -11,8 +11,8 @@ use crate::read_model::like_escape;
 use serde_json::json;
 use sqlx::PgPool;
 use switchyard_app::admin::{AdminApi, AdminOverview, AuditFilter, AuditView, FaultView, UserView};
-use switchyard_app::api::OpsError;
 use switchyard_app::auth::{Principal, Role};
+use switchyard_app::ops::OpsError;
 
 pub struct PgAdmin {
     pool: PgPool,

@@ -153,7 +153,7 @@ async fn seeded_volume_pages_filters_and_time_travel() {
         ..filter()
     })
     .await;
-    assert_eq!(huge.len() as i64, switchyard_app::api::MAX_PAGE);
+    assert_eq!(huge.len() as i64, switchyard_app::ops::MAX_PAGE);
 
     // Time travel: order 7 fails at payment and is compensated.
     let id = "SEED-00000007";

@@ -252,7 +252,7 @@ async fn sagas_and_breakers_project_correctly_out_of_order() {
 
     // The orders list shows where the saga is.
     let ops = switchyard::read_model::orders::PgOps::new(db.pool.clone());
-    let rows = switchyard_app::api::OpsApi::recent_orders(&ops, 10)
+    let rows = switchyard_app::ops::OpsApi::recent_orders(&ops, 10)
         .await
         .unwrap();
     assert_eq!(

@@ -50,7 +50,7 @@ async fn killed_server_resumes_the_job_without_sending_twice() {
         &actor("alice"),
         &request(
             ReplayScope::Filter {
-                filter: switchyard_app::api::DeadLetterFilter {
+                filter: switchyard_app::ops::DeadLetterFilter {
                     topic: Some("payment.completed".into()),
                     ..Default::default()
                 },

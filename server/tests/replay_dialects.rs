@@ -14,8 +14,8 @@ use switchyard::ingest::consumer::run;
 use switchyard::replay::job;
 use switchyard::replay::query;
 use switchyard::replay::runner::Runner;
-use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::ReplayScope;
+use switchyard_app::ops::DeadLetterFilter;
 use switchyard_app::states::{DeadLetterStatus, JobStatus, ReplayStatus};
 use tokio::sync::watch;
 

@@ -13,8 +13,8 @@ use switchyard::replay::job;
 use switchyard::replay::runner::Runner;
 use switchyard::replay::watermarks::Watermarks;
 use switchyard::replay::{discard, query, replay_one, Replayed};
-use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::ReplayScope;
+use switchyard_app::ops::DeadLetterFilter;
 use switchyard_app::states::{DeadLetterStatus, JobStatus};
 use tokio::sync::watch;
 

@@ -87,7 +87,7 @@ pub async fn run(pool: &PgPool, args: PageBenchArgs) -> anyhow::Result<()> {
     type Target = (&'static str, Box<dyn Fn(usize) -> String>);
     let id_at = {
         let ids = ids.clone();
-        move |i: usize| switchyard_app::api::order_href(&ids[i % ids.len()])
+        move |i: usize| switchyard_app::ops::order_href(&ids[i % ids.len()])
     };
     let id_at2 = id_at.clone();
     let targets: Vec<Target> = vec![
@@ -105,7 +105,7 @@ pub async fn run(pool: &PgPool, args: PageBenchArgs) -> anyhow::Result<()> {
             Box::new(move |_| {
                 format!(
                     "/orders?q={}",
-                    switchyard_app::api::percent_encode(&customer)
+                    switchyard_app::ops::percent_encode(&customer)
                 )
             }),
         ),

@@ -2,8 +2,8 @@
 //! discards. Every write takes the [`Principal`] it runs as, for the audit log.
 
 use super::model::*;
-use crate::api::{DeadLetterFilter, OpsError};
 use crate::auth::Principal;
+use crate::ops::{DeadLetterFilter, OpsError};
 use std::sync::Arc;
 
 #[async_trait::async_trait]

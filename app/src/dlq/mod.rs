@@ -2,7 +2,7 @@
 //! [`DeadLetterApi`] trait the server implements over PostgreSQL and Kafka (ssr only), and
 //! the server functions the pages call ([`server_fns`]).
 //!
-//! Kept apart from [`crate::api::OpsApi`] so the read-only pages and the replay engine
+//! Kept apart from [`crate::ops::OpsApi`] so the read-only pages and the replay engine
 //! evolve separately; the server provides both through Leptos context.
 
 pub mod model;

@@ -2,8 +2,8 @@
 //! is rendered as text (escaped by Leptos), never as HTML: payloads and headers come from
 //! producers nobody vetted.
 
-pub use crate::api::percent_encode;
-use crate::api::DeadLetterFilter;
+pub use crate::ops::percent_encode;
+use crate::ops::DeadLetterFilter;
 use crate::states::{DeadLetterStatus, JobStatus, OrderStatus, ReplayStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@
 //! (the 500s a client-side navigation to `/dead-letters?job=…` used to get).
 
 use super::model::*;
-use crate::api::DeadLetterFilter;
+use crate::ops::DeadLetterFilter;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
@@ -19,7 +19,7 @@ fn dlq() -> Result<super::SharedDeadLetters, ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-use crate::api::failed;
+use crate::ops::failed;
 
 #[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_dead_letter_groups(

@@ -251,7 +251,7 @@ fn form_urlencoded_pairs(f: &AuditFilter) -> Vec<(String, String)> {
 
 /// A query string, percent-encoding each key and value.
 fn encode(pairs: &[(String, String)]) -> String {
-    use crate::api::percent_encode;
+    use crate::ops::percent_encode;
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))

@@ -74,7 +74,7 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
             <dt>"Key"</dt><dd class="mono">{it.key.clone().unwrap_or_default()}</dd>
             <dt>"Order"</dt>
             <dd>{it.order_id.clone().map(|o| {
-                let href = crate::api::order_href(&o);
+                let href = crate::ops::order_href(&o);
                 view! { <a href=href data-testid="order-link">{o}</a> }
             })}</dd>
             <dt>"Replayed"</dt><dd>{format!("{} time(s) before", it.replay_count)}
@@ -162,7 +162,7 @@ fn ReplayLine(r: ReplayView) -> impl IntoView {
     let outcome = match (o.came_back_as, &o.order_id) {
         (Some(n), _) => view! { <a href=dead_letter_href(n)>{o.label.clone()}</a> }.into_any(),
         (None, Some(order)) => view! {
-            <span>{o.label.clone()}" · "<a href=crate::api::order_href(order)>{order.clone()}</a>
+            <span>{o.label.clone()}" · "<a href=crate::ops::order_href(order)>{order.clone()}</a>
                 {o.order_status.map(|s| format!(" ({s})"))}</span>
         }
         .into_any(),

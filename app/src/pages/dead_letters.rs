@@ -88,7 +88,7 @@ pub fn DeadLettersPage() -> impl IntoView {
                 {move || {
                     let highlight = highlight.clone();
                     Suspend::new(async move {
-                        let (jobs, error) = crate::api::loaded_or_error(jobs.await);
+                        let (jobs, error) = crate::ops::loaded_or_error(jobs.await);
                         view! { <JobsPanel jobs error highlight session=session::current() /> }
                     })
                 }}
@@ -403,7 +403,7 @@ fn Row(d: DeadLetterItem) -> impl IntoView {
     // dry run and the discard say which of the selected are not replayable.
     let selectable = d.status.discardable();
     let key_view = match (&d.order_id, &d.key) {
-        (Some(o), _) => view! { <a href=crate::api::order_href(o)>{o.clone()}</a> }.into_any(),
+        (Some(o), _) => view! { <a href=crate::ops::order_href(o)>{o.clone()}</a> }.into_any(),
         (None, Some(k)) => view! { <span>{k.clone()}</span> }.into_any(),
         _ => ().into_any(),
     };

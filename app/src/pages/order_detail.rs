@@ -2,8 +2,8 @@
 //! timeline, with the time each took), every stored event with its position and
 //! correlation, and its dead letters.
 
-use crate::api::{money, order_href, percent_encode, OrderDetail, SagaStepView};
 use crate::console::{breaker_class, FailureContext, OrderAsOf};
+use crate::ops::{money, order_href, percent_encode, OrderDetail, SagaStepView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -37,7 +37,7 @@ pub async fn load_order_history(
 
 #[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_order_detail(order_id: String) -> Result<Option<OrderDetail>, ServerFnError> {
-    let ops = crate::api::read_model()?;
+    let ops = crate::ops::read_model()?;
     if order_id.len() > 200 {
         return Err(ServerFnError::new("order id too long"));
     }

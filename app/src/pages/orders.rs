@@ -4,9 +4,9 @@
 //! The page (query, filters, the first load) runs on the server; the list with its live
 //! badge and pause button is an island ([`LiveOrders`]) that gets the loaded page as props.
 
-use crate::api::{LiveMessage, OrderRow};
 use crate::console::{input_time, OrderFilter, OrdersPageData, ORDER_FILTER_KEYS, STEP_CHOICES};
-use crate::live::{self, LiveBadge};
+use crate::ops::{LiveMessage, OrderRow};
+use crate::push::{self, LiveBadge};
 use crate::states::OrderStatus;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -15,8 +15,8 @@ use leptos_router::hooks::use_query_map;
 /// Orders changed most recently, newest first.
 #[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn recent_orders(limit: i64) -> Result<Vec<OrderRow>, ServerFnError> {
-    let ops = crate::api::read_model()?;
-    let limit = limit.clamp(1, crate::api::MAX_PAGE);
+    let ops = crate::ops::read_model()?;
+    let limit = limit.clamp(1, crate::ops::MAX_PAGE);
     ops.recent_orders(limit)
         .await
         .map_err(|e| ServerFnError::new(format!("could not load orders: {e}")))
@@ -103,7 +103,7 @@ pub fn OrdersPage() -> impl IntoView {
             {move || {
                 let filter = filter.clone();
                 Suspend::new(async move {
-                    let (page, error) = crate::api::loaded_or_error(loaded.await);
+                    let (page, error) = crate::ops::loaded_or_error(loaded.await);
                     view! {
                         <LiveOrders filter=filter.clone() page error>
                             <FilterForm filter />
@@ -126,7 +126,7 @@ fn LiveOrders(
 ) -> impl IntoView {
     let pushed = RwSignal::new(Vec::<OrderRow>::new());
     let paused = RwSignal::new(false);
-    live::subscribe(move |msg| match msg {
+    push::subscribe(move |msg| match msg {
         LiveMessage::Order(row) if !paused.get_untracked() => pushed.update(|rows| {
             rows.retain(|r| r.order_id != row.order_id);
             rows.insert(0, row);
@@ -241,7 +241,7 @@ fn OrderLine(order: OrderRow) -> impl IntoView {
     let status_class = format!("status status-{}", order.status);
     let id = order.order_id;
     let id_attr = id.clone();
-    let href = crate::api::order_href(&id);
+    let href = crate::ops::order_href(&id);
     view! {
         <tr data-order-id=id_attr>
             <td class="mono"><a href=href>{id}</a></td>

@@ -3,11 +3,11 @@
 //! JavaScript, pushed order changes enter the ticker (an island, [`Ticker`], beside the
 //! header's live badge). The numbers and charts are as of the page load.
 
-use crate::api::{LiveMessage, OrderRow};
 use crate::console::{
     duration_display, rate_display, BatchLatency, Kpis, PartitionLag, Range, TickerItem,
 };
-use crate::live::{self, LiveBadgeIsland};
+use crate::ops::{LiveMessage, OrderRow};
+use crate::push::{self, LiveBadgeIsland};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::use_query_map;
@@ -239,7 +239,7 @@ pub fn OverviewPage() -> impl IntoView {
 #[island]
 fn Ticker(stored: Vec<TickerItem>) -> impl IntoView {
     let pushed = RwSignal::new(Vec::<OrderRow>::new());
-    live::subscribe(move |msg| {
+    push::subscribe(move |msg| {
         if let LiveMessage::Order(row) = msg {
             pushed.update(|rows| {
                 rows.insert(0, row);
@@ -250,7 +250,7 @@ fn Ticker(stored: Vec<TickerItem>) -> impl IntoView {
     view! {
         <ol class="ticker" data-testid="ticker">
             {move || pushed.get().into_iter().map(|r| {
-                let href = crate::api::order_href(&r.order_id);
+                let href = crate::ops::order_href(&r.order_id);
                 view! {
                     <li class="pushed" data-order-id=r.order_id.clone()>
                         <span class="mono">{r.updated_at.format("%H:%M:%S").to_string()}</span>
@@ -261,7 +261,7 @@ fn Ticker(stored: Vec<TickerItem>) -> impl IntoView {
                 }
             }).collect_view()}
             {stored.into_iter().map(|e| {
-                let href = crate::api::order_href(&e.aggregate_id);
+                let href = crate::ops::order_href(&e.aggregate_id);
                 view! {
                     <li>
                         <span class="mono">{e.occurred_at.format("%H:%M:%S").to_string()}</span>

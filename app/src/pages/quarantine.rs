@@ -1,13 +1,13 @@
 //! Quarantined records: everything ingest could not understand, with the reason and a
 //! preview of the bytes (always rendered as escaped text, never as HTML).
 
-use crate::api::QuarantinedView;
+use crate::ops::QuarantinedView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 #[server(input = GetUrl, output = crate::codec::Json)]
 pub async fn load_quarantined() -> Result<Vec<QuarantinedView>, ServerFnError> {
-    let ops = crate::api::read_model()?;
+    let ops = crate::ops::read_model()?;
     ops.quarantined(200)
         .await
         .map_err(|e| ServerFnError::new(format!("could not load quarantine: {e}")))

@@ -7,11 +7,11 @@
 //! running has ended, it shows the page again from the server, so the list and the
 //! groups around it show the new statuses.
 
-use crate::api::LiveMessage;
 use crate::auth::SessionView;
 use crate::dlq::server_fns::*;
 use crate::dlq::*;
-use crate::live::{self, LiveBadge, LiveState};
+use crate::ops::LiveMessage;
+use crate::push::{self, LiveBadge, LiveState};
 use crate::session::{self, CsrfField, IfRole};
 use leptos::prelude::*;
 
@@ -73,7 +73,7 @@ pub fn JobsPanel(
     // Each time the push stream (re)opens: what happened before it did (a job that started
     // and ended while this page was loading, or during a server restart) is only in a
     // reload, never in a push.
-    let state = live::state();
+    let state = push::state();
     Effect::new(move |was_live: Option<bool>| {
         let live = state.get() == LiveState::Live;
         if live && was_live == Some(false) {
@@ -96,7 +96,7 @@ pub fn JobsPanel(
             on_cleanup(move || handle.clear());
         }
     });
-    live::subscribe(move |msg| {
+    push::subscribe(move |msg| {
         if let LiveMessage::ReplayJob(job) = msg {
             pushed.update(|v| {
                 v.retain(|j| j.id != job.id);

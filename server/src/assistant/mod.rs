@@ -29,9 +29,9 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_app::api::OpsError;
 use switchyard_app::assistant::{AssistantApi, AssistantEvent, ChatTurn, EventStream};
 use switchyard_app::auth::Principal;
+use switchyard_app::ops::OpsError;
 
 /// A time as tools and prompts write it: RFC 3339, whole seconds, `Z`.
 pub fn ts(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -8,8 +8,8 @@ use crate::replay::filter::{push_filter, ERROR_LABEL};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::{Postgres, QueryBuilder, Transaction};
-use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::assistant::{ProposalGroup, ReplayProposal};
+use switchyard_app::ops::DeadLetterFilter;
 
 /// The tools' dead-letter scope: a [`DeadLetterFilter`] plus `service`, which widens an
 /// exact topic to every topic of one service (`payment` → `payment.*`).

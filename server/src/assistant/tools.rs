@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
-use switchyard_app::api::{order_href, OpsApi};
 use switchyard_app::assistant::{Citation, ReplayProposal};
+use switchyard_app::ops::{order_href, OpsApi};
 
 /// What a tool call gave back.
 #[derive(Debug, Default)]
@@ -400,7 +400,7 @@ async fn recent_failures(
                 label: format!("{service} dead letters"),
                 href: format!(
                     "/dead-letters?error={}",
-                    switchyard_app::api::percent_encode(service)
+                    switchyard_app::ops::percent_encode(service)
                 ),
             });
         }

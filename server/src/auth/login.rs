@@ -15,7 +15,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
-use switchyard_app::api::escape_html as escape;
+use switchyard_app::ops::escape_html as escape;
 use tower_sessions::Session;
 
 #[derive(Deserialize, Default)]

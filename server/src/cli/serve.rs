@@ -4,8 +4,8 @@
 use crate::assistant::Assistant;
 use crate::auth::Auth;
 use crate::config::{AssistantConfig, AuthConfig, Db, Http, IngestConfig, ReplayConfig};
+use crate::fanout::LiveHub;
 use crate::http::{router, AppState};
-use crate::live::LiveHub;
 use crate::read_model::PgOps;
 use crate::replay::api::PgDeadLetters;
 use crate::{admin, db, ingest::consumer, replay::runner::Runner};

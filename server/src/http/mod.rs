@@ -6,11 +6,11 @@
 //! sees every route a request could reach.
 
 pub mod health;
-pub mod live;
 pub mod metrics;
+pub mod sse;
 
 use crate::auth::{self, headers, Auth};
-use crate::live::LiveHub;
+use crate::fanout::LiveHub;
 use crate::read_model::PgConsole;
 use axum::extract::FromRef;
 use axum::http::header::CONTENT_SECURITY_POLICY;
@@ -24,11 +24,11 @@ use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
 use std::sync::Arc;
 use switchyard_app::admin::SharedAdmin;
-use switchyard_app::api::SharedOps;
 use switchyard_app::assistant::SharedAssistant;
 use switchyard_app::auth::{Principal, SessionView};
 use switchyard_app::console::SharedConsole;
 use switchyard_app::dlq::SharedDeadLetters;
+use switchyard_app::ops::SharedOps;
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -57,7 +57,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     let mut routes = vec![
         ("/healthz", get(health::healthz)),
         ("/readyz", get(health::readyz)),
-        ("/api/live", get(live::stream)),
+        ("/api/live", get(sse::stream)),
         ("/metrics", get(metrics::scrape)),
     ];
     routes.extend(auth::routes::<AppState>());

@@ -6,21 +6,21 @@
 //! built only from this module's constants.
 
 use super::orders::{order_row, OrderTuple, ORDER_COLUMNS};
+use crate::fanout::LiveHub;
 use crate::ingest::project::{order_deltas, saga_step};
 use crate::ingest::verify::order_events;
-use crate::live::LiveHub;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use rdkafka::producer::FutureProducer;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use switchyard_app::api::OpsError;
 use switchyard_app::console::{
     bin, filled, percentile, BatchLatency, BreakerAt, BreakerView, BreakersData, ConsoleApi,
     FailureContext, Kpis, OrderAsOf, OrderCursor, OrderFilter, OrdersPageData, OverviewData,
     PartitionLag, Range, Series, TickerItem, TransitionView,
 };
+use switchyard_app::ops::OpsError;
 use switchyard_app::states::{BreakerState, OrderStatus};
 
 /// Saga-duration percentiles are taken over at most this many of the latest finished
@@ -455,7 +455,7 @@ impl ConsoleApi for PgConsole {
                 .push_bind(c.order_id.clone())
                 .push(")");
         }
-        let limit = f.limit.clamp(1, switchyard_app::api::MAX_PAGE);
+        let limit = f.limit.clamp(1, switchyard_app::ops::MAX_PAGE);
         qb.push(" ORDER BY updated_at DESC, order_id DESC LIMIT ")
             .push_bind(limit + 1);
         let mut rows: Vec<_> = qb

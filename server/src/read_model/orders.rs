@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use sqlx::PgPool;
-use switchyard_app::api::{
+use switchyard_app::ops::{
     DeadLetterView, EventView, OpsApi, OpsError, OrderDetail, OrderRow, QuarantinedView,
     SagaStepView,
 };

@@ -10,9 +10,9 @@ use crate::audit::Actor;
 use async_trait::async_trait;
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
-use switchyard_app::api::{DeadLetterFilter, OpsError};
 use switchyard_app::auth::Principal;
 use switchyard_app::dlq::*;
+use switchyard_app::ops::{DeadLetterFilter, OpsError};
 use uuid::Uuid;
 
 #[derive(Clone)]

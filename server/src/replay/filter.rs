@@ -3,8 +3,8 @@
 //! drift apart. Every value is a bind parameter.
 
 use sqlx::{Postgres, QueryBuilder};
-use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::ReplayScope;
+use switchyard_app::ops::DeadLetterFilter;
 use switchyard_app::states::DeadLetterStatus;
 
 /// What a dead letter's error is grouped and shown by, on table alias `d`.

@@ -7,8 +7,8 @@ use super::filter::{push_filter, push_scope, ERROR_LABEL};
 use super::view;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, QueryBuilder};
-use switchyard_app::api::DeadLetterFilter;
 use switchyard_app::dlq::*;
+use switchyard_app::ops::DeadLetterFilter;
 use switchyard_app::states::{DeadLetterStatus, OrderStatus, ReplayStatus};
 
 /// Error groups shown at most.

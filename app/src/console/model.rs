@@ -1,11 +1,6 @@
-//! The contract behind the console pages (overview, breakers, order search and time
-//! travel): DTOs shared by both compile targets and the [`ConsoleApi`] trait the server
-//! implements (ssr only), provided through context next to [`crate::api::OpsApi`].
-//!
-//! The read model hands back numbers only; charts are drawn from them on the server by
-//! [`crate::charts`] (plotters, ssr only), so the wasm bundle carries no chart code.
+//! The console contract's data: what the pages show, shared by both compile targets.
 
-use crate::api::OrderRow;
+use crate::ops::OrderRow;
 use crate::states::{BreakerState, OrderStatus};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -255,7 +250,7 @@ impl OrderFilter {
             from: text("from").and_then(|t| parse_time(&t)),
             to: text("to").and_then(|t| parse_time(&t)),
             after,
-            limit: limit.clamp(1, crate::api::MAX_PAGE),
+            limit: limit.clamp(1, crate::ops::MAX_PAGE),
         }
     }
 
@@ -316,7 +311,7 @@ impl OrderFilter {
 
 /// `a=1&b=x%20y`
 pub fn encode_query(pairs: &[(&str, String)]) -> String {
-    use crate::api::percent_encode;
+    use crate::ops::percent_encode;
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
@@ -462,41 +457,6 @@ pub fn breaker_class(state: BreakerState) -> &'static str {
     }
 }
 
-#[cfg(feature = "ssr")]
-mod server_side {
-    use super::*;
-    use crate::api::OpsError;
-    use std::sync::Arc;
-
-    /// Read-model operations of the console pages, implemented by the server.
-    #[async_trait::async_trait]
-    pub trait ConsoleApi: Send + Sync + 'static {
-        async fn overview(&self, range: Range) -> Result<OverviewData, OpsError>;
-        async fn breakers(&self, range: Range) -> Result<BreakersData, OpsError>;
-        /// One page of orders matching `filter`, newest change first (keyset paging).
-        async fn search_orders(&self, filter: &OrderFilter) -> Result<OrdersPageData, OpsError>;
-        /// The order folded from its first `version` events (1-based, in event-time order).
-        async fn order_as_of(
-            &self,
-            order_id: &str,
-            version: i64,
-        ) -> Result<Option<OrderAsOf>, OpsError>;
-        /// Each failed step of the order with its services' breakers at that moment.
-        async fn failure_context(&self, order_id: &str) -> Result<Vec<FailureContext>, OpsError>;
-    }
-
-    pub type SharedConsole = Arc<dyn ConsoleApi>;
-
-    /// The console read model for a server function, after checking the caller may read.
-    pub fn console_model() -> Result<SharedConsole, leptos::prelude::ServerFnError> {
-        use leptos::prelude::{use_context, ServerFnError};
-        crate::auth::require(crate::auth::Role::Viewer)?;
-        use_context::<SharedConsole>().ok_or_else(|| ServerFnError::new("read model unavailable"))
-    }
-}
-#[cfg(feature = "ssr")]
-pub use server_side::*;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,7 +494,7 @@ mod tests {
         assert_eq!(f.q.as_deref(), Some("O'Brien %_ <script>"));
         assert_eq!(f.from.unwrap().to_rfc3339(), "2026-11-25T16:30:00+00:00");
         assert_eq!(f.after.as_ref().unwrap().order_id, "ORD-1");
-        assert_eq!(f.limit, crate::api::MAX_PAGE);
+        assert_eq!(f.limit, crate::ops::MAX_PAGE);
         let href = f.next_href(f.after.as_ref().unwrap());
         assert!(
             href.starts_with("/orders?q=O%27Brien%20%25_%20%3Cscript%3E&from="),

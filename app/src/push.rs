@@ -8,7 +8,7 @@
 //! exposed so a page can say whether it is live. On the server this compiles to a no-op
 //! (the state is [`LiveState::Static`]), so islands can call it unconditionally.
 
-use crate::api::LiveMessage;
+use crate::ops::LiveMessage;
 use leptos::prelude::*;
 
 /// Whether the push stream is connected, as shown in the page header.

@@ -2,7 +2,7 @@
 //! citations (links to the records an answer used) and replay proposals. Shared by both
 //! compile targets so the server and the browser agree on the wire format.
 
-use crate::api::DeadLetterFilter;
+use crate::ops::DeadLetterFilter;
 use serde::{Deserialize, Serialize};
 
 /// A record an answer used, with the link to its page.

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchyard_app::api::LiveMessage;
+use switchyard_app::ops::LiveMessage;
 use tokio::sync::broadcast;
 
 /// How many messages a slow browser may fall behind before it skips ahead.

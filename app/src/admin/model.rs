@@ -1,0 +1,51 @@
+//! The admin contract's data: what the pages show, shared by both compile targets.
+
+use crate::auth::Role;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultView {
+    pub name: String,
+    pub description: String,
+    pub value: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    pub users: Vec<UserView>,
+    /// `None` when the fleet does not share this database.
+    pub faults: Option<Vec<FaultView>>,
+    pub writes_enabled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    /// The detail as compact JSON text.
+    pub detail: String,
+    pub source: Option<String>,
+}
+
+/// Narrows the audit log; empty strings mean any. `before` pages back by id (keyset).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub before: Option<i64>,
+}
+
+pub const AUDIT_PAGE: i64 = 100;
