@@ -71,10 +71,7 @@ pub async fn run(
             },
         },
         throttle: 0,
-        strip_headers: switchyard::replay::headers::DEFAULT_STRIPPED
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        strip_headers: None,
     };
     let runner = Runner::new(pool.clone(), brokers, Duration::from_secs(5), batch)?;
     let (stop_tx, stop_rx) = watch::channel(false);

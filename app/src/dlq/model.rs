@@ -8,18 +8,6 @@ use crate::states::{DeadLetterStatus, JobStatus, OrderStatus, ReplayStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Header-name prefixes a replay strips unless the operator says otherwise: stale trace
-/// context and replication bookkeeping.
-pub const DEFAULT_STRIPPED: &[&str] = &[
-    "traceparent",
-    "tracestate",
-    "uber-trace-id",
-    "b3",
-    "x-b3-",
-    "__mm2",
-    "kafka_replication",
-];
-
 /// Most dead letters on one page of the list.
 pub const MAX_LIST: i64 = 200;
 
@@ -197,6 +185,9 @@ pub struct DryRun {
     pub not_replayable: Vec<LabelCount>,
     /// DLQ topics in scope that already have a running job.
     pub busy_topics: Vec<String>,
+    /// Header-name prefixes a job strips unless the operator says otherwise (the server's
+    /// policy, shown in the job form).
+    pub strip_headers: Vec<String>,
 }
 
 impl ReplayScope {
@@ -224,8 +215,9 @@ pub struct JobRequest {
     pub scope: ReplayScope,
     /// Messages per second; 0 = as fast as the broker takes them.
     pub throttle: u32,
-    /// Header-name prefixes not carried (tracing and replication by default).
-    pub strip_headers: Vec<String>,
+    /// Header-name prefixes not carried; `None`: the server's default (stale trace
+    /// context and replication bookkeeping, [`DryRun::strip_headers`]).
+    pub strip_headers: Option<Vec<String>>,
 }
 
 /// A replay job with its live progress.

@@ -104,10 +104,7 @@ pub async fn start_replay_job(
     let request = JobRequest {
         scope: ReplayScope::from_form(&scope, ids, filter).map_err(ServerFnError::new)?,
         throttle: throttle.unwrap_or(0),
-        strip_headers: match strip_headers {
-            Some(s) => parse_prefixes(&s),
-            None => DEFAULT_STRIPPED.iter().map(|s| s.to_string()).collect(),
-        },
+        strip_headers: strip_headers.map(|s| parse_prefixes(&s)),
     };
     let job = dlq()?
         .start_job(&who, &request)

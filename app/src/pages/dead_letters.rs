@@ -237,7 +237,6 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
             )
         },
     );
-    let strip = DEFAULT_STRIPPED.join(", ");
     let cancel_href = if form.query().is_empty() {
         "/dead-letters".to_string()
     } else {
@@ -252,13 +251,14 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
                         ids.iter().map(|id| ("ids[]".to_string(), id.to_string())).collect();
                     fields.extend(job_filter_fields(&form));
                     let hidden = StoredValue::new(fields);
-                    let (strip, cancel_href) = (StoredValue::new(strip.clone()), StoredValue::new(cancel_href.clone()));
+                    let cancel_href = StoredValue::new(cancel_href.clone());
                     Suspend::new(async move {
                         let d = match dry.await {
                             Ok(d) => d,
                             Err(e) => return view! { <p class="error">{e.to_string()}</p> }.into_any(),
                         };
                         let nothing = d.to_send + d.to_park == 0;
+                        let strip = d.strip_headers.join(", ");
                         let busy = !d.busy_topics.is_empty();
                         view! {
                             <p data-testid="dry-run-summary">
@@ -283,7 +283,7 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
                                     <input type="number" name="throttle" min="0" max="100000" value="0" />
                                 </label>
                                 <label class="wide">"Strip headers (prefixes)"
-                                    <input name="strip_headers" value=strip.get_value() />
+                                    <input name="strip_headers" value=strip />
                                 </label>
                                 <button class="btn primary" type="submit" disabled=nothing || busy data-testid="confirm-replay">
                                     "Confirm replay"

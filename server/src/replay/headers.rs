@@ -24,9 +24,17 @@ const DEAD_LETTER_PREFIXES: &[&str] = &[
     "dead-letter-",
 ];
 
-/// Stripped by default (stale trace context; replication bookkeeping), unless asked for.
-/// Defined by the app, whose job form shows it.
-pub use switchyard_app::dlq::DEFAULT_STRIPPED;
+/// Header-name prefixes a replay strips unless the operator says otherwise: stale trace
+/// context and replication bookkeeping. The job form shows them (through the dry run).
+pub const DEFAULT_STRIPPED: &[&str] = &[
+    "traceparent",
+    "tracestate",
+    "uber-trace-id",
+    "b3",
+    "x-b3-",
+    "__mm2",
+    "kafka_replication",
+];
 
 /// The default policy as owned strings (what a job stores).
 pub fn default_stripped() -> Vec<String> {

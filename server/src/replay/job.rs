@@ -39,11 +39,11 @@ pub async fn notify(conn: &mut PgConnection, job: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
-fn check(req: &JobRequest) -> Result<(), JobError> {
+fn check(req: &JobRequest, strip_headers: &[String]) -> Result<(), JobError> {
     if req.throttle > MAX_THROTTLE {
         return refused(format!("throttle above {MAX_THROTTLE} msgs/s"));
     }
-    if req.strip_headers.len() > 50 || req.strip_headers.iter().any(|p| p.len() > 100) {
+    if strip_headers.len() > 50 || strip_headers.iter().any(|p| p.len() > 100) {
         return refused("too many or too long header prefixes");
     }
     match &req.scope {
@@ -64,7 +64,11 @@ pub async fn start(
     req: &JobRequest,
     max_replays: i32,
 ) -> Result<Uuid, JobError> {
-    check(req)?;
+    let strip_headers = req
+        .strip_headers
+        .clone()
+        .unwrap_or_else(super::headers::default_stripped);
+    check(req, &strip_headers)?;
     let id = Uuid::now_v7();
     let (kind, filter) = match &req.scope {
         ReplayScope::Ids { .. } => ("selected", None),
@@ -83,7 +87,7 @@ pub async fn start(
     .bind(kind)
     .bind(&filter)
     .bind(req.throttle as i32)
-    .bind(&req.strip_headers)
+    .bind(&strip_headers)
     .bind(max_replays)
     .bind(&actor.name)
     .bind(&actor.source)
@@ -149,7 +153,7 @@ pub async fn start(
             "scope": req.scope,
             "items": total,
             "throttle": req.throttle,
-            "strip_headers": req.strip_headers,
+            "strip_headers": strip_headers,
             "dlq_topics": topics.iter().map(|t| &t.0).collect::<Vec<_>>(),
         }),
     )

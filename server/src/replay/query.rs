@@ -314,6 +314,7 @@ pub async fn dry_run(pool: &PgPool, scope: &ReplayScope, max_replays: i32) -> sq
         v.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
     }
     out.by_error.truncate(MAX_ERROR_GROUPS as usize);
+    out.strip_headers = super::headers::default_stripped();
     out.busy_topics = sqlx::query_scalar(
         "SELECT dlq_topic FROM replay_job_topics WHERE active AND dlq_topic = ANY($1) ORDER BY 1",
     )

@@ -141,7 +141,7 @@ pub fn request(scope: ReplayScope, throttle: u32) -> JobRequest {
     JobRequest {
         scope,
         throttle,
-        strip_headers: switchyard::replay::headers::default_stripped(),
+        strip_headers: None,
     }
 }
 
