@@ -458,29 +458,26 @@ async fn dlq_summary(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
 }
 
 async fn breaker_states(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
-    type Row = (
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<f64>,
-        Option<i64>,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT service, breaker, state, state_at, failure_rate, calls, not_permitted FROM breakers
-         WHERE ($1::text IS NULL OR service = $1 OR breaker = $1)
-           AND ($2::text IS NULL OR lower(state) = $2)
-         ORDER BY service, breaker",
-    )
-    .bind(&a.service)
-    .bind(a.state.as_deref().map(str::to_lowercase))
-    .fetch_all(&mut **tx)
-    .await?;
+    let wanted_state = a.state.as_deref().map(str::to_lowercase);
+    let rows: Vec<_> = crate::read_model::console::breaker_views(&mut **tx)
+        .await?
+        .into_iter()
+        .filter(|b| {
+            a.service
+                .as_deref()
+                .is_none_or(|s| b.service == s || b.breaker == s)
+        })
+        .filter(|b| {
+            wanted_state
+                .as_deref()
+                .is_none_or(|w| b.state.as_str().to_lowercase() == w)
+        })
+        .collect();
     Ok(ToolOutput {
-        content: json!({"breakers": rows.iter().map(|r| json!({
-            "service": r.0, "breaker": r.1, "state": r.2.to_lowercase(), "since": ts(r.3),
-            "failure_rate": r.4, "calls": r.5, "not_permitted": r.6
+        content: json!({"breakers": rows.iter().map(|b| json!({
+            "service": b.service, "breaker": b.breaker,
+            "state": b.state.as_str().to_lowercase(), "since": ts(b.state_at),
+            "failure_rate": b.failure_rate, "calls": b.calls, "not_permitted": b.not_permitted
         })).collect::<Vec<_>>()}),
         ..Default::default()
     })
@@ -492,20 +489,19 @@ async fn breaker_history(
     now: DateTime<Utc>,
 ) -> Result<ToolOutput, ToolError> {
     let since = a.since.unwrap_or(now - chrono::Duration::hours(1));
-    let rows: Vec<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT service, breaker, from_state, to_state, at FROM breaker_transitions
-         WHERE at >= $1 AND ($2::timestamptz IS NULL OR at < $2)
-           AND ($3::text IS NULL OR service = $3 OR breaker = $3)
-         ORDER BY at DESC, id DESC LIMIT 50",
-    )
-    .bind(since)
-    .bind(a.until)
-    .bind(&a.service)
-    .fetch_all(&mut **tx)
-    .await?;
+    let until = a.until.unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let mut rows = crate::read_model::console::transitions(&mut **tx, since, until).await?;
+    rows.retain(|t| {
+        a.service
+            .as_deref()
+            .is_none_or(|s| t.service == s || t.breaker == s)
+    });
+    rows.reverse();
+    rows.truncate(50);
     Ok(ToolOutput {
         content: json!({"since": ts(since), "transitions": rows.iter().map(|r| json!({
-            "service": r.0, "breaker": r.1, "from": r.2.to_lowercase(), "to": r.3.to_lowercase(), "at": ts(r.4)
+            "service": r.service, "breaker": r.breaker, "from": r.from_state.as_str().to_lowercase(),
+            "to": r.to_state.as_str().to_lowercase(), "at": ts(r.at)
         })).collect::<Vec<_>>()}),
         ..Default::default()
     })

@@ -145,28 +145,7 @@ impl PgConsole {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<Vec<TransitionView>> {
-        let rows: Vec<(DateTime<Utc>, String, String, String, String)> = sqlx::query_as(
-            "SELECT at, service, breaker, from_state, to_state FROM (
-                SELECT at, id, service, breaker, from_state, to_state FROM breaker_transitions
-                WHERE at >= $1 AND at < $2 ORDER BY at DESC, id DESC LIMIT 2000) t
-             ORDER BY at, id",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(at, service, breaker, from_state, to_state)| TransitionView {
-                    at,
-                    service,
-                    breaker,
-                    from_state: BreakerState::from_db(&from_state),
-                    to_state: BreakerState::from_db(&to_state),
-                },
-            )
-            .collect())
+        transitions(&self.pool, from, to).await
     }
 
     async fn ticker(&self) -> sqlx::Result<Vec<TickerItem>> {
@@ -286,6 +265,97 @@ fn percentile_series(
         .collect()
 }
 
+/// Breaker transitions in [from, to), oldest first (the newest 2,000 of them): the
+/// breakers page's history and the assistant's `breaker_history`.
+pub async fn transitions(
+    db: impl sqlx::PgExecutor<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<Vec<TransitionView>> {
+    let rows: Vec<(DateTime<Utc>, String, String, String, String)> = sqlx::query_as(
+        "SELECT at, service, breaker, from_state, to_state FROM (
+            SELECT at, id, service, breaker, from_state, to_state FROM breaker_transitions
+            WHERE at >= $1 AND at < $2 ORDER BY at DESC, id DESC LIMIT 2000) t
+         ORDER BY at, id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(at, service, breaker, from_state, to_state)| TransitionView {
+                at,
+                service,
+                breaker,
+                from_state: BreakerState::from_db(&from_state),
+                to_state: BreakerState::from_db(&to_state),
+            },
+        )
+        .collect())
+}
+
+/// Every breaker with its current state, latest metrics and last transition, by service
+/// and name: the breakers page's table and the assistant's `breaker_states`.
+pub async fn breaker_views(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<Vec<BreakerView>> {
+    type Row = (
+        String,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<f64>,
+        Option<f64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT b.service, b.breaker, b.state, b.state_at, b.failure_rate, b.slow_call_rate,
+                b.calls, b.failures, b.slow_calls, b.not_permitted, b.metrics_at,
+                t.from_state, t.to_state, t.at
+         FROM breakers b
+         LEFT JOIN LATERAL (
+            SELECT from_state, to_state, at FROM breaker_transitions t
+            WHERE t.service = b.service AND t.breaker = b.breaker
+            ORDER BY at DESC, id DESC LIMIT 1) t ON true
+         ORDER BY b.service, b.breaker LIMIT 1000",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| BreakerView {
+            last_transition: match (r.11, r.12, r.13) {
+                (Some(from_state), Some(to_state), Some(at)) => Some(TransitionView {
+                    at,
+                    service: r.0.clone(),
+                    breaker: r.1.clone(),
+                    from_state: BreakerState::from_db(&from_state),
+                    to_state: BreakerState::from_db(&to_state),
+                }),
+                _ => None,
+            },
+            service: r.0,
+            breaker: r.1,
+            state: BreakerState::from_db(&r.2),
+            state_at: r.3,
+            failure_rate: r.4,
+            slow_call_rate: r.5,
+            calls: r.6,
+            failures: r.7,
+            slow_calls: r.8,
+            not_permitted: r.9,
+            metrics_at: r.10,
+        })
+        .collect())
+}
+
 /// `text%` with `text` taken literally: a LIKE prefix pattern.
 pub fn like_prefix(text: &str) -> String {
     super::like_escape(text) + "%"
@@ -350,61 +420,7 @@ impl ConsoleApi for PgConsole {
 
     async fn breakers(&self, range: Range) -> Result<BreakersData, OpsError> {
         let (from, to) = window(range);
-        type Row = (
-            String,
-            String,
-            String,
-            DateTime<Utc>,
-            Option<f64>,
-            Option<f64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<DateTime<Utc>>,
-            Option<String>,
-            Option<String>,
-            Option<DateTime<Utc>>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT b.service, b.breaker, b.state, b.state_at, b.failure_rate, b.slow_call_rate,
-                    b.calls, b.failures, b.slow_calls, b.not_permitted, b.metrics_at,
-                    t.from_state, t.to_state, t.at
-             FROM breakers b
-             LEFT JOIN LATERAL (
-                SELECT from_state, to_state, at FROM breaker_transitions t
-                WHERE t.service = b.service AND t.breaker = b.breaker
-                ORDER BY at DESC, id DESC LIMIT 1) t ON true
-             ORDER BY b.service, b.breaker LIMIT 1000",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let breakers = rows
-            .into_iter()
-            .map(|r| BreakerView {
-                last_transition: match (r.11, r.12, r.13) {
-                    (Some(from_state), Some(to_state), Some(at)) => Some(TransitionView {
-                        at,
-                        service: r.0.clone(),
-                        breaker: r.1.clone(),
-                        from_state: BreakerState::from_db(&from_state),
-                        to_state: BreakerState::from_db(&to_state),
-                    }),
-                    _ => None,
-                },
-                service: r.0,
-                breaker: r.1,
-                state: BreakerState::from_db(&r.2),
-                state_at: r.3,
-                failure_rate: r.4,
-                slow_call_rate: r.5,
-                calls: r.6,
-                failures: r.7,
-                slow_calls: r.8,
-                not_permitted: r.9,
-                metrics_at: r.10,
-            })
-            .collect();
+        let breakers = breaker_views(&self.pool).await?;
         let (transitions, dlq_inflow) = tokio::try_join!(
             self.transitions(from, to),
             self.dlq_inflow(from, to, range.bucket_secs())
