@@ -5,7 +5,8 @@
 //! - **counted as things happen** (one process-wide [`Metrics`], see [`global`]): ingested
 //!   records by topic and kind, quarantined records by reason class, ingest batch latency,
 //!   replayed messages by outcome, HTTP request latency by route, open push connections;
-//! - **read at scrape time** from the read model ([`refresh`]): ingest lag per partition
+//! - **set at scrape time** ([`set_figures`]) from what the read model reports
+//!   (`read_model::scrape`; this module imports neither it nor ingest): ingest lag per partition
 //!   (stored position against the broker's high watermark), breaker states (one gauge per
 //!   state, 1 for the current one), replay jobs by status and what running jobs still
 //!   have to send.
