@@ -103,12 +103,8 @@ pub enum Command {
     PageBench {
         #[command(flatten)]
         db: Db,
-        #[arg(long, default_value = "http://127.0.0.1:3000")]
-        base: String,
-        #[arg(long, default_value = "bench")]
-        user: String,
-        #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
-        password: String,
+        #[command(flatten)]
+        console: SignIn,
         /// Requests per page.
         #[arg(long, default_value_t = 100)]
         samples: usize,
@@ -116,12 +112,8 @@ pub enum Command {
     /// Time event produced -> pushed to an open page (`/api/live`) under load, against a
     /// running console with ingest and its broker (`KAFKA_BROKERS`).
     PushBench {
-        #[arg(long, default_value = "http://127.0.0.1:3000")]
-        base: String,
-        #[arg(long, default_value = "bench")]
-        user: String,
-        #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
-        password: String,
+        #[command(flatten)]
+        console: SignIn,
         /// Background load, records per second (the realistic mix).
         #[arg(long, default_value_t = 5000)]
         rate: u32,
@@ -132,6 +124,18 @@ pub enum Command {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+}
+
+/// A running console and the user a benchmark signs in as.
+#[derive(clap::Args)]
+pub struct SignIn {
+    /// The console's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    base: String,
+    #[arg(long, default_value = "bench")]
+    user: String,
+    #[arg(long, env = "SWITCHYARD_BENCH_PASSWORD")]
+    password: String,
 }
 
 /// Runs one tool to its end.
@@ -202,9 +206,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::PageBench {
             db,
-            base,
-            user,
-            password,
+            console:
+                SignIn {
+                    base,
+                    user,
+                    password,
+                },
             samples,
         } => {
             let pool = switchyard::db::connect(&db.database_url).await?;
@@ -217,9 +224,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::page_bench::run(&pool, args).await
         }
         Command::PushBench {
-            base,
-            user,
-            password,
+            console:
+                SignIn {
+                    base,
+                    user,
+                    password,
+                },
             rate,
             secs,
             server_pid,
