@@ -23,7 +23,7 @@ after(async () => {
 });
 
 function produceRaw(topic, value) {
-  execFileSync(process.env.SWITCHYARD_BIN, ['produce', '--raw', value, '--topic', topic], { env: system.env });
+  execFileSync(process.env.SWITCHYARD_FLEET_BIN, ['produce', '--raw', value, '--topic', topic], { env: system.env });
 }
 
 function completedEvent(orderId, extra = {}) {

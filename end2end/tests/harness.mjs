@@ -2,7 +2,8 @@
 // a Nisshi broker, the switchyard server) and a headless Chromium, and stops them after.
 //
 // Inputs (set by `make e2e`): DATABASE_URL (a server where we may create databases),
-// SWITCHYARD_BIN (the server binary), SWITCHYARD_SITE_ROOT (the built site), NISSHI_BIN.
+// SWITCHYARD_BIN (the console), SWITCHYARD_FLEET_BIN (the fleet: traffic), SWITCHYARD_TOOLS_BIN
+// (the tools: seeding), SWITCHYARD_SITE_ROOT (the built site), NISSHI_BIN.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { connect, createServer } from 'node:net';

@@ -13,7 +13,7 @@ let b;
 
 before(async () => {
   system = await startSystem();
-  execFileSync(process.env.SWITCHYARD_BIN, ['seed', '--orders', '400', '--hours', '1'],
+  execFileSync(process.env.SWITCHYARD_TOOLS_BIN, ['seed', '--orders', '400', '--hours', '1'],
     { env: system.env, stdio: ['ignore', 'ignore', 'inherit'] });
   b = await openBrowser();
   await login(b.page, system.base, 'vera', '/');
