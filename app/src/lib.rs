@@ -10,8 +10,10 @@
 //! assistant sidebar — are compiled into the wasm bundle, and they get their data as
 //! serializable props.
 //!
-//! This crate holds no SQL and no Kafka: server functions reach the read model through the
-//! [`api::OpsApi`] trait, which the `switchyard` server implements and provides as context.
+//! This crate holds no SQL and no Kafka: server functions reach the server through the five
+//! contracts ([`ops`], [`console`], [`admin`], [`dlq`], [`assistant`]; each a `model`, a
+//! `contract` trait the `switchyard` server implements and provides as context, and, where
+//! it has them, `server_fns`). The states their DTOs carry are in [`states`].
 
 pub mod admin;
 pub mod assistant;

@@ -60,7 +60,7 @@ export async function login(page, base, name, next = '/orders') {
 
 /**
  * The whole system on free ports. `stop()` tears it down. `fleet`: arguments for a
- * `switchyard fleet` process run beside the console (the order saga services), e.g.
+ * `switchyard-fleet run` process run beside the console (the order saga services), e.g.
  * `['--mode', 'choreographed', '--rate', '3']`.
  */
 export async function startSystem({ fleet } = {}) {

@@ -1,7 +1,7 @@
 // The console pages in a real browser: overview (KPIs, server-drawn charts, range links,
 // a pushed order in the live ticker), breakers, orders filters and keyset pages, and an
 // order's detail (compensation on the timeline, time travel to an earlier version).
-// The read model is seeded with `switchyard seed` (orders SEED-00000001…, every tenth
+// The read model is seeded with `switchyard-tools seed` (orders SEED-00000001…, every tenth
 // from 7 failing at payment and compensated).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

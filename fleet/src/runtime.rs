@@ -1,4 +1,4 @@
-//! One fleet process: which services it runs (`switchyard fleet --service …`), in which saga
+//! One fleet process: which services it runs (`switchyard-fleet run --service …`), in which saga
 //! style (`--mode`), and what every process does whatever it runs — read the faults from
 //! the `faults` table, and publish the breaker transitions and `breaker.metrics` of the
 //! dependencies it owns.

@@ -1,5 +1,5 @@
 //! The fleet as separate processes, one per service or group of services
-//! (`switchyard fleet --service …`), talking only through Kafka. Orders complete end to end;
+//! (`switchyard-fleet run --service …`), talking only through Kafka. Orders complete end to end;
 //! the payment service runs as two processes sharing its consumer group, one of which is
 //! killed (-9) mid-run and restarted: every order still ends completed or compensated
 //! exactly once, and nobody is charged twice — neither in the payment service's records

@@ -1,7 +1,7 @@
-//! `switchyard ingest-bench`: how fast the whole ingest pipeline runs here, next to the
+//! `switchyard-tools ingest-bench`: how fast the whole ingest pipeline runs here, next to the
 //! physical limit measured in the same run.
 //!
-//! 1. Produces N records of the synthetic mix ([`crate::fleet::synthetic`]) to the broker.
+//! 1. Produces N records of the synthetic mix ([`crate::synthetic`]) to the broker.
 //! 2. Times the real pipeline (consume → decode → one transaction per batch with all
 //!    projections) draining that backlog into a fresh database.
 //! 3. Times a raw binary `COPY` of the same rows into the same tables of a fresh database

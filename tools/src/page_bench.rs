@@ -1,4 +1,4 @@
-//! `switchyard page-bench`: server time of the console pages, measured as a browser without
+//! `switchyard-tools page-bench`: server time of the console pages, measured as a browser without
 //! JavaScript sees it — a signed-in GET of the server-rendered page, timed to the last byte
 //! over loopback — against a running console (see BENCHMARKS.md, page latency).
 
@@ -75,7 +75,7 @@ pub async fn run(pool: &PgPool, args: PageBenchArgs) -> anyhow::Result<()> {
             .await?;
     }
     if ids.is_empty() {
-        bail!("no orders stored: run `switchyard seed` first");
+        bail!("no orders stored: run `switchyard-tools seed` first");
     }
     let customer: Option<String> =
         sqlx::query_scalar("SELECT customer_id FROM orders WHERE customer_id IS NOT NULL LIMIT 1")

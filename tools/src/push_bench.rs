@@ -1,4 +1,4 @@
-//! `switchyard push-bench`: how long an event takes from being produced to being pushed to
+//! `switchyard-tools push-bench`: how long an event takes from being produced to being pushed to
 //! an open page, under load — issue 8's "event produced → visible on an open page".
 //!
 //! Against a running console (with ingest) and its broker: signs in, opens the same

@@ -1,4 +1,4 @@
-//! `switchyard replay-bench`: how fast a replay job sends, and proof that it sent each
+//! `switchyard-tools replay-bench`: how fast a replay job sends, and proof that it sent each
 //! dead letter exactly once.
 //!
 //! 1. Stores N dead letters for a fresh topic in a fresh database.

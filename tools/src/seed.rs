@@ -1,4 +1,4 @@
-//! `switchyard seed`: fills the read model with a large, realistic history for the page
+//! `switchyard-tools seed`: fills the read model with a large, realistic history for the page
 //! benchmark, in set-based SQL (no Kafka): orders whose events follow the saga (about one
 //! in ten fails at payment and is compensated), their saga steps, per-minute rollups, dead
 //! letters, and breakers with transitions.
