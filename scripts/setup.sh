@@ -33,7 +33,10 @@ apt_ensure() {
 }
 
 setup_build() {
-  apt_ensure build-essential pkg-config zlib1g-dev postgresql curl
+  # libssl-dev and libcurl4-openssl-dev: librdkafka is built with TLS, SASL/SCRAM and
+  # OAUTHBEARER/OIDC (rdkafka's `ssl` and `curl` features) so the console reaches secured
+  # clusters; openssl makes the test certificates.
+  apt_ensure build-essential pkg-config zlib1g-dev postgresql curl libssl-dev libcurl4-openssl-dev openssl
   if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
     log "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown

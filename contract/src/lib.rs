@@ -2,6 +2,8 @@
 //! Kafka, and nothing else — so each side can depend on it without depending on the other.
 //!
 //! - [`topics`]: topic names (one per event type, dead-letter topics beside them);
+//! - [`topic_selection`]: which topics a console reads, by name or pattern, and every
+//!   ecosystem's dead-letter naming conventions;
 //! - [`envelope`]: the JSON envelope and the headers that mirror its routing fields;
 //! - [`trace_context`]: W3C `traceparent` in Kafka headers;
 //! - [`kafka`]: how every Switchyard client connects (client settings, the producer,
@@ -15,6 +17,7 @@ pub mod envelope;
 pub mod kafka;
 pub mod process;
 pub mod publish;
+pub mod topic_selection;
 pub mod topics;
 pub mod trace_context;
 

@@ -34,15 +34,23 @@ pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("warn,switchyard=info,switchyard_app=info,switchyard_fleet=info,switchyard_tools=info,switchyard_contract=info")
     });
-    let registry = tracing_subscriber::registry().with(filter);
+    // librdkafka's own lines go to the diagnosis layer, which says once what they mean;
+    // the readable or JSON output leaves them out (see `kafka::diagnosis`).
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(crate::kafka::diagnosis::KafkaLogLayer::new());
+    let quiet = crate::kafka::diagnosis::WithoutLibrdkafka::from_env;
     let _ = match format {
-        LogFormat::Pretty => registry.with(fmt::layer().with_target(false)).try_init(),
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_target(false).with_filter(quiet()))
+            .try_init(),
         LogFormat::Json => registry
             .with(
                 fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(false),
+                    .with_current_span(false)
+                    .with_filter(quiet()),
             )
             .try_init(),
     };

@@ -86,8 +86,11 @@ async fn main() -> anyhow::Result<()> {
             chaos,
         } => {
             let services = Service::parse_list(&services)?;
-            let (brokers, _embedded) =
-                kafka::brokers_or_embedded(common.kafka_brokers.as_deref()).await?;
+            let (brokers, _embedded) = kafka::brokers_or_embedded(
+                common.kafka_brokers.as_deref(),
+                Some(kafka::topics::Creation::default()),
+            )
+            .await?;
             let run = RunOptions {
                 rate,
                 chaos,

@@ -76,6 +76,93 @@ pub struct IngestConfig {
     /// partitions: lets PostgreSQL use more than one core for ingest.
     #[arg(long, env = "SWITCHYARD_INGEST_LANES", default_value_t = 2)]
     pub lanes: usize,
+
+    /// Topics holding events: names and `^regular expressions`, comma-separated; the entry
+    /// `contract` stands for the fleet's event topics (the default).
+    #[arg(
+        long,
+        env = "SWITCHYARD_TOPICS",
+        value_delimiter = ',',
+        default_value = "contract"
+    )]
+    pub topics: Vec<String>,
+
+    /// Topics holding dead letters: names and `^regular expressions`, comma-separated; the
+    /// entry `default` stands for every ecosystem's naming convention (`.dlq`, `-dlq`,
+    /// `_dlq`, `.DLT`, `-dlt`, `error.<t>.<g>`, `dead-letter-topic-<t>`, `dlq-<name>`).
+    /// A record whose headers name an original topic is a dead letter on any topic.
+    #[arg(
+        long,
+        env = "SWITCHYARD_DEAD_LETTER_TOPICS",
+        value_delimiter = ',',
+        default_value = "default"
+    )]
+    pub dead_letter_topics: Vec<String>,
+
+    /// How often, in milliseconds, the list of topics is refreshed: a topic created while
+    /// the console runs is read within this time when a pattern matches it.
+    #[arg(long, env = "SWITCHYARD_TOPIC_REFRESH_MS", default_value_t = 10_000)]
+    pub topic_refresh_ms: u32,
+
+    /// Create the fleet's contract topics when they are missing. Off by default: the console
+    /// never creates topics on a cluster it did not create unless told to.
+    #[arg(long, env = "SWITCHYARD_CREATE_TOPICS", default_value_t = false)]
+    pub create_topics: bool,
+
+    /// Partitions of each topic the console creates (with `SWITCHYARD_CREATE_TOPICS`).
+    #[arg(long, env = "SWITCHYARD_TOPIC_PARTITIONS", default_value_t = switchyard_contract::kafka::topics::DEFAULT_PARTITIONS)]
+    pub topic_partitions: i32,
+
+    /// Replication factor of each topic the console creates.
+    #[arg(long, env = "SWITCHYARD_TOPIC_REPLICATION", default_value_t = 1)]
+    pub topic_replication: i32,
+}
+
+impl IngestConfig {
+    /// How topics are created, if the console may create them.
+    pub fn topic_creation(&self) -> Option<switchyard_contract::kafka::topics::Creation> {
+        self.create_topics
+            .then_some(switchyard_contract::kafka::topics::Creation {
+                partitions: self.topic_partitions,
+                replication: self.topic_replication,
+            })
+    }
+
+    /// The topics to read, from the two lists (with their `contract` and `default` entries
+    /// expanded).
+    pub fn topic_lists(&self) -> anyhow::Result<crate::ingest::consumer::Topics> {
+        use switchyard_contract::topic_selection::{TopicSelection, DEFAULT_DEAD_LETTER_PATTERNS};
+        let expand = |list: &[String], word: &str, with: Vec<String>| -> Vec<String> {
+            list.iter()
+                .flat_map(|e| {
+                    if e.trim() == word {
+                        with.clone()
+                    } else {
+                        vec![e.clone()]
+                    }
+                })
+                .collect()
+        };
+        let contract: Vec<String> = switchyard_contract::event_types()
+            .map(str::to_string)
+            .collect();
+        let defaults: Vec<String> = DEFAULT_DEAD_LETTER_PATTERNS
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let topics = crate::ingest::consumer::Topics {
+            events: TopicSelection::parse(&expand(&self.topics, "contract", contract))?,
+            dead_letters: TopicSelection::parse(&expand(
+                &self.dead_letter_topics,
+                "default",
+                defaults,
+            ))?,
+        };
+        if topics.events.is_empty() && topics.dead_letters.is_empty() {
+            anyhow::bail!("SWITCHYARD_TOPICS and SWITCHYARD_DEAD_LETTER_TOPICS are both empty: nothing to read");
+        }
+        Ok(topics)
+    }
 }
 
 /// Dead-letter replay settings (the console's job runner and replay commands).

@@ -11,11 +11,8 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use std::time::Duration;
 use switchyard::ingest::consumer::run;
-use switchyard::replay::job;
 use switchyard::replay::query;
 use switchyard::replay::runner::Runner;
-use switchyard_app::dlq::ReplayScope;
-use switchyard_app::ops::DeadLetterFilter;
 use switchyard_app::states::{DeadLetterStatus, JobStatus, ReplayStatus};
 use tokio::sync::watch;
 
@@ -161,23 +158,7 @@ async fn every_dialect_goes_back_to_its_original_topic() {
     );
 
     // One job over everything pending.
-    let j = job::start(
-        &db.pool,
-        &actor("alice"),
-        &request(
-            ReplayScope::Filter {
-                filter: DeadLetterFilter::default(),
-            },
-            0,
-        ),
-        3,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        finished(&db, j, Duration::from_secs(30)).await,
-        JobStatus::Completed
-    );
+    assert_eq!(replay_everything(&db).await, JobStatus::Completed);
     for (_, key, _, value, target) in &cases {
         let landed = replays_on(&broker, target);
         assert_eq!(landed.len(), 1, "{key} on {target}: {landed:?}");

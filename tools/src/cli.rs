@@ -154,7 +154,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             latency_rate,
             latency_secs,
         } => {
-            let (brokers, _embedded) = kafka::brokers_or_embedded(configured).await?;
+            let (brokers, _embedded) =
+                kafka::brokers_or_embedded(configured, Some(kafka::topics::Creation::default()))
+                    .await?;
             crate::ingest_bench::run(crate::ingest_bench::BenchArgs {
                 admin_url: db.database_url,
                 brokers,
@@ -173,7 +175,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             batch,
             topic,
         } => {
-            let (brokers, _embedded) = kafka::brokers_or_embedded(configured).await?;
+            let (brokers, _embedded) =
+                kafka::brokers_or_embedded(configured, Some(kafka::topics::Creation::default()))
+                    .await?;
             crate::replay_bench::run(&db.database_url, &brokers, records, batch, topic).await
         }
         Command::AssistantEval {

@@ -16,7 +16,8 @@ pub async fn run(
     rate: f64,
     serve_args: ServeArgs,
 ) -> anyhow::Result<()> {
-    let (brokers, _embedded) = kafka::brokers_or_embedded(kafka_brokers).await?;
+    let (brokers, _embedded) =
+        kafka::brokers_or_embedded(kafka_brokers, Some(kafka::topics::Creation::default())).await?;
     let fleet = {
         let (url, brokers) = (serve_args.db.database_url.clone(), brokers.clone());
         let run = RunOptions {

@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use std::time::{Duration, Instant};
 use switchyard::db;
 use switchyard::ingest::batch::{batch_of, lane_of};
-use switchyard::ingest::consumer::{self, IngestSettings};
+use switchyard::ingest::consumer::{self, IngestSettings, Topics};
 use switchyard::ingest::copy_binary::CopyRows;
 use switchyard::ingest::decode::{EventRow, RawRecord};
 use switchyard::ingest::writer::{copy_in, events_copy, EVENTS_COPY};
@@ -89,7 +89,8 @@ fn settings(args: &BenchArgs, url: &str, group: &str) -> IngestSettings {
         brokers: args.brokers.clone(),
         database_url: url.to_string(),
         group_id: group.to_string(),
-        topics: contract::all_topics(),
+        topics: Topics::contract(),
+        metadata_refresh_ms: 10_000,
         batch_max: args.batch_max,
         batch_wait: args.batch_wait,
         session_timeout_ms: 6000,
@@ -99,7 +100,7 @@ fn settings(args: &BenchArgs, url: &str, group: &str) -> IngestSettings {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let topics = contract::all_topics();
-    kafka::topics::ensure(&args.brokers, &topics, kafka::topics::DEFAULT_PARTITIONS).await?;
+    kafka::topics::ensure(&args.brokers, &topics, kafka::topics::Creation::default()).await?;
     let producer = kafka::producer(&args.brokers)?;
     let (url, name, pool) = db::create_scratch(&args.admin_url, "sy_bench").await?;
     let group = format!("bench-{name}");
@@ -269,7 +270,7 @@ async fn copy_rows(pool: &PgPool, records: &[Record], streams: usize) -> anyhow:
         .enumerate()
         .map(|(i, r)| r.raw(i as i32 % kafka::topics::DEFAULT_PARTITIONS, i as i64))
         .collect();
-    let batch = batch_of(&raws);
+    let batch = batch_of(&raws, &Topics::contract().dead_letters);
     let mut bodies: Vec<Vec<(&str, CopyRows)>> = Vec::new();
     for lane in 0..streams {
         let mine = |topic: &str, p: i32| lane_of(topic, p, streams) == lane;

@@ -38,7 +38,12 @@ pub async fn run(
         None => {
             let t = format!("bench.replay.{suffix}");
             let b = format!("bench.produce.{suffix}");
-            kafka::topics::ensure(brokers, &[t.clone(), b.clone()], 3).await?;
+            kafka::topics::ensure(
+                brokers,
+                &[t.clone(), b.clone()],
+                kafka::topics::Creation::with_partitions(3),
+            )
+            .await?;
             (t, b)
         }
     };

@@ -288,6 +288,7 @@ impl Synthetic {
 mod tests {
     use super::*;
     use switchyard::ingest::decode::{decode, Decoded};
+    use switchyard_contract::topic_selection::TopicSelection;
 
     #[test]
     fn the_mix_decodes_as_intended() {
@@ -295,7 +296,7 @@ mod tests {
         let (mut events, mut dead, mut bad) = (0, 0, 0);
         for (i, r) in records.iter().enumerate() {
             let raw = r.raw(0, i as i64);
-            match decode(&raw) {
+            match decode(&raw, &TopicSelection::default_dead_letters()) {
                 Decoded::Event(_) => events += 1,
                 Decoded::DeadLetter(_) => dead += 1,
                 Decoded::Quarantine(_) => bad += 1,

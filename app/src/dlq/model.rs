@@ -50,7 +50,10 @@ pub struct DeadLetterGroup {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetterGroups {
+    /// By original topic (where a replay sends them).
     pub by_topic: Vec<DeadLetterGroup>,
+    /// By the dead-letter topic they sit on.
+    pub by_dlq_topic: Vec<DeadLetterGroup>,
     pub by_error: Vec<DeadLetterGroup>,
 }
 
@@ -132,6 +135,9 @@ pub struct DeadLetterDetail {
     pub offset: i64,
     pub original_partition: Option<i32>,
     pub original_offset: Option<i64>,
+    /// How the original topic was found when no header names it (from the topic's name,
+    /// by which convention; or unknown). `None`: a header names it.
+    pub origin_note: Option<String>,
     pub exception_type: Option<String>,
     pub exception_message: Option<String>,
     pub attempts: Option<i32>,

@@ -63,7 +63,8 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
         </header>
         <dl class="facts">
             <dt>"Sits on"</dt><dd class="mono">{format!("{}/{}@{}", it.dlq_topic, d.partition, d.offset)}</dd>
-            <dt>"Original topic"</dt><dd>{it.original_topic.clone()}</dd>
+            <dt>"Original topic"</dt><dd>{it.original_topic.clone()}
+                {d.origin_note.clone().map(|n| view! { <div class="muted" data-testid="origin-note">{n}</div> })}</dd>
             <dt>"Original position"</dt><dd>{pos(d.original_partition, d.original_offset)}</dd>
             <dt>"Dialect"</dt><dd>{it.dialect.clone()}</dd>
             <dt>"Failed at"</dt><dd class="mono">{it.failed_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()}</dd>

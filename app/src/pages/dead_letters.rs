@@ -126,16 +126,27 @@ fn Groups(g: DeadLetterGroups) -> impl IntoView {
                 <h2>{title}</h2>
                 <table class="grid compact" data-testid=format!("groups-{field}")>
                     <thead><tr>
-                        <th scope="col">{if field == "topic" { "Original topic" } else { "Error" }}</th>
+                        <th scope="col">{match field {
+                            "topic" => "Original topic",
+                            "dlq_topic" => "Dead-letter topic",
+                            _ => "Error",
+                        }}</th>
                         <th scope="col" class="num">"Count"</th><th scope="col" class="num">"Pending"</th>
                         <th scope="col">"First seen"</th><th scope="col">"Last seen"</th>
                     </tr></thead>
                     <tbody>
                         {rows.into_iter().map(|r| {
-                            let href = format!("/dead-letters?{field}={}", percent_encode(&r.label));
+                            // The list filters by original topic and error; a dead-letter
+                            // topic's row is a count only.
+                            let label = if field == "dlq_topic" {
+                                view! { <span class="mono">{r.label}</span> }.into_any()
+                            } else {
+                                let href = format!("/dead-letters?{field}={}", percent_encode(&r.label));
+                                view! { <a href=href>{r.label}</a> }.into_any()
+                            };
                             view! {
                                 <tr>
-                                    <td class="label"><a href=href>{r.label}</a></td>
+                                    <td class="label">{label}</td>
                                     <td class="num">{r.count}</td>
                                     <td class="num">{r.pending}</td>
                                     <td class="mono">{r.first_seen.format("%m-%d %H:%M:%S").to_string()}</td>
@@ -154,6 +165,7 @@ fn Groups(g: DeadLetterGroups) -> impl IntoView {
     view! {
         <div class="groups">
             {table("By original topic", "topic", g.by_topic)}
+            {table("By dead-letter topic", "dlq_topic", g.by_dlq_topic)}
             {table("By error", "error", g.by_error)}
         </div>
     }

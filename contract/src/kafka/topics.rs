@@ -1,5 +1,7 @@
-//! Creates the contract's topics when they are missing. Some brokers (Nisshi) never
-//! auto-create topics, so the console and the fleet ensure them at start.
+//! Creates the contract's topics when they are missing, for whoever is allowed to: the
+//! fleet, the demo and the tools always; the console only when `SWITCHYARD_CREATE_TOPICS`
+//! says so (a console pointed at a team's cluster must not create topics there). Some
+//! brokers (Nisshi) never auto-create topics.
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -13,9 +15,34 @@ use std::time::Duration;
 /// evenly too.
 pub const DEFAULT_PARTITIONS: i32 = 4;
 
+/// How topics are created: partitions and replication factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Creation {
+    pub partitions: i32,
+    pub replication: i32,
+}
+
+impl Creation {
+    pub fn with_partitions(partitions: i32) -> Creation {
+        Creation {
+            partitions,
+            ..Creation::default()
+        }
+    }
+}
+
+impl Default for Creation {
+    fn default() -> Self {
+        Creation {
+            partitions: DEFAULT_PARTITIONS,
+            replication: 1,
+        }
+    }
+}
+
 /// Creates each topic that does not exist yet; existing topics are left as they are.
 /// When all exist, no admin request is made (brokers without admin APIs are fine then).
-pub async fn ensure(brokers: &str, topics: &[String], partitions: i32) -> anyhow::Result<()> {
+pub async fn ensure(brokers: &str, topics: &[String], creation: Creation) -> anyhow::Result<()> {
     let missing = {
         let (brokers, topics) = (brokers.to_string(), topics.to_vec());
         tokio::task::spawn_blocking(move || missing_topics(&brokers, &topics)).await??
@@ -27,7 +54,13 @@ pub async fn ensure(brokers: &str, topics: &[String], partitions: i32) -> anyhow
     let admin: AdminClient<DefaultClientContext> = super::client_config(brokers).create()?;
     let new: Vec<NewTopic> = missing
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .map(|t| {
+            NewTopic::new(
+                t,
+                creation.partitions,
+                TopicReplication::Fixed(creation.replication),
+            )
+        })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin.create_topics(&new, &opts).await?;

@@ -4,8 +4,8 @@
 use crate::config::{Db, IngestConfig};
 use crate::ingest::consumer::{self, IngestSettings};
 use std::time::Duration;
+use switchyard_contract::kafka;
 use switchyard_contract::process::{self, Common};
-use switchyard_contract::{all_topics, kafka};
 
 #[derive(clap::Args)]
 pub struct IngestArgs {
@@ -17,21 +17,27 @@ pub struct IngestArgs {
 
 pub async fn run(common: &Common, args: IngestArgs) -> anyhow::Result<()> {
     let pool = crate::db::connect(&args.db.database_url).await?;
-    let (brokers, _embedded) = kafka::brokers_or_embedded(common.kafka_brokers.as_deref()).await?;
-    let settings = settings(&brokers, &args.db, &args.ingest);
+    args.ingest.topic_lists()?; // a bad pattern is said before connecting anywhere
+    let (brokers, _embedded) = kafka::brokers_or_embedded(
+        common.kafka_brokers.as_deref(),
+        args.ingest.topic_creation(),
+    )
+    .await?;
+    let settings = settings(&brokers, &args.db, &args.ingest)?;
     consumer::run(pool, settings, process::stop_on_signal()).await
 }
 
-/// The consumer's settings from configuration: every contract topic.
-pub fn settings(brokers: &str, db: &Db, ingest: &IngestConfig) -> IngestSettings {
-    IngestSettings {
+/// The consumer's settings from configuration.
+pub fn settings(brokers: &str, db: &Db, ingest: &IngestConfig) -> anyhow::Result<IngestSettings> {
+    Ok(IngestSettings {
         brokers: brokers.to_string(),
         database_url: db.database_url.clone(),
         group_id: ingest.group_id.clone(),
-        topics: all_topics(),
+        topics: ingest.topic_lists()?,
+        metadata_refresh_ms: ingest.topic_refresh_ms,
         batch_max: ingest.batch_max.max(1),
         batch_wait: Duration::from_millis(ingest.batch_wait_ms),
         session_timeout_ms: ingest.session_timeout_ms,
         lanes: ingest.lanes.max(1),
-    }
+    })
 }

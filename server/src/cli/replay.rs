@@ -19,15 +19,13 @@ pub struct ReplayArgs {
 }
 
 pub async fn run(common: &Common, args: ReplayArgs) -> anyhow::Result<()> {
-    let brokers = common
-        .kafka_brokers
-        .as_deref()
+    let brokers = kafka::configured_brokers(common.kafka_brokers.as_deref())?
         .ok_or_else(|| anyhow::anyhow!("replay needs KAFKA_BROKERS"))?;
     let pool = crate::db::connect(&args.db.database_url).await?;
     let outcome = crate::replay::replay_one(
         &pool,
-        &kafka::producer(brokers)?,
-        &crate::replay::watermarks::Watermarks::new(brokers)?,
+        &kafka::producer(&brokers)?,
+        &crate::replay::watermarks::Watermarks::new(&brokers)?,
         args.id,
         &crate::audit::Actor::cli(args.by),
         args.replay.max_replays,

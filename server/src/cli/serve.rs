@@ -36,7 +36,12 @@ pub struct ServeArgs {
 }
 
 pub async fn run(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
-    let (brokers, _embedded) = kafka::brokers_or_embedded(common.kafka_brokers.as_deref()).await?;
+    args.ingest.topic_lists()?; // a bad pattern is said before connecting anywhere
+    let (brokers, _embedded) = kafka::brokers_or_embedded(
+        common.kafka_brokers.as_deref(),
+        args.ingest.topic_creation(),
+    )
+    .await?;
     run_on(&brokers, args).await
 }
 
@@ -54,12 +59,9 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
     let pool = db::connect(&db.database_url).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
+    let ingest_settings = super::ingest::settings(brokers, &db, &ingest)?;
     let ingest_task = (!no_ingest).then(|| {
-        let (pool, settings, stop) = (
-            pool.clone(),
-            super::ingest::settings(brokers, &db, &ingest),
-            stop_rx.clone(),
-        );
+        let (pool, settings, stop) = (pool.clone(), ingest_settings.clone(), stop_rx.clone());
         tokio::spawn(async move {
             if let Err(e) = consumer::run(pool, settings, stop).await {
                 tracing::error!(error = %e, "ingest stopped with an error");

@@ -1,5 +1,6 @@
 //! `/healthz`: the process answers. `/readyz`: PostgreSQL and the Kafka broker answer too,
-//! so a load balancer sends traffic only to an instance that can serve it.
+//! so a load balancer sends traffic only to an instance that can serve it. When Kafka
+//! does not answer, the reason is the cause librdkafka named (`kafka::diagnosis`).
 
 use super::AppState;
 use axum::extract::State;
@@ -8,6 +9,7 @@ use axum::Json;
 use rdkafka::producer::Producer;
 use serde_json::{json, Value};
 use std::time::Duration;
+use switchyard_contract::kafka::diagnosis;
 
 pub async fn healthz() -> &'static str {
     "ok"
@@ -29,6 +31,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
+    // librdkafka's own error ("BrokerTransportFailure") does not say why; the cause its
+    // log named (a wrong password, an untrusted certificate) does.
+    let broker = match broker {
+        Ok(n) => {
+            diagnosis::clear_problem();
+            Ok(n)
+        }
+        Err(e) => Err(diagnosis::current_problem().unwrap_or(format!("Kafka: {e}"))),
+    };
     let ready = db.is_ok() && broker.is_ok();
     let body = json!({
         "ready": ready,

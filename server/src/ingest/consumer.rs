@@ -26,6 +26,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_contract::kafka::client_config;
+use switchyard_contract::topic_selection::TopicSelection;
 use tokio::sync::{mpsc, watch};
 
 #[derive(Clone, Debug)]
@@ -33,13 +34,50 @@ pub struct IngestSettings {
     pub brokers: String,
     pub database_url: String,
     pub group_id: String,
-    pub topics: Vec<String>,
+    /// Topics holding events, and topics holding dead letters (names and `^patterns`).
+    pub topics: Topics,
+    /// How often the topic list is refreshed: a new topic matching a pattern is read
+    /// within this many milliseconds.
+    pub metadata_refresh_ms: u32,
     pub batch_max: usize,
     pub batch_wait: Duration,
     pub session_timeout_ms: u32,
     /// Write stages running side by side, each with its own transaction and its own share
     /// of the partitions (see [`lane_of`]).
     pub lanes: usize,
+}
+
+/// Which topics ingest reads.
+#[derive(Clone, Debug)]
+pub struct Topics {
+    pub events: TopicSelection,
+    pub dead_letters: TopicSelection,
+}
+
+impl Topics {
+    /// The fleet's contract: its event topics and every convention's dead-letter topics.
+    pub fn contract() -> Topics {
+        Topics {
+            events: TopicSelection::contract_events(),
+            dead_letters: TopicSelection::default_dead_letters(),
+        }
+    }
+
+    /// What the consumer subscribes to: both lists, each entry once.
+    pub fn subscription(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        for e in self
+            .events
+            .entries()
+            .iter()
+            .chain(self.dead_letters.entries())
+        {
+            if !all.contains(e) {
+                all.push(e.clone());
+            }
+        }
+        all
+    }
 }
 
 /// Whether PostgreSQL refused the data itself (retrying the same rows cannot help):
@@ -56,6 +94,7 @@ fn is_data_error(e: &sqlx::Error) -> bool {
 async fn store(
     pool: &PgPool,
     group: &str,
+    dead_letters: &TopicSelection,
     records: &[RawRecord],
     batch: Batch,
     shutdown: &mut watch::Receiver<bool>,
@@ -69,8 +108,15 @@ async fn store(
                 // one bad record among n costs about 2·log2(n) transactions, not n.
                 let mut total = Outcome::default();
                 for half in records.chunks(records.len().div_ceil(2)) {
-                    let (_, o) =
-                        Box::pin(store(pool, group, half, batch_of(half), shutdown)).await?;
+                    let (_, o) = Box::pin(store(
+                        pool,
+                        group,
+                        dead_letters,
+                        half,
+                        batch_of(half, dead_letters),
+                        shutdown,
+                    ))
+                    .await?;
                     total.stored += o.stored;
                     total.dead_letters += o.dead_letters;
                     total.quarantined += o.quarantined;
@@ -81,7 +127,7 @@ async fn store(
             Err(e) if is_data_error(&e) => {
                 let rec = &records[0];
                 tracing::warn!(error = %e, topic = %rec.topic, offset = rec.offset, "record refused by the database; quarantined");
-                let mut q = batch_of(&[]);
+                let mut q = batch_of(&[], dead_letters);
                 q.positions = batch.positions.clone();
                 q.quarantined.push(QuarantineRow {
                     topic: rec.topic.clone(),
@@ -156,6 +202,11 @@ pub async fn run(
             settings.session_timeout_ms.to_string(),
         )
         .set("partition.assignment.strategy", "range")
+        // New topics matching a pattern are found at the next metadata refresh.
+        .set(
+            "topic.metadata.refresh.interval.ms",
+            settings.metadata_refresh_ms.to_string(),
+        )
         .create_with_context(PositionsContext::new(
             settings.database_url.clone(),
             settings.group_id.clone(),
@@ -164,9 +215,10 @@ pub async fn run(
         let signal = signal.clone();
         consumer.set_nonempty_callback(move || signal.notify());
     }
-    let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+    let subscription = settings.topics.subscription();
+    let topics: Vec<&str> = subscription.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
-    tracing::info!(group = %settings.group_id, topics = topics.len(), "ingest started");
+    tracing::info!(group = %settings.group_id, topics = ?subscription, "ingest started");
     let consumer = Arc::new(consumer);
 
     // Fetching and decoding the next batch overlaps writing this one; with several lanes,
@@ -181,6 +233,7 @@ pub async fn run(
         writers.push(tokio::spawn(write_stage(
             pool.clone(),
             settings.group_id.clone(),
+            settings.topics.dead_letters.clone(),
             consumer.clone(),
             rx,
             shutdown.clone(),
@@ -189,6 +242,7 @@ pub async fn run(
     let fetch_settings = fetch::Settings {
         batch_max: settings.batch_max,
         batch_wait: settings.batch_wait,
+        dead_letters: settings.topics.dead_letters.clone(),
     };
     // A thread of its own, not `spawn_blocking`: a runtime shutting down waits for its
     // blocking tasks, and would hang on a fetch stage whose caller never said stop.
@@ -226,6 +280,7 @@ pub async fn run(
 async fn write_stage(
     pool: PgPool,
     group: String,
+    dead_letters: TopicSelection,
     consumer: Arc<BaseConsumer<PositionsContext>>,
     mut rx: mpsc::Receiver<(Vec<RawRecord>, Batch)>,
     mut shutdown: watch::Receiver<bool>,
@@ -235,7 +290,8 @@ async fn write_stage(
     let mut last_log = Instant::now();
     while let Some((records, batch)) = rx.recv().await {
         let started = Instant::now();
-        let Some((batch, outcome)) = store(&pool, &group, &records, batch, &mut shutdown).await
+        let Some((batch, outcome)) =
+            store(&pool, &group, &dead_letters, &records, batch, &mut shutdown).await
         else {
             break;
         };
@@ -313,7 +369,11 @@ mod tests {
             brokers: "127.0.0.1:1".into(),
             database_url: "postgres://nobody@127.0.0.1:1/none".into(),
             group_id: "stop-test".into(),
-            topics: vec!["order.created".into()],
+            topics: Topics {
+                events: TopicSelection::parse(&["order.created"]).unwrap(),
+                dead_letters: TopicSelection::default_dead_letters(),
+            },
+            metadata_refresh_ms: 10_000,
             batch_max: 100,
             batch_wait: Duration::from_millis(20),
             session_timeout_ms: 6000,

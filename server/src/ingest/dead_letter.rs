@@ -7,7 +7,10 @@
 //! 4. Kafka Streams — `__streams.errors.*`;
 //! 5. SmallRye Reactive Messaging — `dead-letter-*`;
 //! 6. the seed's JSON body `{originalEvent, error}`;
-//! 7. nothing: the topic name minus `.dlq`.
+//! 7. nothing: the original topic from the dead-letter topic's name, by each ecosystem's
+//!    naming convention (`switchyard_contract::topic_selection`), and said so in
+//!    `origin_note`; when the name implies none either (Kafka Connect's `dlq-<connector>`),
+//!    the original topic is unknown and the dead letter is kept but never replayed.
 //!
 //! Pure and total: a dead letter is always kept; what could not be read is noted in
 //! `parse_note`, never a reason to drop it.
@@ -15,7 +18,7 @@
 use super::record::{headers_json, without_nul, RawRecord};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use switchyard_contract::DLQ_SUFFIX;
+use switchyard_contract::topic_selection::original_topic_from_name;
 
 /// Which convention a dead letter follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +137,9 @@ pub struct DeadLetterRow {
     pub order_id: Option<String>,
     /// What could not be read, if anything (shown and flagged in the UI).
     pub parse_note: Option<String>,
+    /// How the original topic was found when no header names it: from the topic's name
+    /// (which convention), or not at all. `None`: a header names it.
+    pub origin_note: Option<String>,
 }
 
 /// What a dead-letter header means in its dialect ("original offset", "exception
@@ -205,12 +211,25 @@ fn first_text(rec: &RawRecord, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| header(rec, n).and_then(text))
 }
 
+/// Whether a record's headers name an original topic in a known dialect: such a record
+/// is a dead letter whatever the topic it sits on is called.
+pub fn names_original_topic(rec: &RawRecord) -> bool {
+    HEADER_DIALECTS
+        .iter()
+        .any(|d| header(rec, d.topic).is_some())
+}
+
 pub fn decode_dead_letter(rec: &RawRecord) -> DeadLetterRow {
-    let fallback_topic = rec
-        .topic
-        .strip_suffix(DLQ_SUFFIX)
-        .unwrap_or(&rec.topic)
-        .to_string();
+    let (fallback_topic, fallback_note) = match original_topic_from_name(&rec.topic) {
+        Some((t, convention)) => (
+            t,
+            format!("original topic from the topic's name ({convention}): no header names it"),
+        ),
+        None => (
+            rec.topic.clone(),
+            "original topic unknown: no header names it and the topic's name implies none".into(),
+        ),
+    };
     let mut notes: Vec<String> = Vec::new();
     let mut row = DeadLetterRow {
         topic: rec.topic.clone(),
@@ -237,6 +256,7 @@ pub fn decode_dead_letter(rec: &RawRecord) -> DeadLetterRow {
         replay_value: rec.value.clone(),
         order_id: None,
         parse_note: None,
+        origin_note: None,
     };
 
     if let Some(d) = HEADER_DIALECTS
@@ -269,10 +289,13 @@ pub fn decode_dead_letter(rec: &RawRecord) -> DeadLetterRow {
         }
         row.exception_type = first_text(rec, d.exception_type);
         row.exception_message = first_text(rec, d.exception_message);
-    } else if let Some((original, error)) = seed_body(rec.value.as_deref()) {
-        row.dialect = Dialect::SeedJson;
-        row.replay_value = Some(original);
-        row.exception_message = error;
+    } else {
+        if let Some((original, error)) = seed_body(rec.value.as_deref()) {
+            row.dialect = Dialect::SeedJson;
+            row.replay_value = Some(original);
+            row.exception_message = error;
+        }
+        row.origin_note = Some(fallback_note);
     }
 
     if let Some(at) = header(rec, "x-failed-at").and_then(text) {
@@ -505,7 +528,16 @@ mod tests {
         assert_eq!(r.dialect, Dialect::Bare);
         assert_eq!(r.original_topic, "payment.completed");
         assert_eq!(r.parse_note.as_deref(), Some("value is not JSON"));
+        assert!(r.origin_note.unwrap().contains("<topic>.dlq"));
         assert_eq!(r.order_id, None);
+
+        // Kafka Connect without context headers: the name is a connector's, not a topic's.
+        let mut rec = dlq(&[], BODY);
+        rec.topic = "dlq-jdbc-sink".into();
+        let r = decode_dead_letter(&rec);
+        assert_eq!(r.original_topic, "dlq-jdbc-sink");
+        assert!(r.origin_note.unwrap().starts_with("original topic unknown"));
+        assert!(!names_original_topic(&rec));
 
         let r = decode_dead_letter(&dlq(
             &[

@@ -1,11 +1,12 @@
 //! Decoding one Kafka record into what the store keeps. Pure and total: every input
-//! becomes an [`EventRow`], a [`DeadLetterRow`] (any record on a `.dlq` topic, however
-//! broken) or a [`QuarantineRow`] with a reason — never a panic, never nothing.
+//! becomes an [`EventRow`], a [`DeadLetterRow`] (any record on a dead-letter topic, however
+//! broken, and any record whose headers name an original topic) or a [`QuarantineRow`]
+//! with a reason — never a panic, never nothing.
 //!
 //! Two JSON shapes are accepted: the contract's envelope, and the seed's older
 //! `{...fields, metadata: {timestamp, source, correlationId}}` (whose type is its topic).
 
-use super::dead_letter::{decode_dead_letter, DeadLetterRow};
+use super::dead_letter::{decode_dead_letter, names_original_topic, DeadLetterRow};
 use super::project::reads_data;
 use super::record::{has_nul, headers_json_without};
 pub use super::record::{headers_json, without_nul, EventRow, QuarantineRow, RawRecord};
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use switchyard_contract::topic_selection::TopicSelection;
 use switchyard_contract::{self as contract, Envelope};
 use uuid::Uuid;
 
@@ -27,8 +29,15 @@ pub enum Decoded {
     Quarantine(QuarantineRow),
 }
 
-pub fn decode(rec: &RawRecord) -> Decoded {
-    if rec.topic.ends_with(contract::DLQ_SUFFIX) {
+/// Decodes a record; `dead_letters` says which topics hold dead letters.
+pub fn decode(rec: &RawRecord, dead_letters: &TopicSelection) -> Decoded {
+    decode_on(rec, dead_letters.matches(&rec.topic))
+}
+
+/// Decodes a record on a topic already known to hold dead letters or not (a batch asks
+/// once per topic, not once per record).
+pub fn decode_on(rec: &RawRecord, dead_letter_topic: bool) -> Decoded {
+    if dead_letter_topic || names_original_topic(rec) {
         return Decoded::DeadLetter(decode_dead_letter(rec));
     }
     match decode_event(rec) {
@@ -231,6 +240,11 @@ fn from_seed(rec: &RawRecord, mut obj: Map<String, Value>) -> Result<EventRow, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decoding with the default dead-letter patterns.
+    fn decode(rec: &RawRecord) -> Decoded {
+        super::decode(rec, &TopicSelection::default_dead_letters())
+    }
     use serde_json::json;
 
     fn rec(topic: &str, value: &[u8]) -> RawRecord {
@@ -368,6 +382,10 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+
+    fn decode(rec: &RawRecord) -> Decoded {
+        super::decode(rec, &TopicSelection::default_dead_letters())
+    }
     use proptest::prelude::*;
 
     fn json_value() -> impl Strategy<Value = Value> {
@@ -461,13 +479,14 @@ mod properties {
         fn decode_is_total_and_rows_are_storable(rec in record()) {
             match decode(&rec) {
                 Decoded::Event(e) => {
-                    prop_assert!(!rec.topic.ends_with(switchyard_contract::DLQ_SUFFIX));
+                    prop_assert!(!TopicSelection::default_dead_letters().matches(&rec.topic));
                     prop_assert!(switchyard_contract::is_known_type(&e.event_type));
                     prop_assert!(!e.aggregate_id.is_empty() && !e.aggregate_id.contains('\0'));
                     prop_assert!(storable(&e.data) && storable(&e.headers));
                 }
                 Decoded::DeadLetter(d) => {
-                    prop_assert!(rec.topic.ends_with(switchyard_contract::DLQ_SUFFIX));
+                    prop_assert!(TopicSelection::default_dead_letters().matches(&rec.topic)
+                        || names_original_topic(&rec));
                     prop_assert_eq!(d.value, rec.value);
                     prop_assert!(storable(&d.headers));
                     for t in [&d.exception_message, &d.exception_type, &d.order_id].into_iter().flatten() {

@@ -65,6 +65,8 @@ struct Partition {
 pub(crate) struct Settings {
     pub batch_max: usize,
     pub batch_wait: Duration,
+    /// Which topics hold dead letters.
+    pub dead_letters: switchyard_contract::topic_selection::TopicSelection,
 }
 
 struct Fetcher {
@@ -251,7 +253,7 @@ pub(crate) fn run(
                 continue;
             }
             let w = Instant::now();
-            let batch = batch_of(&records);
+            let batch = batch_of(&records, &settings.dead_letters);
             t.decoding += w.elapsed().as_secs_f64();
             let w = Instant::now();
             let sent = lanes[lane].blocking_send((records, batch));

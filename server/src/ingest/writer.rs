@@ -398,11 +398,11 @@ async fn insert_dead_letters<'a>(
         "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers,
             dialect, original_topic, original_partition, original_offset, exception_type,
             exception_message, failed_at, attempts, replay_count, replay_id, replay_value, order_id,
-            parse_note)
+            parse_note, origin_note)
          SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::bytea[],
             $6::jsonb[], $7::text[], $8::text[], $9::int4[], $10::int8[], $11::text[], $12::text[],
             $13::timestamptz[], $14::int4[], $15::int4[], $16::text[], $17::bytea[], $18::text[],
-            $19::text[])
+            $19::text[], $20::text[])
          ON CONFLICT ON CONSTRAINT dead_letters_source_position DO NOTHING
          RETURNING id, topic, kafka_partition, kafka_offset",
     )
@@ -425,6 +425,7 @@ async fn insert_dead_letters<'a>(
     .bind(rows.iter().map(|r| r.replay_value.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.order_id.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.parse_note.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.origin_note.clone()).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
     Ok(keep_inserted(rows, &inserted(done)))

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use switchyard_app::states::{DeadLetterStatus, ReplayStatus};
-use switchyard_contract::DLQ_SUFFIX;
+use switchyard_contract::topic_selection::looks_like_dead_letter_topic;
 use uuid::Uuid;
 
 /// A dead letter claimed for sending: everything the producer needs.
@@ -87,9 +87,11 @@ pub async fn claim(
         // Exact: a status this build does not know is refused under its own name.
         let refused = match status.parse::<DeadLetterStatus>() {
             Ok(Replaying | Replayed) => Some(Refused::AlreadyReplayed),
-            Ok(Pending) if topic.ends_with(DLQ_SUFFIX) => Some(Refused::NotReplayable(format!(
-                "original topic {topic} is itself a dead-letter topic"
-            ))),
+            Ok(Pending) if looks_like_dead_letter_topic(&topic) => {
+                Some(Refused::NotReplayable(format!(
+                    "original topic {topic} is itself a dead-letter topic: no header names where it came from"
+                )))
+            }
             Ok(Pending) if count >= max_replays => {
                 to_park.push(id);
                 Some(Refused::Parked)

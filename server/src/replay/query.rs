@@ -47,6 +47,7 @@ async fn group_by(
 pub async fn groups(pool: &PgPool, f: &DeadLetterFilter) -> sqlx::Result<DeadLetterGroups> {
     Ok(DeadLetterGroups {
         by_topic: group_by(pool, f, "d.original_topic", 1000).await?,
+        by_dlq_topic: group_by(pool, f, "d.topic", 1000).await?,
         by_error: group_by(pool, f, ERROR_LABEL, MAX_ERROR_GROUPS).await?,
     })
 }
@@ -143,6 +144,7 @@ type DetailRow = (
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     serde_json::Value,
+    Option<String>,
     Option<i64>,
     Option<(String, String, DateTime<Utc>)>,
 );
@@ -175,7 +177,7 @@ pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDet
     let d: DetailRow = sqlx::query_as(
         "SELECT d.kafka_partition, d.kafka_offset, d.original_partition, d.original_offset,
                 d.exception_type, d.exception_message, d.attempts, d.raw_value, d.replay_value,
-                d.headers,
+                d.headers, d.origin_note,
                 (SELECT r.dead_letter_id FROM replays r WHERE r.replay_id =
                     CASE WHEN d.replay_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                          THEN d.replay_id::uuid END),
@@ -233,9 +235,10 @@ pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDet
         payload,
         replay_payload,
         headers: view::headers(&d.9),
+        origin_note: d.10,
         replays,
-        replayed_from: d.10,
-        discarded: d.11.map(|(by, reason, at)| Discarded { by, reason, at }),
+        replayed_from: d.11,
+        discarded: d.12.map(|(by, reason, at)| Discarded { by, reason, at }),
     }))
 }
 

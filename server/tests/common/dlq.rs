@@ -146,6 +146,24 @@ pub fn request(scope: ReplayScope, throttle: u32) -> JobRequest {
 }
 
 /// Waits until the job is no longer running; returns its final status.
+/// Starts one job replaying every pending dead letter (as alice) and waits for its end.
+pub async fn replay_everything(db: &TestDb) -> JobStatus {
+    let j = job::start(
+        &db.pool,
+        &actor("alice"),
+        &request(
+            ReplayScope::Filter {
+                filter: switchyard_app::ops::DeadLetterFilter::default(),
+            },
+            0,
+        ),
+        3,
+    )
+    .await
+    .unwrap();
+    finished(db, j, Duration::from_secs(30)).await
+}
+
 pub async fn finished(db: &TestDb, job: Uuid, timeout: Duration) -> JobStatus {
     let deadline = Instant::now() + timeout;
     loop {

@@ -66,7 +66,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn nisshi_bin() -> PathBuf {
+/// Where `scripts/setup.sh test` put Nisshi (or `NISSHI_BIN`).
+pub fn nisshi_bin() -> PathBuf {
     if let Ok(p) = std::env::var("NISSHI_BIN") {
         return p.into();
     }
@@ -132,20 +133,51 @@ async fn spawn_nisshi(port: u16, dir: Option<&PathBuf>) -> Child {
 
 impl Broker {
     pub async fn start() -> Broker {
-        if std::env::var("SWITCHYARD_TEST_BROKER").as_deref() == Ok("embedded") {
-            let e = switchyard_contract::kafka::embedded::EmbeddedBroker::start(
-                &switchyard_contract::all_topics(),
-                3,
-            )
-            .expect("embedded broker");
-            return Broker {
-                bootstrap: e.bootstrap_servers().to_string(),
-                child: None,
-                dir: None,
-                _embedded: Some(e),
-            };
+        if let Some(b) = Broker::embedded(&switchyard_contract::all_topics(), 3) {
+            return b;
         }
         Broker::started(None).await
+    }
+
+    /// The in-process mock broker, when `SWITCHYARD_TEST_BROKER=embedded` asks for it.
+    fn embedded(topics: &[String], partitions: i32) -> Option<Broker> {
+        if std::env::var("SWITCHYARD_TEST_BROKER").as_deref() != Ok("embedded") {
+            return None;
+        }
+        let e = switchyard_contract::kafka::embedded::EmbeddedBroker::start(topics, partitions)
+            .expect("embedded broker");
+        Some(Broker {
+            bootstrap: e.bootstrap_servers().to_string(),
+            child: None,
+            dir: None,
+            _embedded: Some(e),
+        })
+    }
+
+    /// A broker with no topics at all: a cluster the console did not create topics on.
+    pub async fn start_bare() -> Broker {
+        if let Some(b) = Broker::embedded(&[], 1) {
+            return b;
+        }
+        let port = free_port();
+        Broker {
+            bootstrap: format!("127.0.0.1:{port}"),
+            child: Some(spawn_nisshi(port, None).await),
+            dir: None,
+            _embedded: None,
+        }
+    }
+
+    /// Creates topics the way a team's own tooling would (not through the console).
+    pub async fn create_topics(&self, topics: &[&str], partitions: i32) {
+        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        switchyard_contract::kafka::topics::ensure(
+            &self.bootstrap,
+            &topics,
+            switchyard_contract::kafka::topics::Creation::with_partitions(partitions),
+        )
+        .await
+        .expect("create topics");
     }
 
     /// A broker whose log survives [`Broker::restart`] (SQLite storage in `dir`).
@@ -161,7 +193,7 @@ impl Broker {
         switchyard_contract::kafka::topics::ensure(
             &bootstrap,
             &switchyard_contract::all_topics(),
-            3,
+            switchyard_contract::kafka::topics::Creation::with_partitions(3),
         )
         .await
         .expect("create topics");
@@ -208,7 +240,8 @@ pub fn ingest_settings(
         brokers: broker.bootstrap.clone(),
         database_url: db.url.clone(),
         group_id: group.to_string(),
-        topics: switchyard_contract::all_topics(),
+        topics: switchyard::ingest::consumer::Topics::contract(),
+        metadata_refresh_ms: 1000,
         batch_max: 200,
         batch_wait: Duration::from_millis(10),
         session_timeout_ms: 6000,
