@@ -2,12 +2,14 @@
 //! [`auth::users`](crate::auth::users), the kill-switch through
 //! [`auth::settings`](crate::auth::settings), fleet faults through the fleet's fault
 //! interface (the view `fleet.fault_settings` and the function `fleet.set_fault`, when the
-//! fleet shares this database; never its tables), and the audit log with keyset paging.
+//! fleet shares this database; never its tables), what the console reads from Kafka
+//! ([`Sources`]), and the audit log with keyset paging.
 //! Every change writes its audit row in the same transaction as the change.
 
 use crate::audit::{self, Actor};
 use crate::auth::{settings, users};
 use crate::read_model::like_escape;
+use crate::read_model::sources::Sources;
 use serde_json::json;
 use sqlx::PgPool;
 use switchyard_app::admin::{AdminApi, AdminOverview, AuditFilter, AuditView, FaultView, UserView};
@@ -16,11 +18,23 @@ use switchyard_app::ops::OpsError;
 
 pub struct PgAdmin {
     pool: PgPool,
+    sources: Option<Sources>,
 }
 
 impl PgAdmin {
     pub fn new(pool: PgPool) -> Self {
-        PgAdmin { pool }
+        PgAdmin {
+            pool,
+            sources: None,
+        }
+    }
+
+    /// With the Kafka section: what the console reads and how it connects.
+    pub fn with_sources(pool: PgPool, sources: Sources) -> Self {
+        PgAdmin {
+            pool,
+            sources: Some(sources),
+        }
     }
 
     /// The fleet's faults through its fault interface (`fleet.fault_settings`), or `None`
@@ -75,6 +89,10 @@ impl AdminApi for PgAdmin {
             users,
             faults: self.faults().await?,
             writes_enabled: settings::writes_enabled(&self.pool).await?,
+            kafka: match &self.sources {
+                Some(s) => Some(s.view(&self.pool).await?),
+                None => None,
+            },
         })
     }
 

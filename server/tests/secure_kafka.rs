@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{eventually, free_port, nisshi_bin, switchyard, TestDb};
+use common::{add_user, eventually, free_port, nisshi_bin, switchyard, TestDb};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -454,15 +454,15 @@ async fn fails_clearly(bootstrap: &str, props: &[(String, String)], cause: &str)
     let dir = tempdir::Dir::new("fails");
     let db = TestDb::new().await;
     let port = free_port();
-    let log = dir.0.join("stderr.log");
+    let log = dir.0.join("console.log");
     let mut console = switchyard()
         .arg("serve")
         .env("DATABASE_URL", &db.url)
         .env("SWITCHYARD_ADDR", format!("127.0.0.1:{port}"))
         .env("KAFKA_BROKERS", bootstrap)
         .envs(console_env(&dir.0, props))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(std::fs::File::create(&log).unwrap()) // where the logs go
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -489,6 +489,24 @@ async fn fails_clearly(bootstrap: &str, props: &[(String, String)], cause: &str)
     tokio::time::sleep(Duration::from_secs(8)).await;
     let login = http.get(format!("{base}/login")).send().await.unwrap();
     assert_eq!(login.status(), 200, "pages keep serving");
+    // The admin page shows the connection, the properties with secrets masked, and the
+    // problem in the same words.
+    add_user(&db.url, "root", "admin", "admin-password-1");
+    let (admin, _) = common::Console::at(&base)
+        .login("root", "admin-password-1")
+        .await;
+    let page = admin
+        .get(format!("{base}/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-testid=\"kafka\""), "{page}");
+    assert!(page.contains(cause), "the admin page names the problem");
+    let protocol = &props[0].1;
+    assert!(page.contains(protocol.as_str()), "{protocol} shown");
     let _ = console.kill();
     let _ = console.wait();
     let text = std::fs::read_to_string(&log).unwrap();
@@ -496,7 +514,10 @@ async fn fails_clearly(bootstrap: &str, props: &[(String, String)], cause: &str)
     assert_eq!(naming.len(), 1, "one line naming {cause:?}:\n{text}");
     // No flood: librdkafka tried many times over these seconds; at most a couple of
     // other distinct lines about the Kafka client beside the cause.
-    let kafka_lines = text.lines().filter(|l| l.contains("Kafka")).count();
+    let kafka_lines = text
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().contains("kafka"))
+        .count();
     assert!(kafka_lines <= 3, "{kafka_lines} lines about Kafka:\n{text}");
     assert!(
         !text.contains("librdkafka:"),
@@ -508,6 +529,8 @@ async fn fails_clearly(bootstrap: &str, props: &[(String, String)], cause: &str)
                 !text.contains(v.as_str()),
                 "the password never reaches the log"
             );
+            assert!(!page.contains(v.as_str()), "nor a page");
+            assert!(page.contains("******"), "it is shown masked");
         }
     }
 }

@@ -25,6 +25,37 @@ pub struct AdminOverview {
     /// `None` when the fleet does not share this database.
     pub faults: Option<Vec<FaultView>>,
     pub writes_enabled: bool,
+    /// What the console reads from Kafka (`None` for an instance that does not ingest).
+    pub kafka: Option<KafkaView>,
+}
+
+/// The cluster, how the console connects to it, and what each topic setting matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaView {
+    pub brokers: String,
+    pub security_protocol: String,
+    /// The user's librdkafka properties, secrets shown as `******`.
+    pub properties: Vec<(String, String)>,
+    /// One row per configured entry (name or `^pattern`), events first.
+    pub entries: Vec<TopicEntryView>,
+    /// Why the cluster's topics could not be listed, if they could not.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicEntryView {
+    /// `events` or `dead letters`.
+    pub kind: String,
+    pub entry: String,
+    pub topics: Vec<TopicLagView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicLagView {
+    pub topic: String,
+    pub partitions: i32,
+    /// Records not yet stored, over all partitions (`None`: the broker did not say).
+    pub lag: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

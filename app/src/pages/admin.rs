@@ -1,5 +1,6 @@
-//! The admin page: the write kill-switch, users and roles, fleet fault injection and the
-//! audit log. Every control is a plain form (works without JavaScript); the server checks
+//! The admin page: the write kill-switch, users and roles, fleet fault injection, what the
+//! console reads from Kafka (cluster, security, masked properties, what each topic setting
+//! matched) and the audit log. Every control is a plain form (works without JavaScript); the server checks
 //! the admin role and the CSRF token on each.
 //!
 //! Rendered on the server only. Each form is an island ([`ActionIsland`]): with
@@ -30,6 +31,7 @@ pub fn AdminPage() -> impl IntoView {
                             <KillSwitch enabled=o.writes_enabled />
                             <Users users=o.users />
                             <Faults faults=o.faults />
+                            {o.kafka.map(|k| view! { <Kafka k /> })}
                         }.into_any(),
                     }
                 })}
@@ -163,6 +165,55 @@ fn Faults(faults: Option<Vec<FaultView>>) -> impl IntoView {
         <section class="card" aria-labelledby="faults-h">
             <h2 id="faults-h">"Fleet fault injection"</h2>
             {body}
+        </section>
+    }
+}
+
+#[component]
+fn Kafka(k: KafkaView) -> impl IntoView {
+    let lag = |l: Option<i64>| l.map(|l| l.to_string()).unwrap_or_else(|| "?".into());
+    view! {
+        <section class="card" aria-labelledby="kafka-h" data-testid="kafka">
+            <h2 id="kafka-h">"Kafka"</h2>
+            <dl class="facts">
+                <dt>"Brokers"</dt><dd class="mono">{k.brokers}</dd>
+                <dt>"Security protocol"</dt><dd data-testid="kafka-protocol">{k.security_protocol}</dd>
+                {k.error.map(|e| view! { <dt>"Problem"</dt><dd class="error" data-testid="kafka-error">{e}</dd> })}
+            </dl>
+            {(!k.properties.is_empty()).then(|| view! {
+                <table class="grid compact" data-testid="kafka-properties">
+                    <caption>"Client properties (secrets masked)"</caption>
+                    <thead><tr><th scope="col">"Property"</th><th scope="col">"Value"</th></tr></thead>
+                    <tbody>
+                        {k.properties.into_iter().map(|(name, value)| view! {
+                            <tr><td class="mono">{name}</td><td class="mono">{value}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
+            <table class="grid compact" data-testid="kafka-topics">
+                <caption>"What each topic setting matched"</caption>
+                <thead><tr>
+                    <th scope="col">"Reads"</th><th scope="col">"Name or pattern"</th>
+                    <th scope="col">"Topics matched (partitions, lag)"</th>
+                </tr></thead>
+                <tbody>
+                    {k.entries.into_iter().map(|e| {
+                        let matched = if e.topics.is_empty() {
+                            view! { <span class="muted">"none yet"</span> }.into_any()
+                        } else {
+                            e.topics.into_iter().map(|t| view! {
+                                <div class="mono">{format!("{} ({}, lag {})", t.topic, t.partitions, lag(t.lag))}</div>
+                            }).collect_view().into_any()
+                        };
+                        view! {
+                            <tr data-testid="kafka-entry">
+                                <td>{e.kind}</td><td class="mono">{e.entry}</td><td>{matched}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
         </section>
     }
 }

@@ -290,6 +290,21 @@ fn Kpi(
     }
 }
 
+/// The pipeline's lag per topic: (topic, partitions, lag over them; unknown if any
+/// partition's is), in topic order.
+fn by_topic(lag: &[PartitionLag]) -> Vec<(String, usize, Option<i64>)> {
+    let mut topics: std::collections::BTreeMap<&str, (usize, Option<i64>)> = Default::default();
+    for l in lag {
+        let (n, sum) = topics.entry(l.topic.as_str()).or_insert((0, Some(0)));
+        *n += 1;
+        *sum = sum.zip(l.lag()).map(|(a, b)| a + b);
+    }
+    topics
+        .into_iter()
+        .map(|(t, (n, sum))| (t.to_string(), n, sum))
+        .collect()
+}
+
 #[component]
 fn OverviewBody(o: OverviewView) -> impl IntoView {
     let k = o.kpis.clone();
@@ -334,22 +349,40 @@ fn OverviewBody(o: OverviewView) -> impl IntoView {
                 </dl>
                 <table class="grid compact" data-testid="lag">
                     <thead><tr>
-                        <th scope="col">"Topic"</th><th scope="col" class="num">"Partition"</th>
-                        <th scope="col" class="num">"Stored position"</th><th scope="col" class="num">"High watermark"</th>
+                        <th scope="col">"Topic"</th><th scope="col" class="num">"Partitions"</th>
                         <th scope="col" class="num">"Lag"</th>
                     </tr></thead>
                     <tbody>
-                        {o.lag.iter().map(|l| view! {
-                            <tr>
-                                <td class="mono">{l.topic.clone()}</td>
-                                <td class="num">{l.partition}</td>
-                                <td class="num">{l.next_offset}</td>
-                                <td class="num">{l.high_watermark.map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
-                                <td class="num">{l.lag().map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
+                        {by_topic(&o.lag).into_iter().map(|(topic, partitions, lag)| view! {
+                            <tr data-testid="lag-topic">
+                                <td class="mono">{topic}</td>
+                                <td class="num">{partitions}</td>
+                                <td class="num">{lag.map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
                 </table>
+                <details data-testid="lag-partitions">
+                    <summary>{format!("{} partitions", o.lag.len())}</summary>
+                    <table class="grid compact">
+                        <thead><tr>
+                            <th scope="col">"Topic"</th><th scope="col" class="num">"Partition"</th>
+                            <th scope="col" class="num">"Stored position"</th><th scope="col" class="num">"High watermark"</th>
+                            <th scope="col" class="num">"Lag"</th>
+                        </tr></thead>
+                        <tbody>
+                            {o.lag.iter().map(|l| view! {
+                                <tr>
+                                    <td class="mono">{l.topic.clone()}</td>
+                                    <td class="num">{l.partition}</td>
+                                    <td class="num">{l.next_offset}</td>
+                                    <td class="num">{l.high_watermark.map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
+                                    <td class="num">{l.lag().map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </details>
             </section>
         </div>
     }

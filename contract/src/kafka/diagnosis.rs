@@ -161,11 +161,7 @@ fn observe(
         }
         // "All broker connections are down" is a consequence, never the cause: each
         // broker's own line says why (and is reported above, or passed on below).
-        None if text.contains("brokers are down")
-            || text.contains("All broker connections are down") =>
-        {
-            return None;
-        }
+        None if is_consequence(text) => return None,
         None => {
             let d = detail(text);
             (d.clone(), (level, format!("Kafka client: {d}")))
@@ -181,6 +177,26 @@ fn observe(
             Some(out)
         }
     }
+}
+
+/// Errors that follow from a cause reported on its own line (each broker's connection
+/// failure says why): "all brokers down", "broker transport failure".
+fn is_consequence(text: &str) -> bool {
+    [
+        "brokers are down",
+        "All broker connections are down",
+        "AllBrokersDown",
+        "BrokerTransportFailure",
+        "Broker transport failure",
+    ]
+    .iter()
+    .any(|c| text.contains(c))
+}
+
+/// Reports an error a Kafka client handed to Switchyard's own code (a consumer poll's
+/// error): through the same one-line-per-cause reporting as librdkafka's log.
+pub fn client_error(e: &dyn std::fmt::Display) {
+    tracing::warn!(target: "rdkafka::client_error", "{e}");
 }
 
 /// The layer that turns librdkafka's lines into [`Problem`]s (see the module doc). Give

@@ -6,6 +6,7 @@ use crate::auth::Auth;
 use crate::config::{AssistantConfig, AuthConfig, Db, Http, IngestConfig, ReplayConfig};
 use crate::fanout::LiveHub;
 use crate::http::{router, AppState};
+use crate::read_model::sources::Sources;
 use crate::read_model::PgOps;
 use crate::replay::api::PgDeadLetters;
 use crate::{admin, db, ingest::consumer, replay::runner::Runner};
@@ -97,7 +98,15 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
             brokers,
             replay.max_replays,
         )?),
-        admin: Arc::new(admin::PgAdmin::new(pool.clone())),
+        admin: Arc::new(admin::PgAdmin::with_sources(
+            pool.clone(),
+            Sources {
+                brokers: brokers.to_string(),
+                group: ingest.group_id.clone(),
+                topics: ingest_settings.topics.clone(),
+                kafka: kafka::producer(brokers)?,
+            },
+        )),
         assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
         kafka: kafka::producer(brokers)?,
     };

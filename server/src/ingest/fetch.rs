@@ -90,7 +90,7 @@ fn take_from(
     while held.len() < HELD_PER_PARTITION {
         match queue.poll(Duration::ZERO) {
             Some(Ok(m)) => held.push_back(raw_record(&m)),
-            Some(Err(e)) => tracing::warn!(error = %e, "kafka receive error"),
+            Some(Err(e)) => switchyard_contract::kafka::diagnosis::client_error(&e),
             None => return false,
         }
     }
@@ -111,7 +111,7 @@ impl Fetcher {
             match polled {
                 None => return,
                 Some(Ok(rec)) => self.hold(rec),
-                Some(Err(e)) => tracing::warn!(error = %e, "kafka receive error"),
+                Some(Err(e)) => switchyard_contract::kafka::diagnosis::client_error(&e),
             }
         }
     }

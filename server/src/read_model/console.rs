@@ -215,7 +215,10 @@ impl PgConsole {
 
 /// High watermarks, in the order asked; gives up (unknown) after the first broker error
 /// or when half a second has gone, so a broker outage cannot stall the page.
-fn high_watermarks(kafka: &FutureProducer, wanted: &[(String, i32)]) -> Vec<Option<i64>> {
+pub(crate) fn high_watermarks(
+    kafka: &FutureProducer,
+    wanted: &[(String, i32)],
+) -> Vec<Option<i64>> {
     use rdkafka::producer::Producer;
     let started = std::time::Instant::now();
     let mut out = Vec::with_capacity(wanted.len());

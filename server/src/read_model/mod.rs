@@ -11,6 +11,7 @@
 pub mod console;
 pub mod orders;
 pub mod scrape;
+pub mod sources;
 
 pub use console::PgConsole;
 pub use orders::PgOps;
