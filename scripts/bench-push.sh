@@ -42,7 +42,7 @@ user="pushbench$$"
 password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 printf '%s\n' "$password" | DATABASE_URL="$url" "$bin" user add "$user" --role viewer --password-stdin >/dev/null
 port=$(free_port)
-DATABASE_URL="$url" SWITCHYARD_ADDR="127.0.0.1:$port" RUST_LOG=warn "$bin" serve >/dev/null 2>&1 &
+SWITCHYARD_CREATE_TOPICS=true DATABASE_URL="$url" SWITCHYARD_ADDR="127.0.0.1:$port" RUST_LOG=warn "$bin" serve >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(psql "$url" -Atc 'select version()' | cut -d, -f1); broker $KAFKA_BROKERS (Nisshi, memory)" >&2

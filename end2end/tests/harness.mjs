@@ -79,7 +79,10 @@ export async function startSystem({ fleet } = {}) {
   const httpPort = await freePort();
   const base = `http://127.0.0.1:${httpPort}`;
   const env = { ...process.env, DATABASE_URL: databaseUrl, KAFKA_BROKERS: brokers,
-    SWITCHYARD_ADDR: `127.0.0.1:${httpPort}`, KAFKA_SESSION_TIMEOUT_MS: '6000' };
+    SWITCHYARD_ADDR: `127.0.0.1:${httpPort}`, KAFKA_SESSION_TIMEOUT_MS: '6000',
+    // The broker is the test's own, started empty: the console may create the contract's
+    // topics (it never does on a cluster it was not told it may change).
+    SWITCHYARD_CREATE_TOPICS: 'true' };
   await waitFor('broker port', () => new Promise((resolve) => {
     const sock = connect(kafkaPort, '127.0.0.1', () => { sock.end(); resolve(true); });
     sock.on('error', () => resolve(false));
