@@ -13,7 +13,8 @@ use common::{eventually, ingest_settings, Broker, TestDb};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use std::time::Duration;
-use switchyard::ingest::consumer::{run, IngestSettings};
+use switchyard::ingest::consumer::{run, IngestSettings, Topics};
+use switchyard::read_model::sources::Sources;
 use switchyard::replay::query;
 use switchyard::replay::runner::Runner;
 use switchyard_app::states::JobStatus;
@@ -400,5 +401,33 @@ async fn a_dead_letter_topic_created_while_running_is_read_without_a_restart() {
         },
     )
     .await;
+    // The admin page's view: the pattern that matched it, with nothing left to read.
+    let sources = Sources {
+        brokers: console.broker.bootstrap.clone(),
+        group: "console".into(),
+        topics: Topics::contract(),
+        kafka: console.broker.producer(),
+    };
+    let view = sources.view(&console.db.pool).await.unwrap();
+    assert_eq!(view.error, None);
+    assert_eq!(view.security_protocol, "PLAINTEXT");
+    let entry = view
+        .entries
+        .iter()
+        .find(|e| e.topics.iter().any(|t| t.topic == "late-orders.DLT"))
+        .expect("a dead-letter pattern matched the new topic");
+    assert_eq!(entry.kind, "dead letters");
+    assert!(entry.entry.starts_with('^'), "{entry:?}");
+    let t = entry
+        .topics
+        .iter()
+        .find(|t| t.topic == "late-orders.DLT")
+        .unwrap();
+    assert_eq!((t.partitions, t.lag), (1, Some(0)));
+    // `orders` is no event topic of the contract: no entry lists it.
+    assert!(view
+        .entries
+        .iter()
+        .all(|e| e.topics.iter().all(|t| t.topic != "orders")));
     console.stop().await;
 }
