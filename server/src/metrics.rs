@@ -11,9 +11,10 @@
 //!   state, 1 for the current one), replay jobs by status and what running jobs still
 //!   have to send.
 //!
-//! Label values come from a closed set (topics of the contract, route templates, state
-//! names, reason classes): a request path or a record's text never becomes a label, so a
-//! hostile client cannot blow up the number of series.
+//! Label values come from a closed set (the topics ingest reads — the cluster's own names,
+//! chosen by configuration —, route templates, state names, reason classes): a request path
+//! or a record's text never becomes a label, so a hostile client cannot blow up the number
+//! of series.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
