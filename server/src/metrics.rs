@@ -40,6 +40,12 @@ pub struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// log_replaced | records_expired
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: String,
 }
@@ -78,6 +84,7 @@ pub struct Metrics {
     pub ingest_records: Family<RecordLabels, Counter>,
     pub ingest_quarantined: Family<ReasonLabels, Counter>,
     pub ingest_batch_seconds: Histogram,
+    pub ingest_log_incidents: Family<KindLabels, Counter>,
     pub replay_messages: Family<OutcomeLabels, Counter>,
     pub http_request_seconds: HistogramFamily<HttpLabels>,
     pub push_connections: Gauge,
@@ -98,6 +105,7 @@ impl Metrics {
             ingest_records: Family::default(),
             ingest_quarantined: Family::default(),
             ingest_batch_seconds: latency_histogram(),
+            ingest_log_incidents: Family::default(),
             replay_messages: Family::default(),
             http_request_seconds: Family::new_with_constructor(latency_histogram),
             push_connections: Gauge::default(),
@@ -121,6 +129,11 @@ impl Metrics {
             "ingest_batch_seconds",
             "Time to store one ingest batch (one transaction, projections included)",
             m.ingest_batch_seconds.clone(),
+        );
+        m.registry.register(
+            "ingest_log_incidents",
+            "Partitions whose log no longer agreed with the stored position, by kind (log_replaced: past the log's end; records_expired: below its start), each counted once",
+            m.ingest_log_incidents.clone(),
         );
         m.registry.register(
             "ingest_lag",

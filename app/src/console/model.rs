@@ -119,6 +119,37 @@ pub struct TickerItem {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// A partition whose log no longer agreed with the position ingest stored, unresolved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogIncidentView {
+    /// `log_replaced` (stored position past the log's end) or `records_expired` (below its
+    /// start).
+    pub kind: String,
+    pub topic: String,
+    pub partition: i32,
+    pub stored: i64,
+    pub log_start: i64,
+    pub log_end: i64,
+    pub detected_at: DateTime<Utc>,
+}
+
+impl LogIncidentView {
+    /// One sentence an operator acts on.
+    pub fn describe(&self) -> String {
+        if self.kind == "log_replaced" {
+            format!(
+                "{}/{}: the log was replaced (stored position {} is past its end {}): records below {} on the new log were not ingested",
+                self.topic, self.partition, self.stored, self.log_end, self.stored
+            )
+        } else {
+            format!(
+                "{}/{}: offsets {}..{} expired before they were read",
+                self.topic, self.partition, self.stored, self.log_start
+            )
+        }
+    }
+}
+
 /// Ingest lag of one partition: high watermark minus the position stored by ingest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionLag {
@@ -161,6 +192,8 @@ pub struct OverviewData {
     pub lag: Vec<PartitionLag>,
     pub batch_latency: Option<BatchLatency>,
     pub quarantined: i64,
+    /// Partitions whose log changed under ingest, unresolved (a banner).
+    pub log_incidents: Vec<LogIncidentView>,
 }
 
 /// One breaker's current row with its last transition.

@@ -4,7 +4,8 @@
 //! header's live badge). The numbers and charts are as of the page load.
 
 use crate::console::{
-    duration_display, rate_display, BatchLatency, Kpis, PartitionLag, Range, TickerItem,
+    duration_display, rate_display, BatchLatency, Kpis, LogIncidentView, PartitionLag, Range,
+    TickerItem,
 };
 use crate::ops::{LiveMessage, OrderRow};
 use crate::push::{self, LiveBadgeIsland};
@@ -32,6 +33,7 @@ pub struct OverviewView {
     pub lag: Vec<PartitionLag>,
     pub batch_latency: Option<BatchLatency>,
     pub quarantined: i64,
+    pub log_incidents: Vec<LogIncidentView>,
 }
 
 #[server(input = GetUrl, output = crate::codec::Json)]
@@ -135,6 +137,7 @@ pub async fn load_overview(range: String) -> Result<OverviewView, ServerFnError>
         lag: d.lag,
         batch_latency: d.batch_latency,
         quarantined: d.quarantined,
+        log_incidents: d.log_incidents,
     })
 }
 
@@ -323,7 +326,23 @@ fn OverviewBody(o: OverviewView) -> impl IntoView {
         })
         .unwrap_or_else(|| "no batch seen since this console started".into());
     let ticker = o.ticker.clone();
+    let incidents = (!o.log_incidents.is_empty()).then(|| {
+        let n = o.log_incidents.len();
+        view! {
+            <div class="incident-banner" role="alert" data-testid="log-incidents">
+                <strong>{format!("The Kafka log changed under ingest on {n} partition(s): records may be missing.")}</strong>
+                <ul>
+                    {o.log_incidents.iter().map(|i| view! {
+                        <li data-testid="log-incident">
+                            <span class="mono">{i.detected_at.format("%Y-%m-%d %H:%M:%S").to_string()}</span>" "{i.describe()}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </div>
+        }
+    });
     view! {
+        {incidents}
         <div class="kpis" aria-label="Key figures">
             <Kpi label="Orders / min" value=format!("{:.1}", k.orders_per_min) detail=format!("last {window}") testid="kpi-orders-per-min" />
             <Kpi label="Completion rate" value=rate_display(k.completion_rate) detail="of finished sagas".to_string() testid="kpi-completion" />

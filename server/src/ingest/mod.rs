@@ -20,6 +20,7 @@ pub mod copy_binary;
 pub mod dead_letter;
 pub mod decode;
 pub mod fetch;
+pub mod log_incidents;
 pub mod positions;
 pub mod project;
 pub mod record;

@@ -1,12 +1,15 @@
 //! The consumer's rebalance callback: a newly assigned partition starts at the position
 //! stored in PostgreSQL (ARCHITECTURE.md, invariant 1), and the fetch stage learns of every
-//! change of assignment.
+//! change of assignment. Before seeking, each stored position is compared with the
+//! broker's log ([`super::log_incidents`]): a log replaced or expired under it is said.
 
+use super::log_incidents::{self, Incident};
 use super::writer::load_positions;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -43,9 +46,14 @@ impl PositionsContext {
         *a = (a.0 + 1, partitions);
     }
 
-    /// Loads stored positions over a short-lived connection on a thread of its own: the
-    /// callback runs inside librdkafka's poll and must not depend on the caller's runtime.
-    fn stored_positions(&self) -> anyhow::Result<std::collections::BTreeMap<(String, i32), i64>> {
+    /// Runs `f` over a short-lived connection on a thread of its own: the callback runs
+    /// inside librdkafka's poll and must not depend on the caller's runtime.
+    fn with_db<T, F, Fut>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send,
+        F: FnOnce(sqlx::PgPool, String) -> Fut + Send,
+        Fut: std::future::Future<Output = sqlx::Result<T>>,
+    {
         let url = self.database_url.clone();
         let group = self.group_id.clone();
         std::thread::scope(|s| {
@@ -58,15 +66,64 @@ impl PositionsContext {
                         .max_connections(1)
                         .connect(&url)
                         .await?;
-                    let positions = load_positions(&pool, &group).await?;
+                    let out = f(pool.clone(), group).await;
                     pool.close().await;
-                    Ok(positions)
+                    Ok(out?)
                 })
             })
             .join()
-            .map_err(|_| anyhow::anyhow!("position loader panicked"))?
+            .map_err(|_| anyhow::anyhow!("database helper panicked"))?
         })
     }
+
+    fn stored_positions(&self) -> anyhow::Result<BTreeMap<(String, i32), i64>> {
+        self.with_db(|pool, group| async move { load_positions(&pool, &group).await })
+    }
+
+    /// Compares the stored positions of the assigned partitions with the broker's logs and
+    /// reports each disagreement once (whichever console records it first says it).
+    fn check_logs(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        parts: &[(String, i32)],
+        positions: &BTreeMap<(String, i32), i64>,
+    ) {
+        let mut marks = Vec::new();
+        for (topic, partition) in parts {
+            if !positions.contains_key(&(topic.clone(), *partition)) {
+                continue;
+            }
+            match consumer.fetch_watermarks(topic, *partition, Duration::from_secs(5)) {
+                Ok(m) => marks.push(((topic.clone(), *partition), m)),
+                Err(e) => {
+                    tracing::debug!(%topic, partition, error = %e, "no watermarks: log not checked")
+                }
+            }
+        }
+        let found = log_incidents::check(positions, &marks);
+        if found.is_empty() {
+            return;
+        }
+        let recorded = self.with_db(|pool, group| async move {
+            log_incidents::record(&pool, &group, &found).await
+        });
+        match recorded {
+            Ok(fresh) => fresh.iter().for_each(report),
+            Err(e) => tracing::error!(error = %e, "cannot record log incidents"),
+        }
+    }
+}
+
+/// The one error line and count of a newly recorded incident.
+fn report(i: &Incident) {
+    tracing::error!(topic = %i.topic, partition = i.partition, stored = i.stored,
+        log_start = i.log_start, log_end = i.log_end, "{}", i.describe());
+    crate::metrics::global()
+        .ingest_log_incidents
+        .get_or_create(&crate::metrics::KindLabels {
+            kind: i.kind.as_str().into(),
+        })
+        .inc();
 }
 
 impl ConsumerContext for PositionsContext {
@@ -93,6 +150,7 @@ impl ConsumerContext for PositionsContext {
                     .iter()
                     .map(|e| (e.topic().to_string(), e.partition()))
                     .collect();
+                self.check_logs(consumer, &parts, &positions);
                 for (topic, partition) in &parts {
                     let offset = match positions.get(&(topic.clone(), *partition)) {
                         Some(next) => Offset::Offset(*next),

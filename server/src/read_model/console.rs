@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use switchyard_app::console::{
     bin, filled, percentile, BatchLatency, BreakerAt, BreakerView, BreakersData, ConsoleApi,
-    FailureContext, Kpis, OrderAsOf, OrderCursor, OrderFilter, OrdersPageData, OverviewData,
-    PartitionLag, Range, Series, TickerItem, TransitionView,
+    FailureContext, Kpis, LogIncidentView, OrderAsOf, OrderCursor, OrderFilter, OrdersPageData,
+    OverviewData, PartitionLag, Range, Series, TickerItem, TransitionView,
 };
 use switchyard_app::ops::OpsError;
 use switchyard_app::states::{BreakerState, OrderStatus};
@@ -176,6 +176,33 @@ impl PgConsole {
         )
         .fetch_one(&self.pool)
         .await
+    }
+
+    /// Open log incidents (ingest's `log_incidents`), newest first.
+    pub async fn log_incidents(&self) -> sqlx::Result<Vec<LogIncidentView>> {
+        type Row = (String, String, i32, i64, i64, i64, DateTime<Utc>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT kind, topic, kafka_partition, stored_offset, log_start, log_end, detected_at
+             FROM log_incidents WHERE resolved_at IS NULL ORDER BY detected_at DESC LIMIT 50",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kind, topic, partition, stored, log_start, log_end, detected_at)| {
+                    LogIncidentView {
+                        kind,
+                        topic,
+                        partition,
+                        stored,
+                        log_start,
+                        log_end,
+                        detected_at,
+                    }
+                },
+            )
+            .collect())
     }
 
     /// Stored positions with the broker's high watermarks (unknown if it cannot be asked).
@@ -369,7 +396,7 @@ impl ConsoleApi for PgConsole {
     async fn overview(&self, range: Range) -> Result<OverviewData, OpsError> {
         let (from, to) = window(range);
         let bucket = range.bucket_secs();
-        let (throughput, samples, dlq_inflow, transitions, ticker, counts, lag) = tokio::try_join!(
+        let (throughput, samples, dlq_inflow, transitions, ticker, counts, lag, log_incidents) = tokio::try_join!(
             self.throughput(from, to, bucket),
             self.durations(from, to),
             self.dlq_inflow(from, to, bucket),
@@ -377,6 +404,7 @@ impl ConsoleApi for PgConsole {
             self.ticker(),
             self.counts(),
             self.lag(),
+            self.log_incidents(),
         )?;
         let total = |name: &str| {
             throughput
@@ -418,6 +446,7 @@ impl ConsoleApi for PgConsole {
             lag,
             batch_latency,
             quarantined,
+            log_incidents,
         })
     }
 

@@ -446,6 +446,12 @@ pub async fn assert_exactly_once(db: &TestDb, total: usize) {
         0,
         "duplicate event ids"
     );
+    // A crash or a restart is never taken for a log replaced or expired under ingest.
+    assert_eq!(
+        db.count("SELECT count(*) FROM log_incidents").await,
+        0,
+        "log incidents after a normal restart"
+    );
     let problems = switchyard::ingest::verify::verify(&db.pool).await.unwrap();
     assert!(
         problems.is_empty(),
