@@ -104,6 +104,11 @@ pub struct IngestConfig {
     #[arg(long, env = "SWITCHYARD_TOPIC_REFRESH_MS", default_value_t = 10_000)]
     pub topic_refresh_ms: u32,
 
+    /// How often, in seconds, ingest compares the assigned partitions' logs with its stored
+    /// positions while running (a log replaced, or records expired, after the assignment).
+    #[arg(long, env = "SWITCHYARD_LOG_CHECK_SECS", default_value_t = 30)]
+    pub log_check_secs: u32,
+
     /// Create the fleet's contract topics when they are missing. Off by default: the console
     /// never creates topics on a cluster it did not create unless told to.
     #[arg(long, env = "SWITCHYARD_CREATE_TOPICS", default_value_t = false)]

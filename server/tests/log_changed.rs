@@ -131,3 +131,61 @@ async fn a_replaced_log_is_recorded_once_and_shown() {
     assert!(i.stored > i.log_end, "{i:?}");
     assert!(i.describe().contains("the log was replaced"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_deleted_and_recreated_while_running_is_recorded() {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    let (stop, stopped) = watch::channel(false);
+    let ingest = tokio::spawn(run(
+        db.pool.clone(),
+        ingest_settings(&broker, &db, "console"),
+        stopped,
+    ));
+    produce_orders(&broker, "OLD", 60).await;
+    eventually(Duration::from_secs(60), "60 orders stored", || async {
+        db.count("SELECT count(*) FROM orders").await == 60
+    })
+    .await;
+
+    // The team's admin deletes the topic and creates it again, empty.
+    let admin: AdminClient<DefaultClientContext> =
+        switchyard_contract::kafka::client_config(&broker.bootstrap)
+            .create()
+            .unwrap();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for r in admin
+        .delete_topics(&["order.created"], &opts)
+        .await
+        .unwrap()
+    {
+        r.expect("topic deleted");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.create_topics(&["order.created"], 3).await;
+    produce_orders(&broker, "NEW", 6).await;
+
+    eventually(
+        Duration::from_secs(60),
+        "the recreated topic's partitions recorded",
+        || async {
+            db.count(
+                "SELECT count(*) FROM log_incidents
+                 WHERE kind = 'log_replaced' AND topic = 'order.created'",
+            )
+            .await
+                > 0
+        },
+    )
+    .await;
+    stop.send(true).unwrap();
+    ingest.await.unwrap().unwrap();
+    // Each partition once, however many checks ran since.
+    assert_eq!(
+        db.count("SELECT count(*) - count(DISTINCT (topic, kafka_partition)) FROM log_incidents")
+            .await,
+        0
+    );
+}

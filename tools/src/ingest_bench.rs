@@ -91,6 +91,7 @@ fn settings(args: &BenchArgs, url: &str, group: &str) -> IngestSettings {
         group_id: group.to_string(),
         topics: Topics::contract(),
         metadata_refresh_ms: 10_000,
+        log_check_secs: 30,
         batch_max: args.batch_max,
         batch_wait: args.batch_wait,
         session_timeout_ms: 6000,

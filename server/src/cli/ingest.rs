@@ -35,6 +35,7 @@ pub fn settings(brokers: &str, db: &Db, ingest: &IngestConfig) -> anyhow::Result
         group_id: ingest.group_id.clone(),
         topics: ingest.topic_lists()?,
         metadata_refresh_ms: ingest.topic_refresh_ms,
+        log_check_secs: ingest.log_check_secs,
         batch_max: ingest.batch_max.max(1),
         batch_wait: Duration::from_millis(ingest.batch_wait_ms),
         session_timeout_ms: ingest.session_timeout_ms,

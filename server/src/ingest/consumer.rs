@@ -39,6 +39,9 @@ pub struct IngestSettings {
     /// How often the topic list is refreshed: a new topic matching a pattern is read
     /// within this many milliseconds.
     pub metadata_refresh_ms: u32,
+    /// How often, in seconds, the assigned partitions' logs are compared with the stored
+    /// positions while running (they always are at assignment).
+    pub log_check_secs: u32,
     pub batch_max: usize,
     pub batch_wait: Duration,
     pub session_timeout_ms: u32,
@@ -224,6 +227,15 @@ pub async fn run(
     // Fetching and decoding the next batch overlaps writing this one; with several lanes,
     // several batches (of disjoint partitions) are written at once. Each lane's queue holds
     // one batch: memory stays bounded and each partition's batches stay in order.
+    // While running, the assigned partitions' logs are checked again now and then (a topic
+    // recreated after the assignment).
+    tokio::spawn(super::log_incidents::watch(
+        pool.clone(),
+        settings.group_id.clone(),
+        consumer.clone(),
+        Duration::from_secs(u64::from(settings.log_check_secs.max(1))),
+        shutdown.clone(),
+    ));
     let lanes = settings.lanes.max(1);
     let mut queues = Vec::with_capacity(lanes);
     let mut writers = Vec::with_capacity(lanes);
@@ -374,6 +386,7 @@ mod tests {
                 dead_letters: TopicSelection::default_dead_letters(),
             },
             metadata_refresh_ms: 10_000,
+            log_check_secs: 30,
             batch_max: 100,
             batch_wait: Duration::from_millis(20),
             session_timeout_ms: 6000,

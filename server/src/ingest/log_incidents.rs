@@ -10,12 +10,16 @@
 //! - **records expired** — the stored position is below the log's start: retention
 //!   deleted records ingest never read (a gap from the stored position to the log start).
 //!
+//! The same comparison runs every `SWITCHYARD_LOG_CHECK_SECS` while ingest runs
+//! ([`watch`]), for a log replaced after the assignment.
+//!
 //! Each is recorded once in `log_incidents` ([`record`]): an open incident's key is the
 //! group, partition, kind and stored position, so a second console in the group, or the
 //! same console after a restart, finds it recorded and does not report it again. Whoever
 //! records it logs it as an error naming the topic, partition and offsets, and counts it in
 //! `/metrics`; the overview shows open incidents as a banner until resolved.
 
+use rdkafka::consumer::Consumer;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 
@@ -124,6 +128,81 @@ pub async fn record(
         }
     }
     Ok(fresh)
+}
+
+/// The one error line and count of a newly recorded incident.
+pub(crate) fn report(i: &Incident) {
+    tracing::error!(topic = %i.topic, partition = i.partition, stored = i.stored,
+        log_start = i.log_start, log_end = i.log_end, "{}", i.describe());
+    crate::metrics::global()
+        .ingest_log_incidents
+        .get_or_create(&crate::metrics::KindLabels {
+            kind: i.kind.as_str().into(),
+        })
+        .inc();
+}
+
+/// The logs' (start, end) offsets of `parts`, as the broker says (blocking; a partition
+/// whose watermarks cannot be had is left out, and so not checked).
+pub(crate) fn watermarks<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+    parts: &[(String, i32)],
+) -> Vec<Watermarks> {
+    parts
+        .iter()
+        .filter_map(|(topic, partition)| {
+            match consumer.fetch_watermarks(topic, *partition, std::time::Duration::from_secs(5)) {
+                Ok(m) => Some(((topic.clone(), *partition), m)),
+                Err(e) => {
+                    tracing::debug!(%topic, partition, error = %e, "no watermarks: log not checked");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// While ingest runs: every `every`, the assigned partitions' stored positions against
+/// their logs (a log replaced or expired after the assignment). Stops with `shutdown`.
+pub(crate) async fn watch(
+    pool: PgPool,
+    group: String,
+    consumer: std::sync::Arc<rdkafka::consumer::BaseConsumer<super::positions::PositionsContext>>,
+    every: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        let parts = consumer.context().current_assignment();
+        if parts.is_empty() {
+            continue;
+        }
+        let stored = match super::writer::load_positions(&pool, &group).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "log check skipped: positions not loaded");
+                continue;
+            }
+        };
+        let (c, asked) = (consumer.clone(), parts.clone());
+        let marks = tokio::task::spawn_blocking(move || watermarks(&c, &asked))
+            .await
+            .unwrap_or_default();
+        let found = check(&stored, &marks);
+        if found.is_empty() {
+            continue;
+        }
+        match record(&pool, &group, &found).await {
+            Ok(fresh) => fresh.iter().for_each(report),
+            Err(e) => tracing::error!(error = %e, "cannot record log incidents"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! change of assignment. Before seeking, each stored position is compared with the
 //! broker's log ([`super::log_incidents`]): a log replaced or expired under it is said.
 
-use super::log_incidents::{self, Incident};
+use super::log_incidents;
 use super::writer::load_positions;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -37,6 +37,12 @@ impl PositionsContext {
     pub(crate) fn assignment_since(&self, seen: u64) -> Option<(u64, Vec<(String, i32)>)> {
         let a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
         (a.0 != seen).then(|| a.clone())
+    }
+
+    /// The partitions assigned now.
+    pub(crate) fn current_assignment(&self) -> Vec<(String, i32)> {
+        let a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
+        a.1.clone()
     }
 
     /// Called by the rebalance callback, which runs inside the fetch stage's poll of the
@@ -88,18 +94,12 @@ impl PositionsContext {
         parts: &[(String, i32)],
         positions: &BTreeMap<(String, i32), i64>,
     ) {
-        let mut marks = Vec::new();
-        for (topic, partition) in parts {
-            if !positions.contains_key(&(topic.clone(), *partition)) {
-                continue;
-            }
-            match consumer.fetch_watermarks(topic, *partition, Duration::from_secs(5)) {
-                Ok(m) => marks.push(((topic.clone(), *partition), m)),
-                Err(e) => {
-                    tracing::debug!(%topic, partition, error = %e, "no watermarks: log not checked")
-                }
-            }
-        }
+        let stored: Vec<(String, i32)> = parts
+            .iter()
+            .filter(|p| positions.contains_key(*p))
+            .cloned()
+            .collect();
+        let marks = log_incidents::watermarks(consumer, &stored);
         let found = log_incidents::check(positions, &marks);
         if found.is_empty() {
             return;
@@ -108,22 +108,10 @@ impl PositionsContext {
             log_incidents::record(&pool, &group, &found).await
         });
         match recorded {
-            Ok(fresh) => fresh.iter().for_each(report),
+            Ok(fresh) => fresh.iter().for_each(log_incidents::report),
             Err(e) => tracing::error!(error = %e, "cannot record log incidents"),
         }
     }
-}
-
-/// The one error line and count of a newly recorded incident.
-fn report(i: &Incident) {
-    tracing::error!(topic = %i.topic, partition = i.partition, stored = i.stored,
-        log_start = i.log_start, log_end = i.log_end, "{}", i.describe());
-    crate::metrics::global()
-        .ingest_log_incidents
-        .get_or_create(&crate::metrics::KindLabels {
-            kind: i.kind.as_str().into(),
-        })
-        .inc();
 }
 
 impl ConsumerContext for PositionsContext {

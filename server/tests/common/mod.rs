@@ -242,6 +242,7 @@ pub fn ingest_settings(
         group_id: group.to_string(),
         topics: switchyard::ingest::consumer::Topics::contract(),
         metadata_refresh_ms: 1000,
+        log_check_secs: 2,
         batch_max: 200,
         batch_wait: Duration::from_millis(10),
         session_timeout_ms: 6000,
