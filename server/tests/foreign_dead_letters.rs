@@ -10,8 +10,6 @@ mod common;
 
 use common::dlq::*;
 use common::{eventually, ingest_settings, Broker, TestDb};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureRecord;
 use std::time::Duration;
 use switchyard::ingest::consumer::{run, IngestSettings, Topics};
 use switchyard::read_model::sources::Sources;
@@ -38,20 +36,8 @@ async fn produce(
     value: &[u8],
     headers: &[(&str, Vec<u8>)],
 ) {
-    let hs = headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| {
-        h.insert(Header {
-            key: k,
-            value: Some(v.as_slice()),
-        })
-    });
-    broker
-        .producer()
-        .send(
-            FutureRecord::to(topic).key(key).payload(value).headers(hs),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
+    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    produce_with_headers(broker, topic, key, value, &headers).await;
 }
 
 struct Console {

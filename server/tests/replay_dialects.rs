@@ -7,31 +7,12 @@ mod common;
 
 use common::dlq::*;
 use common::{eventually, ingest_settings, Broker, TestDb};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureRecord;
 use std::time::Duration;
 use switchyard::ingest::consumer::run;
 use switchyard::replay::query;
 use switchyard::replay::runner::Runner;
 use switchyard_app::states::{DeadLetterStatus, JobStatus, ReplayStatus};
 use tokio::sync::watch;
-
-async fn produce(broker: &Broker, topic: &str, key: &str, value: &[u8], headers: &[(&str, &[u8])]) {
-    let hs = headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| {
-        h.insert(Header {
-            key: k,
-            value: Some(*v),
-        })
-    });
-    broker
-        .producer()
-        .send(
-            FutureRecord::to(topic).key(key).payload(value).headers(hs),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-}
 
 /// (DLQ topic, key, headers, value, the original topic it must go back to)
 type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a [u8])>, Vec<u8>, &'a str);
@@ -133,7 +114,7 @@ async fn every_dialect_goes_back_to_its_original_topic() {
         ),
     ];
     for (topic, key, headers, value, _) in &cases {
-        produce(&broker, topic, key, value, headers).await;
+        produce_with_headers(&broker, topic, key, value, headers).await;
     }
     eventually(Duration::from_secs(30), "dead letters ingested", || async {
         db.count("SELECT count(*) FROM dead_letters").await == cases.len() as i64
@@ -212,7 +193,7 @@ async fn every_dialect_goes_back_to_its_original_topic() {
 
     // The replayed payment fails again and comes back to its DLQ carrying its replay id.
     let replay_id = d.replays[0].replay_id.clone();
-    produce(
+    produce_with_headers(
         &broker,
         "payment.failed.dlq",
         "SPRING-1",

@@ -84,6 +84,34 @@ pub fn read_topic(broker: &Broker, topic: &str) -> Vec<Landed> {
     out
 }
 
+/// One record with headers, as another ecosystem's producer writes it.
+pub async fn produce_with_headers(
+    broker: &Broker,
+    topic: &str,
+    key: &str,
+    value: &[u8],
+    headers: &[(&str, &[u8])],
+) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    let hs = headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| {
+        h.insert(Header {
+            key: k,
+            value: Some(*v),
+        })
+    });
+    broker
+        .producer()
+        .send(
+            rdkafka::producer::FutureRecord::to(topic)
+                .key(key)
+                .payload(value)
+                .headers(hs),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+}
+
 /// Messages of `topic` that are replays (carry `x-replay-id`).
 pub fn replays_on(broker: &Broker, topic: &str) -> Vec<Landed> {
     read_topic(broker, topic)
