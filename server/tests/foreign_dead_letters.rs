@@ -351,6 +351,25 @@ async fn headerless_dead_letters_go_by_name_or_stay() {
         .unwrap();
     assert!(d.origin_note.unwrap().contains("<topic>-dlq"));
 
+    // Grouped, and filtered, by the dead-letter topic they sit on.
+    let only = switchyard_app::ops::DeadLetterFilter {
+        dlq_topic: Some("orders-dlq".into()),
+        ..Default::default()
+    };
+    let groups = query::groups(&console.db.pool, &only).await.unwrap();
+    assert_eq!(groups.by_dlq_topic.len(), 1);
+    assert_eq!(
+        (
+            groups.by_dlq_topic[0].label.as_str(),
+            groups.by_dlq_topic[0].count
+        ),
+        ("orders-dlq", 1)
+    );
+    let all = query::groups(&console.db.pool, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(all.by_dlq_topic.len(), 2);
+
     // The job replays the one it can and refuses the other with its reason.
     replay_everything(&console.db).await;
     assert_eq!(replays_on(&console.broker, "orders").len(), 1);

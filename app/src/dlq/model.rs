@@ -303,10 +303,19 @@ pub struct FilterForm {
     /// `datetime-local` values (`2026-11-25T14:30`), read as UTC.
     pub since: String,
     pub until: String,
+    pub dlq_topic: String,
 }
 
 impl FilterForm {
-    pub const FIELDS: [&'static str; 6] = ["topic", "error", "status", "key", "since", "until"];
+    pub const FIELDS: [&'static str; 7] = [
+        "topic",
+        "error",
+        "status",
+        "key",
+        "since",
+        "until",
+        "dlq_topic",
+    ];
 
     pub fn get(&self, field: &str) -> &str {
         match field {
@@ -316,6 +325,7 @@ impl FilterForm {
             "key" => &self.key,
             "since" => &self.since,
             "until" => &self.until,
+            "dlq_topic" => &self.dlq_topic,
             _ => "",
         }
     }
@@ -329,6 +339,7 @@ impl FilterForm {
             key: f("key"),
             since: f("since"),
             until: f("until"),
+            dlq_topic: f("dlq_topic"),
         }
     }
 
@@ -341,6 +352,7 @@ impl FilterForm {
             key: text(&self.key),
             since: parse_local(&self.since),
             until: parse_local(&self.until),
+            dlq_topic: text(&self.dlq_topic),
         }
     }
 

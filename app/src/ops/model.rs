@@ -177,6 +177,10 @@ pub struct DeadLetterFilter {
     pub since: Option<DateTime<Utc>>,
     /// Failed before this instant.
     pub until: Option<DateTime<Utc>>,
+    /// The dead-letter topic it sits on (exact), e.g. `orders.DLT`. (Absent in filters
+    /// stored before it existed.)
+    #[serde(default)]
+    pub dlq_topic: Option<String>,
 }
 
 /// HTML-escapes text for element content and quoted attribute values (for markup the

@@ -136,17 +136,10 @@ fn Groups(g: DeadLetterGroups) -> impl IntoView {
                     </tr></thead>
                     <tbody>
                         {rows.into_iter().map(|r| {
-                            // The list filters by original topic and error; a dead-letter
-                            // topic's row is a count only.
-                            let label = if field == "dlq_topic" {
-                                view! { <span class="mono">{r.label}</span> }.into_any()
-                            } else {
-                                let href = format!("/dead-letters?{field}={}", percent_encode(&r.label));
-                                view! { <a href=href>{r.label}</a> }.into_any()
-                            };
+                            let href = format!("/dead-letters?{field}={}", percent_encode(&r.label));
                             view! {
                                 <tr>
-                                    <td class="label">{label}</td>
+                                    <td class="label"><a href=href>{r.label}</a></td>
                                     <td class="num">{r.count}</td>
                                     <td class="num">{r.pending}</td>
                                     <td class="mono">{r.first_seen.format("%m-%d %H:%M:%S").to_string()}</td>
@@ -188,6 +181,7 @@ fn FilterFields(f: FilterForm) -> impl IntoView {
                 </select>
             </label>
             <label>"Key"<input name="key" value=f.key.clone() placeholder="ORD-1042" /></label>
+            <label>"Dead-letter topic"<input name="dlq_topic" value=f.dlq_topic.clone() placeholder="orders.DLT" /></label>
             <label>"Since"<input type="datetime-local" name="since" value=f.since.clone() /></label>
             <label>"Until"<input type="datetime-local" name="until" value=f.until.clone() /></label>
             <button class="btn" type="submit">"Filter"</button>
@@ -214,6 +208,7 @@ fn job_filter_fields(f: &FilterForm) -> Vec<(String, String)> {
         ("error", filter.error),
         ("status", filter.status),
         ("key", filter.key),
+        ("dlq_topic", filter.dlq_topic),
     ] {
         if let Some(v) = v {
             fields.push((k, v));

@@ -50,6 +50,7 @@ impl Scope {
             key: self.key.clone(),
             since: self.since,
             until: self.until,
+            dlq_topic: None,
         }
     }
 }

@@ -57,6 +57,9 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &DeadLetterFilter) {
     if let Some(t) = f.until {
         q.push(" AND d.failed_at < ").push_bind(t);
     }
+    if let Some(t) = given(&f.dlq_topic) {
+        q.push(" AND d.topic = ").push_bind(t.to_string());
+    }
 }
 
 /// Appends ` AND …` restricting `d` to a replay scope.
@@ -79,13 +82,14 @@ mod tests {
             topic: Some("  ".into()),
             error: Some("50%_off".into()),
             status: Some("pending".into()),
+            dlq_topic: Some("orders.DLT".into()),
             ..Default::default()
         };
         let mut q = QueryBuilder::new("SELECT 1 FROM dead_letters d WHERE true");
         push_filter(&mut q, &f);
         assert_eq!(
             q.sql(),
-            "SELECT 1 FROM dead_letters d WHERE true AND (d.exception_message ILIKE $1 OR d.exception_type ILIKE $2) AND d.status = $3"
+            "SELECT 1 FROM dead_letters d WHERE true AND (d.exception_message ILIKE $1 OR d.exception_type ILIKE $2) AND d.status = $3 AND d.topic = $4"
         );
         assert!(validate(&f).is_ok());
         let bad = DeadLetterFilter {
