@@ -12,7 +12,8 @@
 //! reload: the server function redirects to the job's page.
 
 use crate::admin::{
-    AddUser, SetFault, SetUserDisabled, SetUserPassword, SetUserRole, SetWritesEnabled,
+    AddUser, ResolveLogIncident, SetFault, SetUserDisabled, SetUserPassword, SetUserRole,
+    SetWritesEnabled,
 };
 use crate::dlq::server_fns::{DiscardDeadLetters, ReplayDeadLetter, StartReplayJob};
 use leptos::prelude::*;
@@ -28,6 +29,7 @@ pub enum FormAction {
     SetDisabled,
     SetPassword,
     SetFault,
+    ResolveIncident,
     StartReplayJob,
     ReplayOne,
     Discard,
@@ -70,6 +72,7 @@ pub fn ActionIsland(
         FormAction::SetDisabled => admin_form!(SetUserDisabled),
         FormAction::SetPassword => admin_form!(SetUserPassword),
         FormAction::SetFault => admin_form!(SetFault),
+        FormAction::ResolveIncident => admin_form!(ResolveLogIncident),
         FormAction::StartReplayJob => enhanced(
             action,
             ServerAction::<StartReplayJob>::new(),

@@ -89,6 +89,7 @@ impl AdminApi for PgAdmin {
             users,
             faults: self.faults().await?,
             writes_enabled: settings::writes_enabled(&self.pool).await?,
+            log_incidents: crate::read_model::console::open_log_incidents(&self.pool).await?,
             kafka: match &self.sources {
                 Some(s) => Some(s.view(&self.pool).await?),
                 None => None,
@@ -161,6 +162,39 @@ impl AdminApi for PgAdmin {
 
     async fn set_writes(&self, by: &Principal, enabled: bool) -> Result<(), OpsError> {
         Ok(settings::set_writes_enabled(&self.pool, &actor(by), enabled).await?)
+    }
+
+    async fn resolve_log_incident(
+        &self,
+        by: &Principal,
+        id: i64,
+        note: &str,
+    ) -> Result<(), OpsError> {
+        let mut tx = self.pool.begin().await?;
+        let closed: Option<(String, i32, String, i64, i64, i64)> = sqlx::query_as(
+            "UPDATE log_incidents SET resolved_at = now(), resolved_by = $2, resolution = $3
+             WHERE id = $1 AND resolved_at IS NULL
+             RETURNING topic, kafka_partition, kind, stored_offset, log_start, log_end",
+        )
+        .bind(id)
+        .bind(&by.name)
+        .bind(note)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((topic, partition, kind, stored, log_start, log_end)) = closed else {
+            return Err(format!("no open log incident #{id}").into());
+        };
+        audit::record(
+            &mut *tx,
+            &actor(by),
+            "log_incident_resolved",
+            Some(&format!("{topic}/{partition}")),
+            json!({ "incident": id, "kind": kind, "stored_offset": stored,
+                    "log_start": log_start, "log_end": log_end, "note": note }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn set_fault(&self, by: &Principal, name: &str, value: f64) -> Result<(), OpsError> {

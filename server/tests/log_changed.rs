@@ -130,6 +130,33 @@ async fn a_replaced_log_is_recorded_once_and_shown() {
     );
     assert!(i.stored > i.log_end, "{i:?}");
     assert!(i.describe().contains("the log was replaced"));
+
+    // An admin resolves one with a note: audited, and gone from the banner.
+    use switchyard_app::admin::AdminApi;
+    let admin = switchyard::admin::PgAdmin::new(db.pool.clone());
+    let root = common::dlq::operator("root");
+    admin
+        .resolve_log_incident(&root, i.id, "topic recreated by the platform team; re-fed")
+        .await
+        .unwrap();
+    let again = admin.resolve_log_incident(&root, i.id, "twice").await;
+    assert!(again.is_err(), "an incident is resolved once");
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'log_incident_resolved'
+             AND detail->>'note' LIKE 'topic recreated%'"
+        )
+        .await,
+        1
+    );
+    let overview = PgConsole::new(db.pool.clone())
+        .overview(Range::parse("15m"))
+        .await
+        .unwrap();
+    assert_eq!(
+        overview.log_incidents.len() as i64,
+        partitions_with_old_positions - 1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

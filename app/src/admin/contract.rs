@@ -29,6 +29,13 @@ pub trait AdminApi: Send + Sync + 'static {
     ) -> Result<(), OpsError>;
     async fn set_writes(&self, by: &Principal, enabled: bool) -> Result<(), OpsError>;
     async fn set_fault(&self, by: &Principal, name: &str, value: f64) -> Result<(), OpsError>;
+    /// Closes an open log incident with the admin's note (audited).
+    async fn resolve_log_incident(
+        &self,
+        by: &Principal,
+        id: i64,
+        note: &str,
+    ) -> Result<(), OpsError>;
 }
 
 pub type SharedAdmin = Arc<dyn AdminApi>;

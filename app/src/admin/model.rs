@@ -27,6 +27,8 @@ pub struct AdminOverview {
     pub writes_enabled: bool,
     /// What the console reads from Kafka (`None` for an instance that does not ingest).
     pub kafka: Option<KafkaView>,
+    /// Partitions whose log changed under ingest, not yet resolved.
+    pub log_incidents: Vec<crate::console::LogIncidentView>,
 }
 
 /// The cluster, how the console connects to it, and what each topic setting matched.

@@ -97,6 +97,25 @@ pub async fn set_user_password(
         .map_err(failed("could not set the password"))
 }
 
+#[server(endpoint = "admin/log-incidents/resolve", output = crate::codec::Json)]
+pub async fn resolve_log_incident(
+    csrf: String,
+    id: i64,
+    note: String,
+) -> Result<(), ServerFnError> {
+    let _ = csrf;
+    let (who, api) = admin_api()?;
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > 500 {
+        return Err(ServerFnError::new(
+            "say what was done about it (1 to 500 characters)",
+        ));
+    }
+    api.resolve_log_incident(&who, id, note)
+        .await
+        .map_err(failed("could not resolve the incident"))
+}
+
 #[server(endpoint = "admin/faults/set", output = crate::codec::Json)]
 pub async fn set_fault(csrf: String, name: String, value: f64) -> Result<(), ServerFnError> {
     let _ = csrf;

@@ -122,6 +122,7 @@ pub struct TickerItem {
 /// A partition whose log no longer agreed with the position ingest stored, unresolved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogIncidentView {
+    pub id: i64,
     /// `log_replaced` (stored position past the log's end) or `records_expired` (below its
     /// start).
     pub kind: String,

@@ -30,6 +30,7 @@ pub fn AdminPage() -> impl IntoView {
                         Ok(o) => view! {
                             <KillSwitch enabled=o.writes_enabled />
                             <Users users=o.users />
+                            <LogIncidents incidents=o.log_incidents />
                             <Faults faults=o.faults />
                             {o.kafka.map(|k| view! { <Kafka k /> })}
                         }.into_any(),
@@ -167,6 +168,39 @@ fn Faults(faults: Option<Vec<FaultView>>) -> impl IntoView {
             {body}
         </section>
     }
+}
+
+/// Open log incidents, each closed by an admin with a note saying what was done.
+#[component]
+fn LogIncidents(incidents: Vec<crate::console::LogIncidentView>) -> impl IntoView {
+    (!incidents.is_empty()).then(|| view! {
+        <section class="card" aria-labelledby="incidents-h" data-testid="admin-log-incidents">
+            <h2 id="incidents-h">"Log incidents"</h2>
+            <table class="grid">
+                <thead><tr><th scope="col">"Detected"</th><th scope="col">"What"</th><th scope="col">"Resolve"</th></tr></thead>
+                <tbody>
+                    {incidents.into_iter().map(|i| {
+                        let id = format!("incident-note-{}", i.id);
+                        view! {
+                            <tr data-testid="admin-log-incident">
+                                <td class="mono">{i.detected_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                <td>{i.describe()}</td>
+                                <td>
+                                    <ActionIsland action=FormAction::ResolveIncident class="inline">
+                                        <CsrfField />
+                                        <input type="hidden" name="id" value=i.id.to_string() />
+                                        <label class="sr-only" for=id.clone()>"What was done"</label>
+                                        <input id=id name="note" required maxlength="500" placeholder="what was done" />
+                                        <button class="btn" type="submit">"Resolve"</button>
+                                    </ActionIsland>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    })
 }
 
 #[component]

@@ -149,6 +149,23 @@ fn observe(
     said: &mut HashMap<String, Instant>,
 ) -> Option<(Level, String)> {
     let now = Instant::now();
+    if let Some(missing) = missing_topic(text) {
+        // A pattern that matches no topic yet is normal (a dead-letter topic appears with
+        // the first failure); a named topic that does not exist is said once, as a warning.
+        let topic = missing?;
+        let key = format!("missing topic {topic}");
+        if said
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < REPEAT_AFTER)
+        {
+            return None;
+        }
+        said.insert(key, now);
+        return Some((
+            Level::WARN,
+            format!("Kafka: subscribed topic {topic} does not exist (yet); it is read once it is created"),
+        ));
+    }
     let (key, out) = match classify(text) {
         Some(p) => {
             let line = p.line.clone();
@@ -177,6 +194,17 @@ fn observe(
             Some(out)
         }
     }
+}
+
+/// For librdkafka's "Subscribed topic not available" (and the consumer error that repeats
+/// it): `Some(None)` for a pattern or the repetition, `Some(Some(topic))` for a named topic.
+fn missing_topic(text: &str) -> Option<Option<&str>> {
+    if let Some((_, rest)) = text.split_once("Subscribed topic not available: ") {
+        let topic = rest.split(": ").next().unwrap_or(rest).trim();
+        return Some((!topic.starts_with('^')).then_some(topic));
+    }
+    (text.contains("Message consumption error") && text.contains("UnknownTopicOrPartition"))
+        .then_some(None)
 }
 
 /// Errors that follow from a cause reported on its own line (each broker's connection
@@ -375,6 +403,23 @@ mod tests {
         assert!(current_problem()
             .unwrap()
             .contains("cannot reach the broker"));
+        // Patterns matching nothing yet are normal; a missing named topic is said once.
+        let pattern = "librdkafka: Global error: UnknownTopicOrPartition (Broker: Unknown topic or partition): Subscribed topic not available: ^error\\..+\\..+$: Broker: Unknown topic or partition";
+        assert!(observe(pattern, Level::ERROR, &mut said).is_none());
+        let named = "librdkafka: Global error: UnknownTopicOrPartition (Broker: Unknown topic or partition): Subscribed topic not available: order.created: Broker: Unknown topic or partition";
+        let (level, line) = observe(named, Level::ERROR, &mut said).expect("said");
+        assert_eq!(level, Level::WARN);
+        assert!(
+            line.contains("subscribed topic order.created does not exist"),
+            "{line}"
+        );
+        assert!(observe(named, Level::ERROR, &mut said).is_none());
+        assert!(observe(
+            "Message consumption error: UnknownTopicOrPartition (Broker: Unknown topic or partition)",
+            Level::WARN,
+            &mut said
+        )
+        .is_none());
         let other = "librdkafka: CONFWARN [thrd:app]: Configuration property x is deprecated";
         let (_, line) = observe(other, Level::WARN, &mut said).expect("passed on");
         assert_eq!(line, "Kafka client: Configuration property x is deprecated");

@@ -180,31 +180,39 @@ impl PgConsole {
 
     /// Open log incidents (ingest's `log_incidents`), newest first.
     pub async fn log_incidents(&self) -> sqlx::Result<Vec<LogIncidentView>> {
-        type Row = (String, String, i32, i64, i64, i64, DateTime<Utc>);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT kind, topic, kafka_partition, stored_offset, log_start, log_end, detected_at
-             FROM log_incidents WHERE resolved_at IS NULL ORDER BY detected_at DESC LIMIT 50",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(kind, topic, partition, stored, log_start, log_end, detected_at)| {
-                    LogIncidentView {
-                        kind,
-                        topic,
-                        partition,
-                        stored,
-                        log_start,
-                        log_end,
-                        detected_at,
-                    }
-                },
-            )
-            .collect())
+        open_log_incidents(&self.pool).await
     }
+}
 
+/// Open log incidents, newest first (the overview's banner, the admin page's list).
+pub async fn open_log_incidents(pool: &PgPool) -> sqlx::Result<Vec<LogIncidentView>> {
+    type Row = (i64, String, String, i32, i64, i64, i64, DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, kind, topic, kafka_partition, stored_offset, log_start, log_end, detected_at
+             FROM log_incidents WHERE resolved_at IS NULL ORDER BY detected_at DESC LIMIT 50",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, kind, topic, partition, stored, log_start, log_end, detected_at)| {
+                LogIncidentView {
+                    id,
+                    kind,
+                    topic,
+                    partition,
+                    stored,
+                    log_start,
+                    log_end,
+                    detected_at,
+                }
+            },
+        )
+        .collect())
+}
+
+impl PgConsole {
     /// Stored positions with the broker's high watermarks (unknown if it cannot be asked).
     pub async fn lag(&self) -> sqlx::Result<Vec<PartitionLag>> {
         let rows: Vec<(String, String, i32, i64, DateTime<Utc>)> = sqlx::query_as(
