@@ -229,10 +229,15 @@ pub async fn run(
     // one batch: memory stays bounded and each partition's batches stay in order.
     // While running, the assigned partitions' logs are checked again now and then (a topic
     // recreated after the assignment).
+    let assigned = {
+        let c = consumer.clone();
+        move || c.context().current_assignment()
+    };
     tokio::spawn(super::log_incidents::watch(
         pool.clone(),
         settings.group_id.clone(),
         consumer.clone(),
+        assigned,
         Duration::from_secs(u64::from(settings.log_check_secs.max(1))),
         shutdown.clone(),
     ));

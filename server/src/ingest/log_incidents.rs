@@ -164,10 +164,12 @@ pub(crate) fn watermarks<C: rdkafka::consumer::ConsumerContext>(
 
 /// While ingest runs: every `every`, the assigned partitions' stored positions against
 /// their logs (a log replaced or expired after the assignment). Stops with `shutdown`.
-pub(crate) async fn watch(
+/// `assigned` says which partitions the consumer holds now.
+pub(crate) async fn watch<C: rdkafka::consumer::ConsumerContext + 'static>(
     pool: PgPool,
     group: String,
-    consumer: std::sync::Arc<rdkafka::consumer::BaseConsumer<super::positions::PositionsContext>>,
+    consumer: std::sync::Arc<rdkafka::consumer::BaseConsumer<C>>,
+    assigned: impl Fn() -> Vec<(String, i32)>,
     every: std::time::Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -179,7 +181,7 @@ pub(crate) async fn watch(
         if *shutdown.borrow() {
             return;
         }
-        let parts = consumer.context().current_assignment();
+        let parts = assigned();
         if parts.is_empty() {
             continue;
         }
