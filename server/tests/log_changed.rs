@@ -2,8 +2,10 @@
 //! 200 orders from an in-memory Nisshi, the broker loses everything (restarted), and
 //! ingest starts again while 100 new orders arrive. Each partition whose stored position
 //! is now past its log's end is recorded once as a `log_replaced` incident — not again
-//! on the next restart — and the overview carries it for its banner. A normal restart
-//! (the fault suites) records none.
+//! on the next restart —, the overview carries it for its banner, and the new log is read
+//! as a new incarnation: 300 orders, nothing stored twice. The same when a topic is
+//! deleted and recreated while ingest runs. A normal restart (the fault suites) records
+//! none.
 
 mod common;
 
@@ -80,12 +82,34 @@ async fn a_replaced_log_is_recorded_once_and_shown() {
         )
         .await;
     assert!(partitions_with_old_positions > 0);
-    ingest_until(&broker, &db, "the replaced logs recorded", || async {
-        db.count("SELECT count(*) FROM log_incidents WHERE kind = 'log_replaced'")
-            .await
-            == partitions_with_old_positions
-    })
+    ingest_until(
+        &broker,
+        &db,
+        "the replaced logs recorded and the new orders read",
+        || async {
+            db.count("SELECT count(*) FROM log_incidents WHERE kind = 'log_replaced'")
+                .await
+                == partitions_with_old_positions
+                && db.count("SELECT count(*) FROM orders").await == 300
+        },
+    )
     .await;
+    // Both logs' records are kept, each under its incarnation.
+    assert_eq!(
+        db.count("SELECT count(*) FROM events WHERE incarnation = 0")
+            .await,
+        200
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM events WHERE incarnation = 1")
+            .await,
+        100
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM log_incidents WHERE action LIKE 'new incarnation 1%'")
+            .await,
+        partitions_with_old_positions
+    );
 
     // Restarted again: the same incidents, not new ones. (A record on a partition with no
     // incident shows the assignment, and with it the check, has happened.)
@@ -114,6 +138,10 @@ async fn a_replaced_log_is_recorded_once_and_shown() {
         db.count("SELECT count(*) FROM log_incidents").await,
         partitions_with_old_positions
     );
+    assert_eq!(db.count("SELECT count(*) FROM orders").await, 300);
+    assert_eq!(db.count("SELECT count(*) FROM events").await, 301);
+    let problems = switchyard::ingest::verify::verify(&db.pool).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
 
     let overview = PgConsole::new(db.pool.clone())
         .overview(Range::parse("15m"))
@@ -196,7 +224,7 @@ async fn a_topic_deleted_and_recreated_while_running_is_recorded() {
 
     eventually(
         Duration::from_secs(60),
-        "the recreated topic's partitions recorded",
+        "the recreated topic's partitions recorded and its new orders read",
         || async {
             db.count(
                 "SELECT count(*) FROM log_incidents
@@ -204,6 +232,7 @@ async fn a_topic_deleted_and_recreated_while_running_is_recorded() {
             )
             .await
                 > 0
+                && db.count("SELECT count(*) FROM orders").await == 66
         },
     )
     .await;

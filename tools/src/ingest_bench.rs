@@ -319,7 +319,7 @@ async fn copy_rows(pool: &PgPool, records: &[Record], streams: usize) -> anyhow:
             .text(&q.reason);
         }
         bodies.push(vec![
-            (EVENTS_COPY, events_copy(&ids, &events)),
+            (EVENTS_COPY, events_copy(&ids, &events, |_, _| 0)),
             (
                 "COPY dead_letters (topic, kafka_partition, kafka_offset, kafka_key, raw_value,
                     headers, dialect, original_topic, failed_at) FROM STDIN WITH (FORMAT binary)",

@@ -28,9 +28,19 @@ pub struct Span {
     pub first: i64,
     /// The next offset to read once the batch is stored.
     pub next: i64,
+    /// Which incarnation of the partition's log the records were read from (a log replaced
+    /// under ingest starts a new one: `log_incidents`). Set by the fetch stage.
+    pub incarnation: i32,
 }
 
 impl Batch {
+    /// Tags each partition's span with the incarnation `of` says it was read from.
+    pub fn set_incarnations(&mut self, of: impl Fn(&str, i32) -> i32) {
+        for ((topic, partition), span) in self.positions.iter_mut() {
+            span.incarnation = of(topic, *partition);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.events.len() + self.dead_letters.len() + self.quarantined.len()
     }
@@ -75,6 +85,7 @@ pub fn batch_of(records: &[RawRecord], dead_letters: &TopicSelection) -> Batch {
             .or_insert(Span {
                 first: rec.offset,
                 next: rec.offset + 1,
+                incarnation: 0,
             });
         span.first = span.first.min(rec.offset);
         span.next = span.next.max(rec.offset + 1);

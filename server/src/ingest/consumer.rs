@@ -116,7 +116,7 @@ async fn store(
                         group,
                         dead_letters,
                         half,
-                        batch_of(half, dead_letters),
+                        part_of(&batch, half, dead_letters),
                         shutdown,
                     ))
                     .await?;
@@ -163,6 +163,18 @@ async fn store(
             }
         }
     }
+}
+
+/// `records`, part of `whole`, as a batch of their own read from the same incarnations.
+fn part_of(whole: &Batch, records: &[RawRecord], dead_letters: &TopicSelection) -> Batch {
+    let mut part = batch_of(records, dead_letters);
+    part.set_incarnations(|t, p| {
+        whole
+            .positions
+            .get(&(t.to_string(), p))
+            .map_or(0, |s| s.incarnation)
+    });
+    part
 }
 
 /// Headers for a quarantine row the database refused once: as hex only, which it always takes.
@@ -233,11 +245,29 @@ pub async fn run(
         let c = consumer.clone();
         move || c.context().current_assignment()
     };
+    // A partition moved to a new incarnation while assigned: read its new log from the
+    // start, tagging what is read with the new incarnation.
+    let renewed = {
+        let c = consumer.clone();
+        move |i: &super::log_incidents::Incident, n: i32| {
+            c.context().set_incarnation(&i.topic, i.partition, n);
+            if let Err(e) = c.seek(
+                &i.topic,
+                i.partition,
+                Offset::Offset(i.log_start),
+                Duration::from_secs(5),
+            ) {
+                tracing::warn!(topic = %i.topic, partition = i.partition, error = %e,
+                    "cannot seek to the new log's start; it is read after the next rebalance");
+            }
+        }
+    };
     tokio::spawn(super::log_incidents::watch(
         pool.clone(),
         settings.group_id.clone(),
         consumer.clone(),
         assigned,
+        renewed,
         Duration::from_secs(u64::from(settings.log_check_secs.max(1))),
         shutdown.clone(),
     ));

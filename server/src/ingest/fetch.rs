@@ -253,7 +253,8 @@ pub(crate) fn run(
                 continue;
             }
             let w = Instant::now();
-            let batch = batch_of(&records, &settings.dead_letters);
+            let mut batch = batch_of(&records, &settings.dead_letters);
+            batch.set_incarnations(|t, p| f.consumer.context().incarnation(t, p));
             t.decoding += w.elapsed().as_secs_f64();
             let w = Instant::now();
             let sent = lanes[lane].blocking_send((records, batch));

@@ -130,6 +130,57 @@ pub async fn record(
     Ok(fresh)
 }
 
+/// The policy for a replaced log: a new incarnation of the partition. Everything stored
+/// stays (history is not rewritten); the stored position moves to the new log's start
+/// under the next incarnation, so the new log's records are read and stored as new, their
+/// offsets never colliding with the old log's. Guarded by the position seen, so of two
+/// consoles, or two checks, one moves it; returns the new incarnation if this one did.
+pub async fn start_new_incarnation(
+    pool: &PgPool,
+    group: &str,
+    i: &Incident,
+    seen: i32,
+) -> sqlx::Result<Option<i32>> {
+    let mut tx = pool.begin().await?;
+    let bumped: Option<i32> = sqlx::query_scalar(
+        "UPDATE consumer_positions
+            SET incarnation = incarnation + 1, next_offset = $5, updated_at = now()
+          WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3
+            AND incarnation = $4 AND next_offset = $6
+          RETURNING incarnation",
+    )
+    .bind(group)
+    .bind(&i.topic)
+    .bind(i.partition)
+    .bind(seen)
+    .bind(i.log_start)
+    .bind(i.stored)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(n) = bumped {
+        sqlx::query(
+            "UPDATE log_incidents SET action = $6
+              WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND kind = $4
+                AND stored_offset = $5 AND resolved_at IS NULL",
+        )
+        .bind(group)
+        .bind(&i.topic)
+        .bind(i.partition)
+        .bind(i.kind.as_str())
+        .bind(i.stored)
+        .bind(format!(
+            "new incarnation {n}: the new log is read from offset {}",
+            i.log_start
+        ))
+        .execute(&mut *tx)
+        .await?;
+        tracing::warn!(topic = %i.topic, partition = i.partition, incarnation = n,
+            from = i.log_start, "reading the replaced log as a new incarnation of the partition");
+    }
+    tx.commit().await?;
+    Ok(bumped)
+}
+
 /// The one error line and count of a newly recorded incident.
 pub(crate) fn report(i: &Incident) {
     tracing::error!(topic = %i.topic, partition = i.partition, stored = i.stored,
@@ -164,12 +215,14 @@ pub(crate) fn watermarks<C: rdkafka::consumer::ConsumerContext>(
 
 /// While ingest runs: every `every`, the assigned partitions' stored positions against
 /// their logs (a log replaced or expired after the assignment). Stops with `shutdown`.
-/// `assigned` says which partitions the consumer holds now.
+/// `assigned` says which partitions the consumer holds now; `renewed` is told of each
+/// partition this check moved to a new incarnation (to read the new log from its start).
 pub(crate) async fn watch<C: rdkafka::consumer::ConsumerContext + 'static>(
     pool: PgPool,
     group: String,
     consumer: std::sync::Arc<rdkafka::consumer::BaseConsumer<C>>,
     assigned: impl Fn() -> Vec<(String, i32)>,
+    renewed: impl Fn(&Incident, i32),
     every: std::time::Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -185,24 +238,38 @@ pub(crate) async fn watch<C: rdkafka::consumer::ConsumerContext + 'static>(
         if parts.is_empty() {
             continue;
         }
-        let stored = match super::writer::load_positions(&pool, &group).await {
+        let stored = match super::writer::load_stored(&pool, &group).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!(error = %e, "log check skipped: positions not loaded");
                 continue;
             }
         };
+        let positions: BTreeMap<(String, i32), i64> = stored
+            .iter()
+            .map(|(k, (_, next))| (k.clone(), *next))
+            .collect();
         let (c, asked) = (consumer.clone(), parts.clone());
         let marks = tokio::task::spawn_blocking(move || watermarks(&c, &asked))
             .await
             .unwrap_or_default();
-        let found = check(&stored, &marks);
+        let found = check(&positions, &marks);
         if found.is_empty() {
             continue;
         }
         match record(&pool, &group, &found).await {
             Ok(fresh) => fresh.iter().for_each(report),
             Err(e) => tracing::error!(error = %e, "cannot record log incidents"),
+        }
+        for i in found.iter().filter(|i| i.kind == Kind::LogReplaced) {
+            let seen = stored
+                .get(&(i.topic.clone(), i.partition))
+                .map_or(0, |s| s.0);
+            match start_new_incarnation(&pool, &group, i, seen).await {
+                Ok(Some(n)) => renewed(i, n),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot start a new incarnation"),
+            }
         }
     }
 }

@@ -4,12 +4,12 @@
 //! broker's log ([`super::log_incidents`]): a log replaced or expired under it is said.
 
 use super::log_incidents;
-use super::writer::load_positions;
+use super::writer::load_stored;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -20,6 +20,9 @@ pub(crate) struct PositionsContext {
     /// The partitions assigned now, and how many times the assignment changed: the fetch
     /// stage gives each its own queue after every change.
     assignment: Mutex<(u64, Vec<(String, i32)>)>,
+    /// The incarnation of each assigned partition's log (what the fetch stage tags its
+    /// batches with; see `log_incidents`).
+    incarnations: Mutex<HashMap<(String, i32), i32>>,
 }
 
 impl ClientContext for PositionsContext {}
@@ -30,6 +33,7 @@ impl PositionsContext {
             database_url,
             group_id,
             assignment: Mutex::new((0, Vec::new())),
+            incarnations: Mutex::new(HashMap::new()),
         }
     }
 
@@ -37,6 +41,18 @@ impl PositionsContext {
     pub(crate) fn assignment_since(&self, seen: u64) -> Option<(u64, Vec<(String, i32)>)> {
         let a = self.assignment.lock().unwrap_or_else(|e| e.into_inner());
         (a.0 != seen).then(|| a.clone())
+    }
+
+    /// The incarnation of a partition's log being read now.
+    pub(crate) fn incarnation(&self, topic: &str, partition: i32) -> i32 {
+        let m = self.incarnations.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&(topic.to_string(), partition)).copied().unwrap_or(0)
+    }
+
+    /// Sets the incarnation a partition's log is read in from now on.
+    pub(crate) fn set_incarnation(&self, topic: &str, partition: i32, incarnation: i32) {
+        let mut m = self.incarnations.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert((topic.to_string(), partition), incarnation);
     }
 
     /// The partitions assigned now.
@@ -82,35 +98,60 @@ impl PositionsContext {
         })
     }
 
-    fn stored_positions(&self) -> anyhow::Result<BTreeMap<(String, i32), i64>> {
-        self.with_db(|pool, group| async move { load_positions(&pool, &group).await })
+    /// Stored (incarnation, next offset) per partition.
+    fn stored_positions(&self) -> anyhow::Result<BTreeMap<(String, i32), (i32, i64)>> {
+        self.with_db(|pool, group| async move { load_stored(&pool, &group).await })
     }
 
-    /// Compares the stored positions of the assigned partitions with the broker's logs and
-    /// reports each disagreement once (whichever console records it first says it).
+    /// Compares the stored positions of the assigned partitions with the broker's logs,
+    /// reports each disagreement once (whichever console records it first says it), and
+    /// starts a new incarnation of each partition whose log was replaced. True if a stored
+    /// position moved (the caller loads them again).
     fn check_logs(
         &self,
         consumer: &BaseConsumer<Self>,
         parts: &[(String, i32)],
-        positions: &BTreeMap<(String, i32), i64>,
-    ) {
-        let stored: Vec<(String, i32)> = parts
+        stored: &BTreeMap<(String, i32), (i32, i64)>,
+    ) -> bool {
+        let positions: BTreeMap<(String, i32), i64> = stored
+            .iter()
+            .map(|(k, (_, next))| (k.clone(), *next))
+            .collect();
+        let held: Vec<(String, i32)> = parts
             .iter()
             .filter(|p| positions.contains_key(*p))
             .cloned()
             .collect();
-        let marks = log_incidents::watermarks(consumer, &stored);
-        let found = log_incidents::check(positions, &marks);
+        let marks = log_incidents::watermarks(consumer, &held);
+        let found = log_incidents::check(&positions, &marks);
         if found.is_empty() {
-            return;
+            return false;
         }
-        let recorded = self.with_db(|pool, group| async move {
-            log_incidents::record(&pool, &group, &found).await
+        let seen: Vec<i32> = found
+            .iter()
+            .map(|i| {
+                stored
+                    .get(&(i.topic.clone(), i.partition))
+                    .map_or(0, |s| s.0)
+            })
+            .collect();
+        let acted = self.with_db(|pool, group| async move {
+            for i in log_incidents::record(&pool, &group, &found).await? {
+                log_incidents::report(&i);
+            }
+            let mut moved = false;
+            for (i, seen) in found.iter().zip(seen) {
+                if i.kind == log_incidents::Kind::LogReplaced {
+                    log_incidents::start_new_incarnation(&pool, &group, i, seen).await?;
+                    moved = true;
+                }
+            }
+            Ok(moved)
         });
-        match recorded {
-            Ok(fresh) => fresh.iter().for_each(log_incidents::report),
-            Err(e) => tracing::error!(error = %e, "cannot record log incidents"),
-        }
+        acted.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot record log incidents");
+            false
+        })
     }
 }
 
@@ -138,10 +179,17 @@ impl ConsumerContext for PositionsContext {
                     .iter()
                     .map(|e| (e.topic().to_string(), e.partition()))
                     .collect();
-                self.check_logs(consumer, &parts, &positions);
+                let mut positions = positions;
+                if self.check_logs(consumer, &parts, &positions) {
+                    if let Ok(p) = self.stored_positions() {
+                        positions = p;
+                    }
+                }
                 for (topic, partition) in &parts {
-                    let offset = match positions.get(&(topic.clone(), *partition)) {
-                        Some(next) => Offset::Offset(*next),
+                    let stored = positions.get(&(topic.clone(), *partition));
+                    self.set_incarnation(topic, *partition, stored.map_or(0, |s| s.0));
+                    let offset = match stored {
+                        Some((_, next)) => Offset::Offset(*next),
                         None => Offset::Stored,
                     };
                     let _ = tpl.set_partition_offset(topic, *partition, offset);

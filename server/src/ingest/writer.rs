@@ -74,12 +74,17 @@ async fn write_with(
     // Lock this batch's partitions' positions first: a second instance holding one of them
     // (a rebalance in flight) waits here, then sees what this one stored.
     let stored = claim_positions(&mut tx, group, &batch.positions).await?;
+    let inc: Incarnations = batch
+        .positions
+        .iter()
+        .map(|((t, p), s)| ((t.as_str(), *p), s.incarnation))
+        .collect();
     let events = unstored(&batch.events, &stored);
     // Only rows inserted now feed projections: a redelivered record changes nothing.
     let fresh: Vec<(i64, &EventRow)> = match by {
-        EventsBy::Copy => copy_events(&mut tx, &events).await?,
+        EventsBy::Copy => copy_events(&mut tx, &events, &inc).await?,
         EventsBy::Merge => {
-            let ids = insert_events(&mut tx, &events).await?;
+            let ids = insert_events(&mut tx, &events, &inc).await?;
             events
                 .iter()
                 .filter_map(|e| {
@@ -91,9 +96,10 @@ async fn write_with(
                 .collect()
         }
     };
-    let fresh_dead = insert_dead_letters(&mut tx, &unstored(&batch.dead_letters, &stored)).await?;
+    let fresh_dead =
+        insert_dead_letters(&mut tx, &unstored(&batch.dead_letters, &stored), &inc).await?;
     let fresh_quarantine =
-        insert_quarantine(&mut tx, &unstored(&batch.quarantined, &stored)).await?;
+        insert_quarantine(&mut tx, &unstored(&batch.quarantined, &stored), &inc).await?;
 
     let deltas = order_deltas(fresh.iter().map(|(_, e)| *e));
     copy_saga_steps(&mut tx, &fresh).await?;
@@ -152,48 +158,76 @@ impl Sourced for QuarantineRow {
     }
 }
 
-/// The rows at or past their partition's stored position (a partition with none yet
-/// has stored nothing): the ones not stored already.
-fn unstored<'a, T: Sourced>(rows: &'a [T], stored: &HashMap<(&str, i32), i64>) -> Vec<&'a T> {
+/// The incarnation each partition of a batch was read from.
+type Incarnations<'a> = HashMap<(&'a str, i32), i32>;
+
+/// The incarnation of the partition a row was read from.
+fn incarnation(inc: &Incarnations, topic: &str, partition: i32) -> i32 {
+    inc.get(&(topic, partition)).copied().unwrap_or(0)
+}
+
+/// Where each partition of a batch takes records from: `Some(next)`, records at or past
+/// the stored position; `None`, no record (the batch was read from another incarnation of
+/// the partition's log than the one stored: a log replaced since).
+type Accepts<'a> = HashMap<(&'a str, i32), Option<i64>>;
+
+/// The rows not stored already: at or past their partition's stored position, read from
+/// the stored incarnation (a partition with no position yet has stored nothing).
+fn unstored<'a, T: Sourced>(rows: &'a [T], stored: &Accepts) -> Vec<&'a T> {
     rows.iter()
         .filter(|r| {
             let (topic, partition, offset) = r.source();
-            stored
-                .get(&(topic, partition))
-                .is_none_or(|next| offset >= *next)
+            match stored.get(&(topic, partition)) {
+                Some(Some(next)) => offset >= *next,
+                Some(None) => false,
+                None => true,
+            }
         })
         .collect()
 }
 
 /// Locks the group's position row of each partition in `spans` (creating it at the
-/// batch's first offset when the partition has none yet) and returns the stored next
-/// offsets: records below them are stored already.
+/// batch's first offset and incarnation when the partition has none yet) and returns
+/// where each partition takes records from: records below the stored next offset are
+/// stored already, and a batch read from another incarnation than the stored one is
+/// stale (the log was replaced since).
 async fn claim_positions<'b>(
     tx: &mut Transaction<'_, Postgres>,
     group: &str,
     spans: &'b BTreeMap<(String, i32), Span>,
-) -> sqlx::Result<HashMap<(&'b str, i32), i64>> {
+) -> sqlx::Result<Accepts<'b>> {
     if spans.is_empty() {
         return Ok(HashMap::new());
     }
     // Sorted (a BTreeMap), so two instances lock shared rows in one order: no deadlock.
-    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
-        "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset)
-         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[])
+    let rows: Vec<(String, i32, i64, i32)> = sqlx::query_as(
+        "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset,
+             incarnation)
+         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[], $5::int4[])
          ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = p.next_offset
-         RETURNING topic, kafka_partition, next_offset",
+         RETURNING topic, kafka_partition, next_offset, incarnation",
     )
     .bind(group)
     .bind(spans.keys().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
     .bind(spans.keys().map(|(_, p)| *p).collect::<Vec<_>>())
     .bind(spans.values().map(|s| s.first).collect::<Vec<_>>())
+    .bind(spans.values().map(|s| s.incarnation).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
     // Keyed by the batch's own topic names, so each record's lookup allocates nothing.
-    let rows: HashMap<(String, i32), i64> = rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect();
+    let rows: HashMap<(String, i32), (i64, i32)> = rows
+        .into_iter()
+        .map(|(t, p, o, i)| ((t, p), (o, i)))
+        .collect();
     Ok(spans
-        .keys()
-        .filter_map(|k| Some(((k.0.as_str(), k.1), *rows.get(k)?)))
+        .iter()
+        .filter_map(|(k, span)| {
+            let (next, incarnation) = *rows.get(k)?;
+            Some((
+                (k.0.as_str(), k.1),
+                (incarnation == span.incarnation).then_some(next),
+            ))
+        })
         .collect())
 }
 
@@ -202,6 +236,7 @@ async fn claim_positions<'b>(
 async fn copy_events<'a>(
     tx: &mut Transaction<'_, Postgres>,
     events: &[&'a EventRow],
+    inc: &Incarnations<'_>,
 ) -> sqlx::Result<Vec<(i64, &'a EventRow)>> {
     if events.is_empty() {
         return Ok(Vec::new());
@@ -211,18 +246,28 @@ async fn copy_events<'a>(
             .bind(events.len() as i64)
             .fetch_all(&mut **tx)
             .await?;
-    copy_in(tx, EVENTS_COPY, events_copy(&ids, events)).await?;
+    copy_in(
+        tx,
+        EVENTS_COPY,
+        events_copy(&ids, events, |t, p| incarnation(inc, t, p)),
+    )
+    .await?;
     Ok(ids.into_iter().zip(events.iter().copied()).collect())
 }
 
 /// The `COPY` that [`events_copy`] feeds.
 pub const EVENTS_COPY: &str = "COPY events (id, topic, kafka_partition, kafka_offset, kafka_key,
     event_id, event_type, aggregate_id, aggregate_version, occurred_at, source, correlation_id,
-    causation_id, headers, payload) FROM STDIN WITH (FORMAT binary)";
+    causation_id, headers, payload, incarnation) FROM STDIN WITH (FORMAT binary)";
 
-/// The binary `COPY` body of `events` with the given ids, in [`EVENTS_COPY`]'s columns.
-pub fn events_copy(ids: &[i64], events: &[&EventRow]) -> CopyRows {
-    let mut rows = CopyRows::new(15, events.len() * 768);
+/// The binary `COPY` body of `events` with the given ids, in [`EVENTS_COPY`]'s columns;
+/// `incarnation` says which incarnation of its partition's log each was read from.
+pub fn events_copy(
+    ids: &[i64],
+    events: &[&EventRow],
+    incarnation: impl Fn(&str, i32) -> i32,
+) -> CopyRows {
+    let mut rows = CopyRows::new(16, events.len() * 768);
     for (id, e) in ids.iter().zip(events) {
         rows.row()
             .int8(*id)
@@ -243,6 +288,7 @@ pub fn events_copy(ids: &[i64], events: &[&EventRow]) -> CopyRows {
             Some(text) => rows.jsonb_text(text.get()),
             None => rows.jsonb(&e.data),
         };
+        rows.int4(incarnation(&e.topic, e.partition));
     }
     rows
 }
@@ -288,6 +334,7 @@ fn inserted(rows: Vec<(i64, String, i32, i64)>) -> Inserted {
 async fn insert_events(
     tx: &mut Transaction<'_, Postgres>,
     events: &[&EventRow],
+    inc: &Incarnations<'_>,
 ) -> sqlx::Result<Inserted> {
     if events.is_empty() {
         return Ok(HashMap::new());
@@ -296,10 +343,10 @@ async fn insert_events(
     let rows: Vec<(i64, String, i32, i64)> = sqlx::query_as(
         "INSERT INTO events (topic, kafka_partition, kafka_offset, kafka_key, event_id, event_type,
             aggregate_id, aggregate_version, occurred_at, source, correlation_id, causation_id,
-            headers, payload)
+            headers, payload, incarnation)
          SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::uuid[],
             $6::text[], $7::text[], $8::int8[], $9::timestamptz[], $10::text[], $11::text[],
-            $12::text[], $13::jsonb[], $14::jsonb[])
+            $12::text[], $13::jsonb[], $14::jsonb[], $15::int4[])
          ON CONFLICT ON CONSTRAINT events_source_position DO NOTHING
          RETURNING id, topic, kafka_partition, kafka_offset",
     )
@@ -355,6 +402,12 @@ async fn insert_events(
             })
             .collect::<Vec<Value>>(),
     )
+    .bind(
+        events
+            .iter()
+            .map(|e| incarnation(inc, &e.topic, e.partition))
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(&mut **tx)
     .await?;
     Ok(inserted(rows))
@@ -364,13 +417,16 @@ async fn insert_events(
 async fn insert_quarantine<'a>(
     tx: &mut Transaction<'_, Postgres>,
     rows: &[&'a QuarantineRow],
+    inc: &Incarnations<'_>,
 ) -> sqlx::Result<Vec<&'a QuarantineRow>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let done: Vec<(i64, String, i32, i64)> = sqlx::query_as(
-        "INSERT INTO quarantine (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers, reason)
-         SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::bytea[], $6::jsonb[], $7::text[])
+        "INSERT INTO quarantine (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers, reason,
+            incarnation)
+         SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::bytea[], $6::jsonb[], $7::text[],
+            $8::int4[])
          ON CONFLICT ON CONSTRAINT quarantine_source_position DO NOTHING
          RETURNING id, topic, kafka_partition, kafka_offset",
     )
@@ -381,6 +437,11 @@ async fn insert_quarantine<'a>(
     .bind(rows.iter().map(|r| r.value.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.headers.clone()).collect::<Vec<Value>>())
     .bind(rows.iter().map(|r| r.reason.clone()).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|r| incarnation(inc, &r.topic, r.partition))
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(&mut **tx)
     .await?;
     Ok(keep_inserted(rows, &inserted(done)))
@@ -390,6 +451,7 @@ async fn insert_quarantine<'a>(
 async fn insert_dead_letters<'a>(
     tx: &mut Transaction<'_, Postgres>,
     rows: &[&'a DeadLetterRow],
+    inc: &Incarnations<'_>,
 ) -> sqlx::Result<Vec<&'a DeadLetterRow>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -398,11 +460,11 @@ async fn insert_dead_letters<'a>(
         "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, raw_value, headers,
             dialect, original_topic, original_partition, original_offset, exception_type,
             exception_message, failed_at, attempts, replay_count, replay_id, replay_value, order_id,
-            parse_note, origin_note)
+            parse_note, origin_note, incarnation)
          SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::bytea[],
             $6::jsonb[], $7::text[], $8::text[], $9::int4[], $10::int8[], $11::text[], $12::text[],
             $13::timestamptz[], $14::int4[], $15::int4[], $16::text[], $17::bytea[], $18::text[],
-            $19::text[], $20::text[])
+            $19::text[], $20::text[], $21::int4[])
          ON CONFLICT ON CONSTRAINT dead_letters_source_position DO NOTHING
          RETURNING id, topic, kafka_partition, kafka_offset",
     )
@@ -426,6 +488,11 @@ async fn insert_dead_letters<'a>(
     .bind(rows.iter().map(|r| r.order_id.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.parse_note.clone()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.origin_note.clone()).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|r| incarnation(inc, &r.topic, r.partition))
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(&mut **tx)
     .await?;
     Ok(keep_inserted(rows, &inserted(done)))
@@ -624,10 +691,12 @@ async fn save_positions(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset)
-         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[])
+        "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset,
+             incarnation)
+         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[], $5::int4[])
          ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE
-            SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), updated_at = now()",
+            SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), updated_at = now()
+            WHERE p.incarnation = EXCLUDED.incarnation",
     )
     .bind(group)
     .bind(
@@ -638,6 +707,12 @@ async fn save_positions(
     )
     .bind(positions.keys().map(|(_, p)| *p).collect::<Vec<_>>())
     .bind(positions.values().map(|s| s.next).collect::<Vec<_>>())
+    .bind(
+        positions
+            .values()
+            .map(|s| s.incarnation)
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -681,6 +756,24 @@ pub async fn load_positions(
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+}
+
+/// The group's stored positions with the incarnation of each partition's log they are in.
+pub async fn load_stored(
+    pool: &PgPool,
+    group: &str,
+) -> sqlx::Result<BTreeMap<(String, i32), (i32, i64)>> {
+    let rows: Vec<(String, i32, i32, i64)> = sqlx::query_as(
+        "SELECT topic, kafka_partition, incarnation, next_offset FROM consumer_positions
+         WHERE group_id = $1",
+    )
+    .bind(group)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, p, i, o)| ((t, p), (i, o)))
+        .collect())
 }
 
 #[cfg(test)]

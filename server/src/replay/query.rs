@@ -194,7 +194,8 @@ pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDet
                 (SELECT n.id FROM dead_letters n WHERE n.replay_id = r.replay_id::text
                  ORDER BY n.id LIMIT 1),
                 (SELECT e.id FROM events e WHERE e.topic = r.target_topic
-                   AND e.kafka_partition = r.target_partition AND e.kafka_offset = r.target_offset),
+                   AND e.kafka_partition = r.target_partition AND e.kafka_offset = r.target_offset
+                 ORDER BY e.incarnation DESC LIMIT 1),
                 (SELECT o.status FROM orders o WHERE o.order_id = $2)
          FROM replays r WHERE r.dead_letter_id = $1 ORDER BY r.created_at, r.replay_id",
     )
