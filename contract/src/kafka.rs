@@ -6,6 +6,7 @@
 pub mod diagnosis;
 pub mod embedded;
 pub mod properties;
+pub mod topic_ids;
 pub mod topics;
 
 use rdkafka::config::ClientConfig;

@@ -12,7 +12,9 @@ use crate::read_model::like_escape;
 use crate::read_model::sources::Sources;
 use serde_json::json;
 use sqlx::PgPool;
-use switchyard_app::admin::{AdminApi, AdminOverview, AuditFilter, AuditView, FaultView, UserView};
+use switchyard_app::admin::{
+    AdminApi, AdminOverview, AuditFilter, AuditView, FaultView, Resume, UserView,
+};
 use switchyard_app::auth::{Principal, Role};
 use switchyard_app::ops::OpsError;
 
@@ -169,28 +171,105 @@ impl AdminApi for PgAdmin {
         by: &Principal,
         id: i64,
         note: &str,
+        resume: Option<Resume>,
     ) -> Result<(), OpsError> {
         let mut tx = self.pool.begin().await?;
-        let closed: Option<(String, i32, String, i64, i64, i64)> = sqlx::query_as(
-            "UPDATE log_incidents SET resolved_at = now(), resolved_by = $2, resolution = $3
-             WHERE id = $1 AND resolved_at IS NULL
-             RETURNING topic, kafka_partition, kind, stored_offset, log_start, log_end",
+        type Open = (
+            String,
+            String,
+            i32,
+            String,
+            i64,
+            i64,
+            i64,
+            bool,
+            Option<String>,
+        );
+        let open: Option<Open> = sqlx::query_as(
+            "SELECT group_id, topic, kafka_partition, kind, stored_offset, log_start, log_end,
+                    paused, topic_id
+               FROM log_incidents WHERE id = $1 AND resolved_at IS NULL FOR UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((group, topic, partition, kind, stored, log_start, log_end, paused, topic_id)) =
+            open
+        else {
+            return Err(format!("no open log incident #{id}").into());
+        };
+        let place = format!("{topic}/{partition}");
+        let mut details = json!({ "incident": id, "kind": kind, "stored_offset": stored,
+            "log_start": log_start, "log_end": log_end, "note": note });
+        let resolution = match (paused, resume) {
+            (false, None) => note.to_string(),
+            (false, Some(_)) => {
+                return Err(format!("incident #{id} holds no partition paused: there is nothing to resume").into())
+            }
+            (true, None) => {
+                return Err(format!("incident #{id} holds {place} paused: choose to resume from the log's start or end, or to keep it paused").into())
+            }
+            (true, Some(Resume::KeepPaused)) => {
+                sqlx::query("UPDATE log_incidents SET action = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(format!("kept paused by {}: {note}", by.name))
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(&mut *tx, &actor(by), "log_incident_kept_paused", Some(&place), details)
+                    .await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            (true, Some(r)) => {
+                let from = if r == Resume::FromStart { log_start } else { log_end };
+                // A replaced or recreated log is a new log: read it as the next
+                // incarnation, under the topic's id when it was found.
+                let renew = i32::from(kind != "records_expired");
+                let incarnation: Option<i32> = sqlx::query_scalar(
+                    "UPDATE consumer_positions
+                        SET paused = false, next_offset = $4, incarnation = incarnation + $5,
+                            topic_id = COALESCE($6, topic_id), updated_at = now()
+                      WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND paused
+                      RETURNING incarnation",
+                )
+                .bind(&group)
+                .bind(&topic)
+                .bind(partition)
+                .bind(from)
+                .bind(renew)
+                .bind(&topic_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(incarnation) = incarnation else {
+                    return Err(format!("{place} is no longer paused").into());
+                };
+                details["resume"] = json!(r);
+                details["from_offset"] = json!(from);
+                details["incarnation"] = json!(incarnation);
+                let skipped = if r == Resume::FromEnd && log_end > log_start {
+                    format!("; offsets {log_start}..{log_end} skipped")
+                } else {
+                    String::new()
+                };
+                format!("{note} (resumed from offset {from}, incarnation {incarnation}{skipped})")
+            }
+        };
+        sqlx::query(
+            "UPDATE log_incidents SET resolved_at = now(), resolved_by = $2, resolution = $3,
+                    paused = false
+              WHERE id = $1",
         )
         .bind(id)
         .bind(&by.name)
-        .bind(note)
-        .fetch_optional(&mut *tx)
+        .bind(&resolution)
+        .execute(&mut *tx)
         .await?;
-        let Some((topic, partition, kind, stored, log_start, log_end)) = closed else {
-            return Err(format!("no open log incident #{id}").into());
-        };
         audit::record(
             &mut *tx,
             &actor(by),
             "log_incident_resolved",
-            Some(&format!("{topic}/{partition}")),
-            json!({ "incident": id, "kind": kind, "stored_offset": stored,
-                    "log_start": log_start, "log_end": log_end, "note": note }),
+            Some(&place),
+            details,
         )
         .await?;
         tx.commit().await?;

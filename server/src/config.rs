@@ -109,6 +109,24 @@ pub struct IngestConfig {
     #[arg(long, env = "SWITCHYARD_LOG_CHECK_SECS", default_value_t = 30)]
     pub log_check_secs: u32,
 
+    /// What ingest does when a partition's log was replaced under its stored position
+    /// (topic recreated, cluster rebuilt, offsets reset): `new-incarnation` keeps what is
+    /// stored and reads the new log from its start; `pause` holds the partition until an
+    /// admin decides on the admin page.
+    #[arg(long, env = "SWITCHYARD_ON_LOG_REPLACED", value_enum, default_value_t)]
+    pub on_log_replaced: crate::ingest::log_incidents::OnReplaced,
+
+    /// What ingest does when records expired before it read them: `continue` records the
+    /// gap (shown in the order history it touches) and reads on; `pause` holds the
+    /// partition until an admin decides.
+    #[arg(
+        long,
+        env = "SWITCHYARD_ON_RECORDS_EXPIRED",
+        value_enum,
+        default_value_t
+    )]
+    pub on_records_expired: crate::ingest::log_incidents::OnExpired,
+
     /// Create the fleet's contract topics when they are missing. Off by default: the console
     /// never creates topics on a cluster it did not create unless told to.
     #[arg(long, env = "SWITCHYARD_CREATE_TOPICS", default_value_t = false)]

@@ -92,6 +92,7 @@ fn settings(args: &BenchArgs, url: &str, group: &str) -> IngestSettings {
         topics: Topics::contract(),
         metadata_refresh_ms: 10_000,
         log_check_secs: 30,
+        log_policy: Default::default(),
         batch_max: args.batch_max,
         batch_wait: args.batch_wait,
         session_timeout_ms: 6000,

@@ -29,12 +29,14 @@ pub trait AdminApi: Send + Sync + 'static {
     ) -> Result<(), OpsError>;
     async fn set_writes(&self, by: &Principal, enabled: bool) -> Result<(), OpsError>;
     async fn set_fault(&self, by: &Principal, name: &str, value: f64) -> Result<(), OpsError>;
-    /// Closes an open log incident with the admin's note (audited).
+    /// Closes an open log incident with the admin's note (audited); an incident holding
+    /// its partition paused needs a decision (`resume`), which is carried out with it.
     async fn resolve_log_incident(
         &self,
         by: &Principal,
         id: i64,
         note: &str,
+        resume: Option<super::Resume>,
     ) -> Result<(), OpsError>;
 }
 

@@ -4,6 +4,18 @@ use crate::auth::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// An admin's decision on a partition a log incident holds paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resume {
+    /// Read the log from its start (a replaced log as a new incarnation; past a gap).
+    FromStart,
+    /// Read the log from its end as it was when the incident was found, skipping the rest.
+    FromEnd,
+    /// Keep the partition paused (the decision is audited; the incident stays open).
+    KeepPaused,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
     pub name: String,

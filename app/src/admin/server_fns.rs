@@ -102,6 +102,7 @@ pub async fn resolve_log_incident(
     csrf: String,
     id: i64,
     note: String,
+    #[server(default)] resume: Option<super::Resume>,
 ) -> Result<(), ServerFnError> {
     let _ = csrf;
     let (who, api) = admin_api()?;
@@ -111,7 +112,7 @@ pub async fn resolve_log_incident(
             "say what was done about it (1 to 500 characters)",
         ));
     }
-    api.resolve_log_incident(&who, id, note)
+    api.resolve_log_incident(&who, id, note, resume)
         .await
         .map_err(failed("could not resolve the incident"))
 }

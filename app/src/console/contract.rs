@@ -20,6 +20,8 @@ pub trait ConsoleApi: Send + Sync + 'static {
     ) -> Result<Option<OrderAsOf>, OpsError>;
     /// Each failed step of the order with its services' breakers at that moment.
     async fn failure_context(&self, order_id: &str) -> Result<Vec<FailureContext>, OpsError>;
+    /// Expired-record gaps that may have held some of the order's events.
+    async fn order_gaps(&self, order_id: &str) -> Result<Vec<LogGap>, OpsError>;
 }
 
 pub type SharedConsole = Arc<dyn ConsoleApi>;

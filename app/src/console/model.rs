@@ -123,8 +123,8 @@ pub struct TickerItem {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogIncidentView {
     pub id: i64,
-    /// `log_replaced` (stored position past the log's end) or `records_expired` (below its
-    /// start).
+    /// `log_replaced` (stored position past the log's end), `records_expired` (below its
+    /// start) or `topic_recreated` (the topic's id changed).
     pub kind: String,
     pub topic: String,
     pub partition: i32,
@@ -132,6 +132,10 @@ pub struct LogIncidentView {
     pub log_start: i64,
     pub log_end: i64,
     pub detected_at: DateTime<Utc>,
+    /// What ingest did about it (its policy), if anything yet.
+    pub action: Option<String>,
+    /// Whether it holds its partition paused until an admin decides.
+    pub paused: bool,
 }
 
 impl LogIncidentView {
@@ -142,6 +146,11 @@ impl LogIncidentView {
                 "{}/{}: the log was replaced (stored position {} is past its end {}): records below {} on the new log were not ingested",
                 self.topic, self.partition, self.stored, self.log_end, self.stored
             )
+        } else if self.kind == "topic_recreated" {
+            format!(
+                "{}/{}: the topic was deleted and created again (its id changed): stored position {} belongs to the old log; the new one holds offsets {}..{}",
+                self.topic, self.partition, self.stored, self.log_start, self.log_end
+            )
         } else {
             format!(
                 "{}/{}: offsets {}..{} expired before they were read",
@@ -149,6 +158,19 @@ impl LogIncidentView {
             )
         }
     }
+}
+
+/// Records that expired before ingest read them, on a partition an order's events are on,
+/// where they may have held some of its events (its history straddles the gap, or it was
+/// still open when the gap began).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogGap {
+    pub topic: String,
+    pub partition: i32,
+    /// The first offset lost, and the first one read after the gap.
+    pub from: i64,
+    pub to: i64,
+    pub detected_at: DateTime<Utc>,
 }
 
 /// Ingest lag of one partition: high watermark minus the position stored by ingest.

@@ -170,28 +170,48 @@ fn Faults(faults: Option<Vec<FaultView>>) -> impl IntoView {
     }
 }
 
-/// Open log incidents, each closed by an admin with a note saying what was done.
+/// Open log incidents, each closed by an admin with a note saying what was done; one that
+/// holds its partition paused needs a decision: resume from the log's start or end, or
+/// keep it paused.
 #[component]
 fn LogIncidents(incidents: Vec<crate::console::LogIncidentView>) -> impl IntoView {
     (!incidents.is_empty()).then(|| view! {
         <section class="card" aria-labelledby="incidents-h" data-testid="admin-log-incidents">
             <h2 id="incidents-h">"Log incidents"</h2>
             <table class="grid">
-                <thead><tr><th scope="col">"Detected"</th><th scope="col">"What"</th><th scope="col">"Resolve"</th></tr></thead>
+                <thead><tr><th scope="col">"Detected"</th><th scope="col">"What"</th><th scope="col">"Decide"</th></tr></thead>
                 <tbody>
                     {incidents.into_iter().map(|i| {
-                        let id = format!("incident-note-{}", i.id);
+                        let note = format!("incident-note-{}", i.id);
+                        let choice = format!("incident-resume-{}", i.id);
+                        let decision = i.paused.then(|| {
+                            let skipped = i.log_end - i.log_start;
+                            view! {
+                                <label class="sr-only" for=choice.clone()>"Decision"</label>
+                                <select id=choice name="resume" required data-testid="incident-resume">
+                                    <option value="from_start">{format!("Resume from offset {} (the log's start)", i.log_start)}</option>
+                                    <option value="from_end">{format!("Resume from offset {} (the end when found; skips {skipped})", i.log_end)}</option>
+                                    <option value="keep_paused">"Keep paused"</option>
+                                </select>
+                            }
+                        });
+                        let label = if i.paused { "Decide" } else { "Resolve" };
                         view! {
                             <tr data-testid="admin-log-incident">
                                 <td class="mono">{i.detected_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
-                                <td>{i.describe()}</td>
+                                <td>
+                                    {i.describe()}
+                                    {i.paused.then(|| view! { <span class="badge warn" data-testid="incident-paused">"paused"</span> })}
+                                    {i.action.clone().map(|a| view! { <div class="muted">{a}</div> })}
+                                </td>
                                 <td>
                                     <ActionIsland action=FormAction::ResolveIncident class="inline">
                                         <CsrfField />
                                         <input type="hidden" name="id" value=i.id.to_string() />
-                                        <label class="sr-only" for=id.clone()>"What was done"</label>
-                                        <input id=id name="note" required maxlength="500" placeholder="what was done" />
-                                        <button class="btn" type="submit">"Resolve"</button>
+                                        {decision}
+                                        <label class="sr-only" for=note.clone()>"What was done"</label>
+                                        <input id=note name="note" required maxlength="500" placeholder="what was done" />
+                                        <button class="btn" type="submit">{label}</button>
                                     </ActionIsland>
                                 </td>
                             </tr>

@@ -2,7 +2,7 @@
 //! timeline, with the time each took), every stored event with its position and
 //! correlation, and its dead letters.
 
-use crate::console::{breaker_class, FailureContext, OrderAsOf};
+use crate::console::{breaker_class, FailureContext, LogGap, OrderAsOf};
 use crate::ops::{money, order_href, percent_encode, OrderDetail, SagaStepView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 pub struct OrderHistory {
     pub as_of: Option<OrderAsOf>,
     pub failures: Vec<FailureContext>,
+    /// Records lost before ingest read them where they may have held this order's events.
+    pub gaps: Vec<LogGap>,
 }
 
 #[server(input = GetUrl, output = crate::codec::Json)]
@@ -32,7 +34,12 @@ pub async fn load_order_history(
         None => None,
     };
     let failures = console.failure_context(&order_id).await.map_err(err)?;
-    Ok(OrderHistory { as_of, failures })
+    let gaps = console.order_gaps(&order_id).await.map_err(err)?;
+    Ok(OrderHistory {
+        as_of,
+        failures,
+        gaps,
+    })
 }
 
 #[server(input = GetUrl, output = crate::codec::Json)]
@@ -223,7 +230,21 @@ fn Detail(d: OrderDetail) -> impl IntoView {
 fn History(h: OrderHistory) -> impl IntoView {
     let failures = h.failures;
     let no_failures = failures.is_empty();
+    let gaps = (!h.gaps.is_empty()).then(|| view! {
+        <div class="incident-banner" role="alert" data-testid="order-gaps">
+            <strong>"This order's history may be incomplete: records expired before ingest read them."</strong>
+            <ul>
+                {h.gaps.into_iter().map(|g| view! {
+                    <li data-testid="order-gap">
+                        {format!("{}/{}: offsets {}..{} were lost", g.topic, g.partition, g.from, g.to)}
+                        " (found "<span class="mono">{g.detected_at.format("%Y-%m-%d %H:%M:%S").to_string()}</span>")"
+                    </li>
+                }).collect_view()}
+            </ul>
+        </div>
+    });
     view! {
+        {gaps}
         <h2 id="as-of">"Time travel"</h2>
         {match h.as_of {
             None => view! {

@@ -335,6 +335,7 @@ fn OverviewBody(o: OverviewView) -> impl IntoView {
                     {o.log_incidents.iter().map(|i| view! {
                         <li data-testid="log-incident">
                             <span class="mono">{i.detected_at.format("%Y-%m-%d %H:%M:%S").to_string()}</span>" "{i.describe()}
+                            {i.paused.then_some(" — paused: nothing is read from it until an admin decides on the admin page.")}
                         </li>
                     }).collect_view()}
                 </ul>

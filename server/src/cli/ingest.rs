@@ -36,6 +36,10 @@ pub fn settings(brokers: &str, db: &Db, ingest: &IngestConfig) -> anyhow::Result
         topics: ingest.topic_lists()?,
         metadata_refresh_ms: ingest.topic_refresh_ms,
         log_check_secs: ingest.log_check_secs,
+        log_policy: crate::ingest::log_incidents::Policy {
+            on_replaced: ingest.on_log_replaced,
+            on_expired: ingest.on_records_expired,
+        },
         batch_max: ingest.batch_max.max(1),
         batch_wait: Duration::from_millis(ingest.batch_wait_ms),
         session_timeout_ms: ingest.session_timeout_ms,

@@ -40,8 +40,11 @@ pub struct IngestSettings {
     /// within this many milliseconds.
     pub metadata_refresh_ms: u32,
     /// How often, in seconds, the assigned partitions' logs are compared with the stored
-    /// positions while running (they always are at assignment).
+    /// positions while running (they always are at assignment, and when a fetch finds its
+    /// position out of the log's range).
     pub log_check_secs: u32,
+    /// What is done when a log was replaced or records expired under a stored position.
+    pub log_policy: super::log_incidents::Policy,
     pub batch_max: usize,
     pub batch_wait: Duration,
     pub session_timeout_ms: u32,
@@ -200,10 +203,14 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let signal = Arc::new(Signal::default());
+    let soon = Arc::new(tokio::sync::Notify::new());
     let mut consumer: BaseConsumer<PositionsContext> = client_config(&settings.brokers)
         .set("group.id", &settings.group_id)
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
+        // Never jump over a gap or onto a replaced log in silence: a position out of the
+        // log's range stops that partition's fetch with an error, and the log watch says
+        // what happened and acts by the policy (`log_incidents`).
+        .set("auto.offset.reset", "error")
         .set("enable.partition.eof", "false")
         // Brokers may hold a fetch until this passes when little data waits; keep it short
         // so live events are not held back (the default 500 ms dominated push latency).
@@ -225,6 +232,8 @@ pub async fn run(
         .create_with_context(PositionsContext::new(
             settings.database_url.clone(),
             settings.group_id.clone(),
+            settings.log_policy,
+            soon.clone(),
         ))?;
     {
         let signal = signal.clone();
@@ -239,36 +248,16 @@ pub async fn run(
     // Fetching and decoding the next batch overlaps writing this one; with several lanes,
     // several batches (of disjoint partitions) are written at once. Each lane's queue holds
     // one batch: memory stays bounded and each partition's batches stay in order.
-    // While running, the assigned partitions' logs are checked again now and then (a topic
-    // recreated after the assignment).
-    let assigned = {
-        let c = consumer.clone();
-        move || c.context().current_assignment()
-    };
-    // A partition moved to a new incarnation while assigned: read its new log from the
-    // start, tagging what is read with the new incarnation.
-    let renewed = {
-        let c = consumer.clone();
-        move |i: &super::log_incidents::Incident, n: i32| {
-            c.context().set_incarnation(&i.topic, i.partition, n);
-            if let Err(e) = c.seek(
-                &i.topic,
-                i.partition,
-                Offset::Offset(i.log_start),
-                Duration::from_secs(5),
-            ) {
-                tracing::warn!(topic = %i.topic, partition = i.partition, error = %e,
-                    "cannot seek to the new log's start; it is read after the next rebalance");
-            }
-        }
-    };
+    // While running, the assigned partitions' logs are checked again now and then, and at
+    // once when a fetch finds its position out of range (a topic recreated, records
+    // expired, after the assignment).
     tokio::spawn(super::log_incidents::watch(
         pool.clone(),
         settings.group_id.clone(),
         consumer.clone(),
-        assigned,
-        renewed,
+        settings.log_policy,
         Duration::from_secs(u64::from(settings.log_check_secs.max(1))),
+        soon,
         shutdown.clone(),
     ));
     let lanes = settings.lanes.max(1);
@@ -422,6 +411,7 @@ mod tests {
             },
             metadata_refresh_ms: 10_000,
             log_check_secs: 30,
+            log_policy: Default::default(),
             batch_max: 100,
             batch_wait: Duration::from_millis(20),
             session_timeout_ms: 6000,

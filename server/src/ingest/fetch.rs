@@ -20,6 +20,7 @@ use super::positions::PositionsContext;
 use super::record::RawRecord;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -80,21 +81,29 @@ struct Fetcher {
 
 /// Moves up to `max - held.len()` records from `queue` into `held`; true if it stopped at
 /// `max` (the partition has a backlog).
-fn take_from(
-    queue: &Option<PartitionQueue<PositionsContext>>,
-    held: &mut VecDeque<RawRecord>,
-) -> bool {
-    let Some(queue) = queue else {
+fn take_from(p: &Partition, held: &mut VecDeque<RawRecord>, ctx: &PositionsContext) -> bool {
+    let Some(queue) = &p.queue else {
         return false;
     };
     while held.len() < HELD_PER_PARTITION {
         match queue.poll(Duration::ZERO) {
             Some(Ok(m)) => held.push_back(raw_record(&m)),
-            Some(Err(e)) => switchyard_contract::kafka::diagnosis::client_error(&e),
+            Some(Err(e)) => fetch_error(&e, ctx, Some((&p.topic, p.partition))),
             None => return false,
         }
     }
     true
+}
+
+/// A position out of the log's range is the log watch's to judge (`auto.offset.reset` is
+/// `error`, so librdkafka stopped that partition's fetch); anything else is the client's.
+fn fetch_error(e: &KafkaError, ctx: &PositionsContext, on: Option<(&str, i32)>) {
+    if let KafkaError::MessageConsumption(RDKafkaErrorCode::AutoOffsetReset) = e {
+        tracing::info!(error = %e, partition = ?on, "a fetch position is out of the log's range; checking the logs");
+        ctx.out_of_range(on.map(|(t, p)| (t.to_string(), p)));
+    } else {
+        switchyard_contract::kafka::diagnosis::client_error(e);
+    }
 }
 
 impl Fetcher {
@@ -111,7 +120,7 @@ impl Fetcher {
             match polled {
                 None => return,
                 Some(Ok(rec)) => self.hold(rec),
-                Some(Err(e)) => switchyard_contract::kafka::diagnosis::client_error(&e),
+                Some(Err(e)) => fetch_error(&e, consumer.context(), None),
             }
         }
     }
@@ -172,8 +181,9 @@ impl Fetcher {
     /// Tops up what each partition holds; true if any partition has a backlog.
     fn take_all(&mut self) -> bool {
         let mut backlog = false;
+        let ctx = self.consumer.context();
         for (p, held) in self.partitions.iter().zip(self.held.iter_mut()) {
-            backlog |= take_from(&p.queue, held);
+            backlog |= take_from(p, held, ctx);
         }
         backlog
     }
@@ -185,10 +195,11 @@ impl Fetcher {
     /// The next batch's records, oldest first across partitions.
     fn cut(&mut self, max: usize) -> Vec<RawRecord> {
         let partitions = &self.partitions;
+        let ctx = self.consumer.context();
         take_in_time_order(
             &mut self.held,
             |i, held| {
-                take_from(&partitions[i].queue, held);
+                take_from(&partitions[i], held, ctx);
             },
             max,
         )

@@ -1,17 +1,20 @@
 //! The consumer's rebalance callback: a newly assigned partition starts at the position
 //! stored in PostgreSQL (ARCHITECTURE.md, invariant 1), and the fetch stage learns of every
 //! change of assignment. Before seeking, each stored position is compared with the
-//! broker's log ([`super::log_incidents`]): a log replaced or expired under it is said.
+//! broker's log ([`super::log_incidents`]): a log replaced or expired under it is said and
+//! acted on, and a paused partition stays paused. Also how the consumer follows a stored
+//! position that changed while it runs ([`log_incidents::Holder`]).
 
-use super::log_incidents;
-use super::writer::load_stored;
+use super::log_incidents::{self, LogState, Policy};
+use super::writer::{load_stored, Stored};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Consumer context whose rebalance callback seeks to the positions stored in PostgreSQL.
 pub(crate) struct PositionsContext {
@@ -23,18 +26,61 @@ pub(crate) struct PositionsContext {
     /// The incarnation of each assigned partition's log (what the fetch stage tags its
     /// batches with; see `log_incidents`).
     incarnations: Mutex<HashMap<(String, i32), i32>>,
+    /// The partitions this consumer holds paused (an incident waits for an admin).
+    paused: Mutex<HashSet<(String, i32)>>,
+    policy: Policy,
+    /// Told when a fetch finds its position out of the log's range: check the logs now.
+    soon: Arc<Notify>,
+    /// The partitions whose fetch stopped out of range since the last check (`None`: one
+    /// on the main queue, which does not say which).
+    stopped: Mutex<Vec<Option<(String, i32)>>>,
 }
 
 impl ClientContext for PositionsContext {}
 
 impl PositionsContext {
-    pub(crate) fn new(database_url: String, group_id: String) -> Self {
+    pub(crate) fn new(
+        database_url: String,
+        group_id: String,
+        policy: Policy,
+        soon: Arc<Notify>,
+    ) -> Self {
         PositionsContext {
             database_url,
             group_id,
             assignment: Mutex::new((0, Vec::new())),
             incarnations: Mutex::new(HashMap::new()),
+            paused: Mutex::new(HashSet::new()),
+            policy,
+            soon,
+            stopped: Mutex::new(Vec::new()),
         }
+    }
+
+    /// A fetch found its position out of the log's range (`auto.offset.reset=error`) and
+    /// librdkafka stopped that partition (`None`: which one is not known): the log watch
+    /// checks at once, then has it read from its stored position again.
+    pub(crate) fn out_of_range(&self, partition: Option<(String, i32)>) {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(partition);
+        self.soon.notify_one();
+    }
+
+    fn set_paused(&self, topic: &str, partition: i32, paused: bool) {
+        let mut p = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (topic.to_string(), partition);
+        if paused {
+            p.insert(key);
+        } else {
+            p.remove(&key);
+        }
+    }
+
+    fn is_paused(&self, topic: &str, partition: i32) -> bool {
+        let p = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        p.contains(&(topic.to_string(), partition))
     }
 
     /// The assignment and its generation, if it changed since generation `seen`.
@@ -98,60 +144,42 @@ impl PositionsContext {
         })
     }
 
-    /// Stored (incarnation, next offset) per partition.
-    fn stored_positions(&self) -> anyhow::Result<BTreeMap<(String, i32), (i32, i64)>> {
+    /// Stored positions per partition.
+    fn stored_positions(&self) -> anyhow::Result<BTreeMap<(String, i32), Stored>> {
         self.with_db(|pool, group| async move { load_stored(&pool, &group).await })
     }
 
     /// Compares the stored positions of the assigned partitions with the broker's logs,
     /// reports each disagreement once (whichever console records it first says it), and
-    /// starts a new incarnation of each partition whose log was replaced. True if a stored
-    /// position moved (the caller loads them again).
+    /// acts on it by the policy. True if a stored position moved (the caller loads them
+    /// again).
     fn check_logs(
         &self,
         consumer: &BaseConsumer<Self>,
         parts: &[(String, i32)],
-        stored: &BTreeMap<(String, i32), (i32, i64)>,
+        stored: &BTreeMap<(String, i32), Stored>,
     ) -> bool {
-        let positions: BTreeMap<(String, i32), i64> = stored
-            .iter()
-            .map(|(k, (_, next))| (k.clone(), *next))
-            .collect();
         let held: Vec<(String, i32)> = parts
             .iter()
-            .filter(|p| positions.contains_key(*p))
+            .filter(|p| stored.contains_key(*p))
             .cloned()
             .collect();
-        let marks = log_incidents::watermarks(consumer, &held);
-        let found = log_incidents::check(&positions, &marks);
-        if found.is_empty() {
+        if held.is_empty() {
             return false;
         }
-        let seen: Vec<i32> = found
-            .iter()
-            .map(|i| {
-                stored
-                    .get(&(i.topic.clone(), i.partition))
-                    .map_or(0, |s| s.0)
-            })
-            .collect();
+        let log = log_incidents::log_state(consumer, &held);
+        let found = log_incidents::check(stored, &log);
+        let policy = self.policy;
         let acted = self.with_db(|pool, group| async move {
-            for i in log_incidents::record(&pool, &group, &found).await? {
-                log_incidents::report(&i);
-            }
-            let mut moved = false;
-            for (i, seen) in found.iter().zip(seen) {
-                if i.kind == log_incidents::Kind::LogReplaced {
-                    log_incidents::start_new_incarnation(&pool, &group, i, seen).await?;
-                    moved = true;
-                }
-            }
-            Ok(moved)
+            log_incidents::handle(&pool, &group, &found, &log, policy).await
         });
-        acted.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot record log incidents");
-            false
-        })
+        match acted {
+            Ok(moved) => !moved.is_empty(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record log incidents");
+                false
+            }
+        }
     }
 }
 
@@ -185,18 +213,37 @@ impl ConsumerContext for PositionsContext {
                         positions = p;
                     }
                 }
+                let mut paused = TopicPartitionList::new();
+                self.paused
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
                 for (topic, partition) in &parts {
                     let stored = positions.get(&(topic.clone(), *partition));
-                    self.set_incarnation(topic, *partition, stored.map_or(0, |s| s.0));
-                    let offset = match stored {
-                        Some((_, next)) => Offset::Offset(*next),
-                        None => Offset::Stored,
-                    };
+                    self.set_incarnation(topic, *partition, stored.map_or(0, |s| s.incarnation));
+                    // A partition with nothing stored is read from its start: PostgreSQL,
+                    // not the group's offsets in Kafka, says what is stored.
+                    let offset = stored.map_or(Offset::Beginning, |s| Offset::Offset(s.next));
                     let _ = tpl.set_partition_offset(topic, *partition, offset);
+                    if stored.is_some_and(|s| s.paused) {
+                        paused.add_partition(topic, *partition);
+                        self.set_paused(topic, *partition, true);
+                    }
                 }
-                tracing::info!(partitions = parts.len(), "partitions assigned");
+                tracing::info!(
+                    partitions = parts.len(),
+                    paused = paused.count(),
+                    "partitions assigned"
+                );
                 match consumer.assign(tpl) {
-                    Ok(()) => self.set_assignment(parts),
+                    Ok(()) => {
+                        if paused.count() > 0 {
+                            if let Err(e) = consumer.pause(&paused) {
+                                tracing::error!(error = %e, "cannot pause the paused partitions; nothing is stored from them");
+                            }
+                        }
+                        self.set_assignment(parts)
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "assign failed");
                         self.set_assignment(Vec::new());
@@ -214,5 +261,63 @@ impl ConsumerContext for PositionsContext {
                 self.set_assignment(Vec::new());
             }
         }
+    }
+}
+
+impl log_incidents::Holder for BaseConsumer<PositionsContext> {
+    fn assigned(&self) -> Vec<(String, i32)> {
+        self.context().current_assignment()
+    }
+
+    fn log_state(&self, parts: &[(String, i32)]) -> LogState {
+        log_incidents::log_state(self, parts)
+    }
+
+    fn stopped(&self) -> Vec<(String, i32)> {
+        let c = self.context();
+        let stopped = std::mem::take(&mut *c.stopped.lock().unwrap_or_else(|e| e.into_inner()));
+        if stopped.iter().any(Option::is_none) {
+            return c.current_assignment();
+        }
+        stopped.into_iter().flatten().collect()
+    }
+
+    fn reading(&self, topic: &str, partition: i32) -> (i32, bool) {
+        let c = self.context();
+        (
+            c.incarnation(topic, partition),
+            c.is_paused(topic, partition),
+        )
+    }
+
+    fn follow(&self, topic: &str, partition: i32, stored: Stored) {
+        let c = self.context();
+        let mut one = TopicPartitionList::new();
+        one.add_partition(topic, partition);
+        c.set_incarnation(topic, partition, stored.incarnation);
+        if stored.paused {
+            if let Err(e) = self.pause(&one) {
+                tracing::warn!(%topic, partition, error = %e, "cannot pause; nothing is stored from it meanwhile");
+            }
+            c.set_paused(topic, partition, true);
+            return;
+        }
+        // A seek also revives a partition whose fetch stopped out of the log's range.
+        if let Err(e) = self.seek(
+            topic,
+            partition,
+            Offset::Offset(stored.next),
+            Duration::from_secs(5),
+        ) {
+            tracing::warn!(%topic, partition, error = %e, "cannot seek; it is read from its stored position after the next rebalance");
+        }
+        if c.is_paused(topic, partition) {
+            if let Err(e) = self.resume(&one) {
+                tracing::warn!(%topic, partition, error = %e, "cannot resume");
+            }
+            c.set_paused(topic, partition, false);
+        }
+        tracing::info!(%topic, partition, incarnation = stored.incarnation, from = stored.next,
+            "reading the partition from its stored position");
     }
 }

@@ -168,7 +168,8 @@ fn incarnation(inc: &Incarnations, topic: &str, partition: i32) -> i32 {
 
 /// Where each partition of a batch takes records from: `Some(next)`, records at or past
 /// the stored position; `None`, no record (the batch was read from another incarnation of
-/// the partition's log than the one stored: a log replaced since).
+/// the partition's log than the one stored, a log replaced since; or the partition is
+/// paused until an admin decides).
 type Accepts<'a> = HashMap<(&'a str, i32), Option<i64>>;
 
 /// The rows not stored already: at or past their partition's stored position, read from
@@ -189,8 +190,8 @@ fn unstored<'a, T: Sourced>(rows: &'a [T], stored: &Accepts) -> Vec<&'a T> {
 /// Locks the group's position row of each partition in `spans` (creating it at the
 /// batch's first offset and incarnation when the partition has none yet) and returns
 /// where each partition takes records from: records below the stored next offset are
-/// stored already, and a batch read from another incarnation than the stored one is
-/// stale (the log was replaced since).
+/// stored already, a batch read from another incarnation than the stored one is stale
+/// (the log was replaced since), and a paused partition takes none.
 async fn claim_positions<'b>(
     tx: &mut Transaction<'_, Postgres>,
     group: &str,
@@ -200,12 +201,12 @@ async fn claim_positions<'b>(
         return Ok(HashMap::new());
     }
     // Sorted (a BTreeMap), so two instances lock shared rows in one order: no deadlock.
-    let rows: Vec<(String, i32, i64, i32)> = sqlx::query_as(
+    let rows: Vec<(String, i32, i64, i32, bool)> = sqlx::query_as(
         "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset,
              incarnation)
          SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[], $5::int4[])
          ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = p.next_offset
-         RETURNING topic, kafka_partition, next_offset, incarnation",
+         RETURNING topic, kafka_partition, next_offset, incarnation, paused",
     )
     .bind(group)
     .bind(spans.keys().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
@@ -215,17 +216,17 @@ async fn claim_positions<'b>(
     .fetch_all(&mut **tx)
     .await?;
     // Keyed by the batch's own topic names, so each record's lookup allocates nothing.
-    let rows: HashMap<(String, i32), (i64, i32)> = rows
+    let rows: HashMap<(String, i32), (i64, i32, bool)> = rows
         .into_iter()
-        .map(|(t, p, o, i)| ((t, p), (o, i)))
+        .map(|(t, p, o, i, paused)| ((t, p), (o, i, paused)))
         .collect();
     Ok(spans
         .iter()
         .filter_map(|(k, span)| {
-            let (next, incarnation) = *rows.get(k)?;
+            let (next, incarnation, paused) = *rows.get(k)?;
             Some((
                 (k.0.as_str(), k.1),
-                (incarnation == span.incarnation).then_some(next),
+                (incarnation == span.incarnation && !paused).then_some(next),
             ))
         })
         .collect())
@@ -696,7 +697,7 @@ async fn save_positions(
          SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[], $5::int4[])
          ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE
             SET next_offset = GREATEST(p.next_offset, EXCLUDED.next_offset), updated_at = now()
-            WHERE p.incarnation = EXCLUDED.incarnation",
+            WHERE p.incarnation = EXCLUDED.incarnation AND NOT p.paused",
     )
     .bind(group)
     .bind(
@@ -744,35 +745,43 @@ async fn notify(
     Ok(())
 }
 
-/// Reads stored positions for a group: (topic, partition) → next offset.
-pub async fn load_positions(
-    pool: &PgPool,
-    group: &str,
-) -> sqlx::Result<BTreeMap<(String, i32), i64>> {
-    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
-        "SELECT topic, kafka_partition, next_offset FROM consumer_positions WHERE group_id = $1",
-    )
-    .bind(group)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+/// A partition's stored position: the incarnation of its log being read, the next
+/// offset to store, whether it is paused (an incident waits for an admin), and the id of
+/// the topic whose log it is in (KIP-516; none until seen).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub incarnation: i32,
+    pub next: i64,
+    pub paused: bool,
+    pub topic_id: Option<String>,
 }
 
-/// The group's stored positions with the incarnation of each partition's log they are in.
+/// The group's stored positions.
 pub async fn load_stored(
     pool: &PgPool,
     group: &str,
-) -> sqlx::Result<BTreeMap<(String, i32), (i32, i64)>> {
-    let rows: Vec<(String, i32, i32, i64)> = sqlx::query_as(
-        "SELECT topic, kafka_partition, incarnation, next_offset FROM consumer_positions
-         WHERE group_id = $1",
+) -> sqlx::Result<BTreeMap<(String, i32), Stored>> {
+    type Row = (String, i32, i32, i64, bool, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT topic, kafka_partition, incarnation, next_offset, paused, topic_id
+           FROM consumer_positions WHERE group_id = $1",
     )
     .bind(group)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(t, p, i, o)| ((t, p), (i, o)))
+        .map(|(t, p, incarnation, next, paused, topic_id)| {
+            (
+                (t, p),
+                Stored {
+                    incarnation,
+                    next,
+                    paused,
+                    topic_id,
+                },
+            )
+        })
         .collect())
 }
 

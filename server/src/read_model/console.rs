@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use switchyard_app::console::{
     bin, filled, percentile, BatchLatency, BreakerAt, BreakerView, BreakersData, ConsoleApi,
-    FailureContext, Kpis, LogIncidentView, OrderAsOf, OrderCursor, OrderFilter, OrdersPageData,
-    OverviewData, PartitionLag, Range, Series, TickerItem, TransitionView,
+    FailureContext, Kpis, LogGap, LogIncidentView, OrderAsOf, OrderCursor, OrderFilter,
+    OrdersPageData, OverviewData, PartitionLag, Range, Series, TickerItem, TransitionView,
 };
 use switchyard_app::ops::OpsError;
 use switchyard_app::states::{BreakerState, OrderStatus};
@@ -186,9 +186,21 @@ impl PgConsole {
 
 /// Open log incidents, newest first (the overview's banner, the admin page's list).
 pub async fn open_log_incidents(pool: &PgPool) -> sqlx::Result<Vec<LogIncidentView>> {
-    type Row = (i64, String, String, i32, i64, i64, i64, DateTime<Utc>);
+    type Row = (
+        i64,
+        String,
+        String,
+        i32,
+        i64,
+        i64,
+        i64,
+        DateTime<Utc>,
+        Option<String>,
+        bool,
+    );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, kind, topic, kafka_partition, stored_offset, log_start, log_end, detected_at
+        "SELECT id, kind, topic, kafka_partition, stored_offset, log_start, log_end, detected_at,
+                action, paused
              FROM log_incidents WHERE resolved_at IS NULL ORDER BY detected_at DESC LIMIT 50",
     )
     .fetch_all(pool)
@@ -196,7 +208,18 @@ pub async fn open_log_incidents(pool: &PgPool) -> sqlx::Result<Vec<LogIncidentVi
     Ok(rows
         .into_iter()
         .map(
-            |(id, kind, topic, partition, stored, log_start, log_end, detected_at)| {
+            |(
+                id,
+                kind,
+                topic,
+                partition,
+                stored,
+                log_start,
+                log_end,
+                detected_at,
+                action,
+                paused,
+            )| {
                 LogIncidentView {
                     id,
                     kind,
@@ -206,6 +229,8 @@ pub async fn open_log_incidents(pool: &PgPool) -> sqlx::Result<Vec<LogIncidentVi
                     log_start,
                     log_end,
                     detected_at,
+                    action,
+                    paused,
                 }
             },
         )
@@ -607,6 +632,40 @@ impl ConsoleApi for PgConsole {
             });
         }
         Ok(out)
+    }
+
+    async fn order_gaps(&self, order_id: &str) -> Result<Vec<LogGap>, OpsError> {
+        // Per partition the order's events are on (in the gap's incarnation of its log): a
+        // gap applies if the order had events before it and either has events after it or
+        // was still open.
+        let rows: Vec<(String, i32, i64, i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT g.topic, g.kafka_partition, g.stored_offset, g.log_start, g.detected_at
+               FROM log_incidents g
+               JOIN LATERAL (
+                    SELECT min(e.kafka_offset) AS first, max(e.kafka_offset) AS last
+                      FROM events e
+                     WHERE e.aggregate_id = $1 AND e.topic = g.topic
+                       AND e.kafka_partition = g.kafka_partition
+                       AND e.incarnation = g.incarnation) o ON o.first < g.stored_offset
+              WHERE g.kind = 'records_expired'
+                AND (o.last >= g.log_start OR NOT EXISTS (
+                    SELECT 1 FROM orders WHERE order_id = $1
+                       AND status IN ('completed', 'failed', 'cancelled')))
+              ORDER BY g.detected_at LIMIT 20",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(topic, partition, from, to, detected_at)| LogGap {
+                topic,
+                partition,
+                from,
+                to,
+                detected_at,
+            })
+            .collect())
     }
 }
 

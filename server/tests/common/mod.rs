@@ -243,6 +243,7 @@ pub fn ingest_settings(
         topics: switchyard::ingest::consumer::Topics::contract(),
         metadata_refresh_ms: 1000,
         log_check_secs: 2,
+        log_policy: Default::default(),
         batch_max: 200,
         batch_wait: Duration::from_millis(10),
         session_timeout_ms: 6000,
