@@ -648,3 +648,119 @@ async fn two_consoles_in_one_group_act_once_per_partition() {
     let problems = switchyard::ingest::verify::verify(&db.pool).await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// The decision through the admin page and its server function, as a browser without
+/// JavaScript posts it: a paused incident offers the three choices; a note alone is
+/// refused; an operator is refused; the admin's choice moves the position and is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_decides_on_a_paused_partition_through_the_page() {
+    use common::{add_user, Console};
+    use reqwest::StatusCode;
+    const PW: &str = "correct horse battery";
+    let db = TestDb::new().await;
+    let broker = Broker::start().await;
+    // Another console's group, so this one's own ingest leaves the rows alone.
+    sqlx::query(
+        "INSERT INTO consumer_positions (group_id, topic, kafka_partition, next_offset, paused)
+         VALUES ('elsewhere', 'order.created', 0, 20, true)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO log_incidents (group_id, topic, kafka_partition, kind, stored_offset,
+             log_start, log_end, paused, action)
+         VALUES ('elsewhere', 'order.created', 0, 'log_replaced', 20, 0, 5, true,
+             'partition paused until an admin decides')
+         RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let console = Console::start(&db.url, Some(&broker.bootstrap), &[]).await;
+    add_user(&db.url, "ada", "admin", PW);
+    add_user(&db.url, "olga", "operator", PW);
+    let (admin, csrf) = console.login("ada", PW).await;
+    let (op, op_csrf) = console.login("olga", PW).await;
+
+    let html = admin
+        .get(console.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-testid=\"incident-paused\""), "{html}");
+    for choice in ["from_start", "from_end", "keep_paused"] {
+        assert!(html.contains(&format!("value=\"{choice}\"")), "{choice}");
+    }
+    let overview = admin
+        .get(console.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(overview.contains("nothing is read from it until an admin decides"));
+    assert!(overview.contains("data-testid=\"lag-incident\""));
+
+    let post = |http: &reqwest::Client, form: Vec<(&str, String)>| {
+        http.post(console.url("/api/admin/log-incidents/resolve"))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+    };
+    let base = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("id", id.to_string()),
+            ("note", "the platform team rebuilt the cluster".to_string()),
+        ]
+    };
+    let refused = post(&op, {
+        let mut f = base(&op_csrf);
+        f.push(("resume", "from_start".into()));
+        f
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let no_choice = post(&admin, base(&csrf)).await.unwrap();
+    assert!(!no_choice.status().is_success());
+    assert!(no_choice.text().await.unwrap().contains("paused"));
+    let decided = post(&admin, {
+        let mut f = base(&csrf);
+        f.push(("resume", "from_start".into()));
+        f
+    })
+    .await
+    .unwrap();
+    assert!(
+        decided.status().is_success(),
+        "{}",
+        decided.text().await.unwrap()
+    );
+
+    let (paused, incarnation, next): (bool, i32, i64) = sqlx::query_as(
+        "SELECT paused, incarnation, next_offset FROM consumer_positions WHERE group_id = 'elsewhere'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((paused, incarnation, next), (false, 1, 0));
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'log_incident_resolved'
+               AND actor = 'ada' AND detail->>'resume' = 'from_start'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM log_incidents WHERE resolved_at IS NULL")
+            .await,
+        0
+    );
+}

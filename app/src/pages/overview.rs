@@ -293,6 +293,24 @@ fn Kpi(
     }
 }
 
+/// A mark on the pipeline-health row of a topic (or one partition) with an open log
+/// incident: the log changed under ingest there, and whether reading is paused.
+fn incident_marks(
+    incidents: &[LogIncidentView],
+    topic: &str,
+    partition: Option<i32>,
+) -> Option<impl IntoView> {
+    let here: Vec<&LogIncidentView> = incidents
+        .iter()
+        .filter(|i| i.topic == topic && partition.is_none_or(|p| p == i.partition))
+        .collect();
+    let paused = here.iter().any(|i| i.paused);
+    (!here.is_empty()).then(|| {
+        let label = if paused { "paused" } else { "log changed" };
+        view! { <span class="badge warn" data-testid="lag-incident" title="see the log incidents above">{label}</span>" " }
+    })
+}
+
 /// The pipeline's lag per topic: (topic, partitions, lag over them; unknown if any
 /// partition's is), in topic order.
 fn by_topic(lag: &[PartitionLag]) -> Vec<(String, usize, Option<i64>)> {
@@ -375,7 +393,7 @@ fn OverviewBody(o: OverviewView) -> impl IntoView {
                     <tbody>
                         {by_topic(&o.lag).into_iter().map(|(topic, partitions, lag)| view! {
                             <tr data-testid="lag-topic">
-                                <td class="mono">{topic}</td>
+                                <td class="mono">{incident_marks(&o.log_incidents, &topic, None)}{topic}</td>
                                 <td class="num">{partitions}</td>
                                 <td class="num">{lag.map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
                             </tr>
@@ -394,7 +412,7 @@ fn OverviewBody(o: OverviewView) -> impl IntoView {
                             {o.lag.iter().map(|l| view! {
                                 <tr>
                                     <td class="mono">{l.topic.clone()}</td>
-                                    <td class="num">{l.partition}</td>
+                                    <td class="num">{incident_marks(&o.log_incidents, &l.topic, Some(l.partition))}{l.partition}</td>
                                     <td class="num">{l.next_offset}</td>
                                     <td class="num">{l.high_watermark.map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
                                     <td class="num">{l.lag().map(|h| h.to_string()).unwrap_or_else(|| "?".into())}</td>
