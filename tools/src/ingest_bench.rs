@@ -91,7 +91,9 @@ fn settings(args: &BenchArgs, url: &str, group: &str) -> IngestSettings {
         group_id: group.to_string(),
         topics: Topics::contract(),
         metadata_refresh_ms: 10_000,
-        log_check_secs: 30,
+        // Checked often, not every 30 s: a live log must never be taken for a changed one
+        // (the run fails if any incident is recorded), and the check's cost is counted.
+        log_check_secs: 5,
         log_policy: Default::default(),
         batch_max: args.batch_max,
         batch_wait: args.batch_wait,
@@ -181,6 +183,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut latencies = latencies?;
     stop_tx.send(true)?;
     ingest.await??;
+    let incidents: i64 = sqlx::query_scalar("SELECT count(*) FROM log_incidents")
+        .fetch_one(&pool)
+        .await?;
+    anyhow::ensure!(
+        incidents == 0,
+        "{incidents} log incident(s) recorded on a healthy log: a live log was taken for a changed one"
+    );
 
     // The physical limit: COPY the same rows into the same tables, nothing else; once over
     // one connection and once over as many as ingest has lanes, in fresh databases.

@@ -485,13 +485,30 @@ async fn check_running(
     }
     // Taken before the check: a partition stopped after it is followed at the next one.
     let stopped = holder.stopped();
-    let h = holder.clone();
-    let asked = parts.clone();
-    let log = tokio::task::spawn_blocking(move || h.log_state(&asked))
-        .await
-        .unwrap_or_default();
-    let found = settled(pool, group, &log).await?;
-    let acted = handle(pool, group, &found, &log, policy).await?;
+    let mut acted = Vec::new();
+    for _ in 0..5 {
+        // Positions first, then the broker: a live log's end has only grown since, so a
+        // position past it is not one that merely ran ahead of an older answer.
+        let before = load_stored(pool, group).await?;
+        let h = holder.clone();
+        let asked = parts.clone();
+        let log = tokio::task::spawn_blocking(move || h.log_state(&asked))
+            .await
+            .unwrap_or_default();
+        let found = check(&before, &log);
+        if found.is_empty() {
+            handle(pool, group, &[], &log, policy).await?;
+            break;
+        }
+        // Records fetched before the log changed may still be on their way into
+        // PostgreSQL: judged only where the position stood still meanwhile.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (sure, moving) = stood_still(found, &load_stored(pool, group).await?);
+        acted.extend(handle(pool, group, &sure, &log, policy).await?);
+        if moving == 0 {
+            break;
+        }
+    }
     // The consumer follows the stored positions it differs from, and those just moved.
     let stored = load_stored(pool, group).await?;
     let follow: Vec<((String, i32), Stored)> = parts
@@ -516,24 +533,23 @@ async fn check_running(
     Ok(())
 }
 
-/// What [`check`] finds once the stored positions have settled: records fetched before the
-/// log changed may still be on their way into PostgreSQL (the fetch stops at the first
-/// position out of range), and a gap or a replaced log is judged from where they end.
-/// Waits up to ten seconds for two equal findings a second apart.
-async fn settled(pool: &PgPool, group: &str, log: &LogState) -> sqlx::Result<Vec<Incident>> {
-    let mut found = check(&load_stored(pool, group).await?, log);
-    for _ in 0..10 {
-        if found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let again = check(&load_stored(pool, group).await?, log);
-        if again == found {
-            break;
-        }
-        found = again;
-    }
-    Ok(found)
+/// The incidents whose partition's stored position has not moved since they were found
+/// (in-flight batches landed or none were left), and how many others moved: those are
+/// judged again on fresh answers.
+fn stood_still(
+    found: Vec<Incident>,
+    now: &BTreeMap<(String, i32), Stored>,
+) -> (Vec<Incident>, usize) {
+    let total = found.len();
+    let sure: Vec<Incident> = found
+        .into_iter()
+        .filter(|i| {
+            now.get(&(i.topic.clone(), i.partition))
+                .is_some_and(|s| s.next == i.stored && s.incarnation == i.incarnation && !s.paused)
+        })
+        .collect();
+    let moving = total - sure.len();
+    (sure, moving)
 }
 
 #[cfg(test)]
@@ -641,5 +657,19 @@ mod tests {
         );
         // Without ids (an older broker), offsets alone: nothing wrong seen.
         assert!(check(&stored, &offsets(&log("x").watermarks)).is_empty());
+    }
+
+    #[test]
+    fn a_position_still_moving_is_not_judged_yet() {
+        let stored = BTreeMap::from([(at("orders", 0), next(250)), (at("orders", 1), next(90))]);
+        let log = offsets(&[(at("orders", 0), (0, 200)), (at("orders", 1), (100, 300))]);
+        let found = check(&stored, &log);
+        assert_eq!(found.len(), 2);
+        // Partition 0 stood still (a replaced log); partition 1 moved on (in flight).
+        let now = BTreeMap::from([(at("orders", 0), next(250)), (at("orders", 1), next(140))]);
+        let (sure, moving) = stood_still(found, &now);
+        assert_eq!(moving, 1);
+        assert_eq!(sure.len(), 1);
+        assert_eq!((sure[0].partition, sure[0].kind), (0, Kind::LogReplaced));
     }
 }
