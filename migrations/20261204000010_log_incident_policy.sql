@@ -22,3 +22,14 @@ ALTER TABLE log_incidents ADD COLUMN stored_topic_id TEXT;
 ALTER TABLE log_incidents DROP CONSTRAINT log_incidents_kind_check;
 ALTER TABLE log_incidents ADD CONSTRAINT log_incidents_kind_check
     CHECK (kind IN ('log_replaced', 'records_expired', 'topic_recreated'));
+
+-- Each topic's id as ingest last saw it (at an assignment or a check): a partition's first
+-- stored position takes it when the position is created, so a topic recreated soon after
+-- ingest first read from it is still told apart.
+CREATE TABLE ingest_topic_ids (
+    group_id TEXT NOT NULL,
+    topic    TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    seen_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic)
+);

@@ -344,9 +344,36 @@ pub async fn handle(
     Ok(acted)
 }
 
+/// Each topic's id as seen now: a partition's first stored position takes it
+/// (`claim_positions`).
+async fn note_topic_ids(pool: &PgPool, group: &str, log: &LogState) -> sqlx::Result<()> {
+    if log.topic_ids.is_empty() {
+        return Ok(());
+    }
+    let (topics, ids): (Vec<&str>, Vec<&str>) = log
+        .topic_ids
+        .iter()
+        .map(|(t, id)| (t.as_str(), id.as_str()))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO ingest_topic_ids (group_id, topic, topic_id)
+         SELECT $1, * FROM UNNEST($2::text[], $3::text[])
+         ON CONFLICT (group_id, topic) DO UPDATE
+            SET topic_id = EXCLUDED.topic_id, seen_at = now()
+          WHERE ingest_topic_ids.topic_id <> EXCLUDED.topic_id",
+    )
+    .bind(group)
+    .bind(&topics)
+    .bind(&ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// The first time a partition's topic id is seen, it is stored with its position: the log
-/// the position is in from then on.
+/// the position is in from then on. And each topic's id as seen now.
 async fn remember_topic_ids(pool: &PgPool, group: &str, log: &LogState) -> sqlx::Result<()> {
+    note_topic_ids(pool, group, log).await?;
     let (mut topics, mut partitions, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for ((topic, partition), _) in &log.watermarks {
         if let Some(id) = log.topic_ids.get(topic) {
@@ -392,10 +419,21 @@ pub(crate) fn log_state<C: rdkafka::consumer::ConsumerContext>(
     consumer: &rdkafka::consumer::BaseConsumer<C>,
     parts: &[(String, i32)],
 ) -> LogState {
+    LogState {
+        watermarks: watermarks(consumer, parts),
+        topic_ids: topic_ids_of(consumer, parts),
+    }
+}
+
+/// The ids of the topics of `parts` (blocking; none where the broker has none).
+pub(crate) fn topic_ids_of<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &rdkafka::consumer::BaseConsumer<C>,
+    parts: &[(String, i32)],
+) -> HashMap<String, String> {
     let mut topics: Vec<&str> = parts.iter().map(|(t, _)| t.as_str()).collect();
     topics.sort_unstable();
     topics.dedup();
-    let topic_ids = switchyard_contract::kafka::topic_ids::topic_ids(
+    switchyard_contract::kafka::topic_ids::topic_ids(
         consumer.client(),
         &topics,
         Duration::from_secs(5),
@@ -403,15 +441,11 @@ pub(crate) fn log_state<C: rdkafka::consumer::ConsumerContext>(
     .unwrap_or_else(|e| {
         tracing::debug!(error = %e, "no topic ids: logs compared by offsets alone");
         HashMap::new()
-    });
-    LogState {
-        watermarks: watermarks(consumer, parts),
-        topic_ids,
-    }
+    })
 }
 
 /// The logs' (start, end) offsets of `parts`, as the broker says (blocking).
-fn watermarks<C: rdkafka::consumer::ConsumerContext>(
+pub(crate) fn watermarks<C: rdkafka::consumer::ConsumerContext>(
     consumer: &rdkafka::consumer::BaseConsumer<C>,
     parts: &[(String, i32)],
 ) -> Vec<Watermarks> {

@@ -164,10 +164,12 @@ impl PositionsContext {
             .filter(|p| stored.contains_key(*p))
             .cloned()
             .collect();
-        if held.is_empty() {
-            return false;
-        }
-        let log = log_incidents::log_state(consumer, &held);
+        // Ids of every assigned topic (a partition's first position takes its topic's);
+        // offsets of the partitions with a position to compare.
+        let log = LogState {
+            watermarks: log_incidents::watermarks(consumer, &held),
+            topic_ids: log_incidents::topic_ids_of(consumer, parts),
+        };
         let found = log_incidents::check(stored, &log);
         let policy = self.policy;
         let acted = self.with_db(|pool, group| async move {

@@ -188,7 +188,8 @@ fn unstored<'a, T: Sourced>(rows: &'a [T], stored: &Accepts) -> Vec<&'a T> {
 }
 
 /// Locks the group's position row of each partition in `spans` (creating it at the
-/// batch's first offset and incarnation when the partition has none yet) and returns
+/// batch's first offset and incarnation, under the topic's id as ingest last saw it, when
+/// the partition has none yet) and returns
 /// where each partition takes records from: records below the stored next offset are
 /// stored already, a batch read from another incarnation than the stored one is stale
 /// (the log was replaced since), and a paused partition takes none.
@@ -203,8 +204,10 @@ async fn claim_positions<'b>(
     // Sorted (a BTreeMap), so two instances lock shared rows in one order: no deadlock.
     let rows: Vec<(String, i32, i64, i32, bool)> = sqlx::query_as(
         "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset,
-             incarnation)
-         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[], $5::int4[])
+             incarnation, topic_id)
+         SELECT $1, u.*, (SELECT t.topic_id FROM ingest_topic_ids t
+                           WHERE t.group_id = $1 AND t.topic = u.topic)
+           FROM UNNEST($2::text[], $3::int4[], $4::int8[], $5::int4[]) AS u(topic)
          ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = p.next_offset
          RETURNING topic, kafka_partition, next_offset, incarnation, paused",
     )
