@@ -18,6 +18,8 @@ async fn ingest_bench_runs_and_reports() {
         lanes: 2,
         latency_rate: 1000,
         latency_secs: 1,
+        // Checked every second: any incident on this healthy log fails the run.
+        log_check_secs: 1,
     })
     .await
     .expect("bench runs");

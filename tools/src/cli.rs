@@ -52,6 +52,10 @@ pub enum Command {
         /// Length of the latency phase, in seconds.
         #[arg(long, default_value_t = 10)]
         latency_secs: u32,
+        /// How often ingest checks its logs while running, as `SWITCHYARD_LOG_CHECK_SECS`
+        /// (often, so a false alarm on a live log shows: the run fails on any incident).
+        #[arg(long, default_value_t = 5)]
+        log_check_secs: u32,
     },
     /// Replay N dead letters as one unthrottled job and check the target topic for
     /// duplicates and losses (see BENCHMARKS.md).
@@ -153,6 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             lanes,
             latency_rate,
             latency_secs,
+            log_check_secs,
         } => {
             let (brokers, _embedded) =
                 kafka::brokers_or_embedded(configured, Some(kafka::topics::Creation::default()))
@@ -166,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 lanes: lanes.max(1),
                 latency_rate,
                 latency_secs,
+                log_check_secs,
             })
             .await
         }
