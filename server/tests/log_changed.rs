@@ -39,6 +39,18 @@ async fn produce_orders(broker: &Broker, prefix: &str, n: usize) {
     }
 }
 
+/// 60 orders stored, then the broker loses its log (in-memory storage, restarted) and
+/// `order.created` comes back empty.
+async fn sixty_orders_then_the_log_lost(broker: &mut Broker, db: &TestDb) {
+    produce_orders(broker, "OLD", 60).await;
+    ingest_until(broker, db, "60 orders stored", || async {
+        db.count("SELECT count(*) FROM orders").await == 60
+    })
+    .await;
+    broker.restart(Duration::from_millis(500)).await;
+    broker.create_topics(&["order.created"], 3).await;
+}
+
 /// Runs ingest until `done` holds, then stops it.
 async fn ingest_until<F, Fut>(broker: &Broker, db: &TestDb, what: &str, done: F)
 where
@@ -267,13 +279,7 @@ async fn the_pause_policy_holds_a_replaced_log_until_an_admin_decides() {
     use switchyard_app::admin::{AdminApi, Resume};
     let db = TestDb::new().await;
     let mut broker = Broker::start().await;
-    produce_orders(&broker, "OLD", 60).await;
-    ingest_until(&broker, &db, "60 orders stored", || async {
-        db.count("SELECT count(*) FROM orders").await == 60
-    })
-    .await;
-    broker.restart(Duration::from_millis(500)).await;
-    broker.create_topics(&["order.created"], 3).await;
+    sixty_orders_then_the_log_lost(&mut broker, &db).await;
     produce_orders(&broker, "NEW", 30).await;
     let held = db
         .count(
@@ -587,13 +593,7 @@ async fn a_recreated_topic_grown_past_the_stored_positions_is_told_by_its_id() {
 async fn two_consoles_in_one_group_act_once_per_partition() {
     let db = TestDb::new().await;
     let mut broker = Broker::start().await;
-    produce_orders(&broker, "OLD", 60).await;
-    ingest_until(&broker, &db, "60 orders stored", || async {
-        db.count("SELECT count(*) FROM orders").await == 60
-    })
-    .await;
-    broker.restart(Duration::from_millis(500)).await;
-    broker.create_topics(&["order.created"], 3).await;
+    sixty_orders_then_the_log_lost(&mut broker, &db).await;
     let held = db
         .count("SELECT count(*) FROM consumer_positions WHERE topic = 'order.created'")
         .await;
