@@ -222,23 +222,15 @@ impl AdminApi for PgAdmin {
             }
             (true, Some(r)) => {
                 let from = if r == Resume::FromStart { log_start } else { log_end };
-                // A replaced or recreated log is a new log: read it as the next
-                // incarnation, under the topic's id when it was found.
-                let renew = i32::from(kind != "records_expired");
-                let incarnation: Option<i32> = sqlx::query_scalar(
-                    "UPDATE consumer_positions
-                        SET paused = false, next_offset = $4, incarnation = incarnation + $5,
-                            topic_id = COALESCE($6, topic_id), updated_at = now()
-                      WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND paused
-                      RETURNING incarnation",
+                let incarnation = crate::ingest::log_incidents::resume(
+                    &mut tx,
+                    &group,
+                    &topic,
+                    partition,
+                    &kind,
+                    from,
+                    topic_id.as_deref(),
                 )
-                .bind(&group)
-                .bind(&topic)
-                .bind(partition)
-                .bind(from)
-                .bind(renew)
-                .bind(&topic_id)
-                .fetch_optional(&mut *tx)
                 .await?;
                 let Some(incarnation) = incarnation else {
                     return Err(format!("{place} is no longer paused").into());

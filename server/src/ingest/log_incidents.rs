@@ -55,6 +55,17 @@ impl Kind {
         }
     }
 
+    /// The kind stored as `s`.
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::LogReplaced,
+            Kind::RecordsExpired,
+            Kind::TopicRecreated,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     /// Whether the stored position is in another log than the one the broker has now.
     fn new_log(self) -> bool {
         self != Kind::RecordsExpired
@@ -225,43 +236,31 @@ pub async fn record(
     Ok(fresh)
 }
 
-/// What [`act`] did to a partition's stored position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// A replaced log: the next incarnation, read from the new log's start.
-    Renewed { incarnation: i32, from: i64 },
-    /// Expired records: the gap is recorded, and the log read on from its start.
-    ReadPast { from: i64 },
-    /// Held until an admin decides.
-    Paused,
-}
-
 /// Applies `policy` to an open incident, in one transaction guarded by the stored position
-/// the incident was found at: of two consoles, or two checks, one acts (`Some`), the other
-/// finds the position moved (`None`). Everything stored stays: history is not rewritten.
-pub async fn act(
-    pool: &PgPool,
-    group: &str,
-    i: &Incident,
-    policy: Policy,
-) -> sqlx::Result<Option<Action>> {
+/// the incident was found at: of two consoles, or two checks, one acts (true), the other
+/// finds the position moved (false). Everything stored stays: history is not rewritten.
+pub async fn act(pool: &PgPool, group: &str, i: &Incident, policy: Policy) -> sqlx::Result<bool> {
+    let paused = policy.pauses(i.kind);
     // Moved on, the position is in the log the topic has now: its id goes with it (a
-    // paused one takes it when an admin resumes it).
-    let (set, action) = if policy.pauses(i.kind) {
-        ("paused = true", Action::Paused)
+    // paused one takes it when an admin resumes it, see [`resume`]).
+    let (set, note) = if paused {
+        (
+            "paused = true",
+            "partition paused until an admin decides".to_string(),
+        )
     } else if i.kind.new_log() {
-        let from = i.log_start;
         (
             "incarnation = incarnation + 1, next_offset = $5, topic_id = COALESCE($7, topic_id)",
-            Action::Renewed {
-                incarnation: i.incarnation + 1,
-                from,
-            },
+            format!(
+                "new incarnation {}: the new log is read from offset {}",
+                i.incarnation + 1,
+                i.log_start
+            ),
         )
     } else {
         (
             "next_offset = $5, topic_id = COALESCE($7, topic_id)",
-            Action::ReadPast { from: i.log_start },
+            format!("gap recorded; read on from offset {}", i.log_start),
         )
     };
     let mut tx = pool.begin().await?;
@@ -281,19 +280,43 @@ pub async fn act(
     .await?
     .rows_affected();
     if moved == 0 {
-        return Ok(None);
+        return Ok(false);
     }
-    let note = match action {
-        Action::Renewed { incarnation, from } => {
-            format!("new incarnation {incarnation}: the new log is read from offset {from}")
-        }
-        Action::ReadPast { from } => format!("gap recorded; read on from offset {from}"),
-        Action::Paused => "partition paused until an admin decides".to_string(),
-    };
-    mark(&mut tx, group, i, &note, action == Action::Paused).await?;
+    mark(&mut tx, group, i, &note, paused).await?;
     tx.commit().await?;
     tracing::warn!(topic = %i.topic, partition = i.partition, "{note}");
-    Ok(Some(action))
+    Ok(true)
+}
+
+/// An admin's decision on a paused partition: read on from offset `from`, as the next
+/// incarnation when the incident's `kind` is a new log, under the topic's id when the
+/// incident was found. In the caller's transaction; the incarnation now, or `None` if the
+/// partition is no longer paused.
+pub async fn resume(
+    tx: &mut Transaction<'_, Postgres>,
+    group: &str,
+    topic: &str,
+    partition: i32,
+    kind: &str,
+    from: i64,
+    topic_id: Option<&str>,
+) -> sqlx::Result<Option<i32>> {
+    let renew = i32::from(Kind::parse(kind).is_some_and(Kind::new_log));
+    sqlx::query_scalar(
+        "UPDATE consumer_positions
+            SET paused = false, next_offset = $4, incarnation = incarnation + $5,
+                topic_id = COALESCE($6, topic_id), updated_at = now()
+          WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND paused
+          RETURNING incarnation",
+    )
+    .bind(group)
+    .bind(topic)
+    .bind(partition)
+    .bind(from)
+    .bind(renew)
+    .bind(topic_id)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// Notes on the open incident what was done, and whether it holds its partition paused.
@@ -336,7 +359,7 @@ pub async fn handle(
     }
     let mut acted = Vec::new();
     for i in found {
-        if act(pool, group, i, policy).await?.is_some() {
+        if act(pool, group, i, policy).await? {
             acted.push((i.topic.clone(), i.partition));
         }
     }
@@ -531,7 +554,7 @@ async fn check_running(
             .unwrap_or_default();
         let found = check(&before, &log);
         if found.is_empty() {
-            handle(pool, group, &[], &log, policy).await?;
+            remember_topic_ids(pool, group, &log).await?;
             break;
         }
         // Records fetched before the log changed may still be on their way into
@@ -705,5 +728,17 @@ mod tests {
         assert_eq!(moving, 1);
         assert_eq!(sure.len(), 1);
         assert_eq!((sure[0].partition, sure[0].kind), (0, Kind::LogReplaced));
+    }
+
+    #[test]
+    fn a_kind_reads_back_as_stored() {
+        for k in [
+            Kind::LogReplaced,
+            Kind::RecordsExpired,
+            Kind::TopicRecreated,
+        ] {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(Kind::parse("other"), None);
     }
 }
