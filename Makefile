@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt bench-ingest bench-events-indexes bench-replay assistant-eval bench-pages bench-push suite-bad-input suite-faults
+.PHONY: demo test setup site e2e lint fmt bench-ingest bench-events-indexes bench-replay assistant-eval bench-pages bench-push suite-bad-input suite-faults suite-attacks
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -66,3 +66,10 @@ suite-faults:
 	  NISSHI_BIN="$$SY_TOOLS/bin/nisshi" SWITCHYARD_SUITE_ROUNDS=5 SWITCHYARD_SUITE_KILLS=20 \
 	  cargo test -p switchyard --features embeddings --test fault_suite --test ingest_exactly_once \
 	    --test replay_crash --test fleet_crash -- --nocapture --test-threads 1
+
+## Attack suite, long form: issue 20's attacks at volume; prints what it tried and what held.
+suite-attacks:
+	scripts/setup.sh build
+	. scripts/env.sh && DATABASE_URL="$${DATABASE_URL:-$$(scripts/pg.sh start test 54329)}" \
+	  SWITCHYARD_ATTACK_VOLUME=$${SWITCHYARD_ATTACK_VOLUME:-50} \
+	  cargo test -p switchyard --test attacks -- --nocapture --test-threads 1

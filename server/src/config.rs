@@ -11,6 +11,19 @@ pub struct Db {
     /// PostgreSQL connection string. `make demo` starts a private cluster when unset.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: String,
+
+    /// Connections in this process's pool.
+    #[arg(long, env = "SWITCHYARD_DB_POOL", default_value_t = 16)]
+    pub db_pool: u32,
+
+    /// Longest a statement may run, in milliseconds, before PostgreSQL cancels it (0: no
+    /// limit). Migrations run without it.
+    #[arg(
+        long,
+        env = "SWITCHYARD_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub db_statement_timeout_ms: u64,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -22,6 +35,46 @@ pub struct Http {
     /// Directory holding the built site (`pkg/` with the wasm bundle, `style/`, assets).
     #[arg(long, env = "SWITCHYARD_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// What one client may take of the console: each refusal is a 413, 431, 429 or 503 with
+/// `Retry-After` where waiting helps (`http::limits`).
+#[derive(Args, Clone, Debug)]
+pub struct Limits {
+    /// Largest request body, in bytes (413 beyond).
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Largest request head (request line and headers), in bytes (431 beyond).
+    #[arg(long, env = "SWITCHYARD_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// Seconds a client has to send its request head before the connection is closed.
+    #[arg(
+        long,
+        env = "SWITCHYARD_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// Open live-push streams (`/api/live`) per user (429 beyond).
+    #[arg(long, env = "SWITCHYARD_PUSH_STREAMS_PER_USER", default_value_t = 8)]
+    pub push_streams_per_user: usize,
+
+    /// Seconds between checks that a push stream's session is still signed in.
+    #[arg(long, env = "SWITCHYARD_PUSH_SESSION_CHECK_SECS", default_value_t = 5)]
+    pub push_session_check_secs: u64,
+
+    /// Questions to the assistant per user per minute (429 beyond).
+    #[arg(long, env = "SWITCHYARD_ASSISTANT_PER_MIN", default_value_t = 10)]
+    pub assistant_per_min: u32,
+
+    /// Questions to the assistant one user may have running at once (429 beyond).
+    #[arg(long, env = "SWITCHYARD_ASSISTANT_IN_FLIGHT", default_value_t = 2)]
+    pub assistant_in_flight: usize,
 }
 
 /// Sessions and sign-in.
@@ -31,14 +84,33 @@ pub struct AuthConfig {
     #[arg(long, env = "SWITCHYARD_SESSION_IDLE_SECS", default_value_t = 3600)]
     pub session_idle_secs: u64,
 
-    /// Mark the session cookie `Secure`: set when the console is served over TLS (by a
-    /// proxy in front of it).
+    /// A session ends this many seconds after sign-in, however busy (absolute lifetime).
+    #[arg(long, env = "SWITCHYARD_SESSION_MAX_SECS", default_value_t = 12 * 3600)]
+    pub session_max_secs: u64,
+
+    /// The address users reach the console at (e.g. `https://console.example.com`). An
+    /// `https` address turns on `Secure` cookies and HSTS.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Mark the session cookie `Secure` even without an `https` public URL.
     #[arg(long, env = "SWITCHYARD_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
 
-    /// Sign-in attempts allowed per account per window (four times as many per address).
+    /// Sign-in attempts allowed per account and address per window (four times as many
+    /// per address, ten times as many per account across addresses).
     #[arg(long, env = "SWITCHYARD_LOGIN_ATTEMPTS", default_value_t = 5)]
     pub login_attempts: u32,
+
+    /// Whether local passwords sign people in; `false` when an identity provider (OIDC)
+    /// is the only way in.
+    #[arg(long, env = "SWITCHYARD_LOCAL_PASSWORDS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub local_passwords: bool,
+
+    /// Failed sign-ins written to the audit log per minute, at most; the rest are counted
+    /// in `switchyard_refusals_total{reason="login_audit_skipped"}` and logged in sum.
+    #[arg(long, env = "SWITCHYARD_LOGIN_AUDIT_PER_MIN", default_value_t = 60)]
+    pub login_audit_per_min: u32,
 
     /// The rate-limit window for sign-in attempts, in seconds.
     #[arg(long, env = "SWITCHYARD_LOGIN_WINDOW_SECS", default_value_t = 60)]
@@ -48,6 +120,18 @@ pub struct AuthConfig {
     /// (`Authorization: Bearer …`). Unset: `/metrics` needs a signed-in session.
     #[arg(long, env = "SWITCHYARD_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+}
+
+impl AuthConfig {
+    /// Whether cookies are marked `Secure` (and HSTS sent): asked for, or an `https`
+    /// public URL.
+    pub fn secure(&self) -> bool {
+        self.secure_cookies
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+    }
 }
 
 /// Default of `batch_wait_ms` (the console's and the benchmark's).

@@ -1,21 +1,45 @@
 //! The PostgreSQL pool and the schema migrations (`migrations/`, embedded at compile time).
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::time::Duration;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-/// Connects and brings the schema up to date. Several instances may start at once:
-/// sqlx serialises migrations with an advisory lock.
+/// Connects and brings the schema up to date, with the default pool (16 connections, a
+/// 30 s statement timeout). Several instances may start at once: sqlx serialises
+/// migrations with an advisory lock.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+    connect_with(url, 16, 30_000).await
+}
+
+/// [`connect`] with `max` connections whose statements PostgreSQL cancels after
+/// `statement_timeout_ms` (0: never), so one slow query cannot hold a connection for ever.
+/// Migrations run first on a connection of their own, without the timeout (an index on a
+/// large table may take minutes).
+pub async fn connect_with(
+    url: &str,
+    max: u32,
+    statement_timeout_ms: u64,
+) -> anyhow::Result<PgPool> {
+    use sqlx::Connection;
+    let unreachable = |e: sqlx::Error| anyhow::anyhow!("cannot connect to PostgreSQL: {e}");
+    let options: PgConnectOptions = url.parse().map_err(unreachable)?;
+    let mut migrating = sqlx::PgConnection::connect_with(&options)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
-    MIGRATOR.run(&pool).await?;
-    Ok(pool)
+        .map_err(unreachable)?;
+    MIGRATOR.run(&mut migrating).await?;
+    let _ = migrating.close().await;
+    let options = if statement_timeout_ms > 0 {
+        options.options([("statement_timeout", statement_timeout_ms.to_string())])
+    } else {
+        options
+    };
+    PgPoolOptions::new()
+        .max_connections(max.max(2))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(unreachable)
 }
 
 /// `url` with its database name replaced by `db` (query parameters kept).

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod errors;
 pub mod fanout;
 pub mod http;
 pub mod ingest;

@@ -92,6 +92,8 @@ pub struct Metrics {
     pub breaker_state: Family<BreakerLabels, Gauge>,
     pub replay_jobs: Family<StatusLabels, Gauge>,
     pub replay_remaining: Gauge,
+    /// Requests refused by a limit, by reason (a closed set named in `http::limits`).
+    pub refusals: Family<ReasonLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -113,6 +115,7 @@ impl Metrics {
             breaker_state: Family::default(),
             replay_jobs: Family::default(),
             replay_remaining: Gauge::default(),
+            refusals: Family::default(),
             registry: Registry::with_prefix("switchyard"),
         };
         m.registry.register(
@@ -164,6 +167,11 @@ impl Metrics {
             "push_connections",
             "Open live-push (server-sent events) connections",
             m.push_connections.clone(),
+        );
+        m.registry.register(
+            "refusals",
+            "Requests refused by a limit, by reason (login_throttled, login_audit_skipped, push_streams, assistant_rate, assistant_busy, body_too_large, …)",
+            m.refusals.clone(),
         );
         m.registry.register(
             "breaker_state",
@@ -311,6 +319,16 @@ pub fn set_figures(f: Figures) {
         }
     }
     m.replay_remaining.set(remaining);
+}
+
+/// Counts one request refused by a limit (`reason` from a closed set of literals).
+pub fn refused(reason: &'static str) {
+    global()
+        .refusals
+        .get_or_create(&ReasonLabels {
+            reason: reason.to_string(),
+        })
+        .inc();
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use switchyard::assistant::backend::Backend;
 use switchyard::assistant::offline::OfflineBackend;
 use switchyard::assistant::openai::OpenAiCompatible;
 use switchyard::assistant::Assistant;
-use switchyard_app::assistant::{AssistantApi, AssistantEvent};
+use switchyard_app::assistant::{AssistantApi, AssistantEvent, ReplayProposal};
 use switchyard_app::auth::{Principal, Role};
 
 const KEY: &str = "sk-live-DO-NOT-LEAK-4242";
@@ -180,11 +180,9 @@ async fn injected_instructions_trigger_nothing_with_any_backend() {
     db.drop_db().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replay_request_gives_a_proposal_with_dry_run_figures_only() {
-    let db = TestDb::new().await;
-    seed(&db.pool).await;
-    let before = replay_state(&db.pool).await;
+/// Asks the offline assistant for a replay of the seeded order.completed dead letters;
+/// returns the answer's events and its proposal.
+async fn ask_for_a_replay(db: &TestDb) -> (Vec<AssistantEvent>, ReplayProposal) {
     let a = Assistant::new(
         db.pool.clone(),
         Arc::new(OfflineBackend::rules_only("test")),
@@ -205,6 +203,15 @@ async fn a_replay_request_gives_a_proposal_with_dry_run_figures_only() {
             _ => None,
         })
         .expect("a proposal");
+    (events, p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_request_gives_a_proposal_with_dry_run_figures_only() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let before = replay_state(&db.pool).await;
+    let (events, p) = ask_for_a_replay(&db).await;
     assert_eq!(p.filter.topic.as_deref(), Some("order.completed"));
     assert_eq!(p.filter.status.as_deref(), Some("pending"));
     assert!(p.filter.since.is_some());
@@ -212,6 +219,52 @@ async fn a_replay_request_gives_a_proposal_with_dry_run_figures_only() {
     assert_eq!(p.groups.len(), 2, "by error");
     assert!(answer_text(&events).contains("Proposed, not run"));
     assert_eq!(replay_state(&db.pool).await, before);
+    db.drop_db().await;
+}
+
+/// Issue 20: the card and the job it starts cannot disagree. A dead letter that starts to
+/// match after the card was shown is not replayed by confirming it: the job takes exactly
+/// the card's ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_proposal_replays_exactly_what_the_card_showed() {
+    let db = TestDb::new().await;
+    seed(&db.pool).await;
+    let (_, p) = ask_for_a_replay(&db).await;
+    assert_eq!(p.ids.len() as i64, p.total, "the card counts its ids");
+    assert_eq!(p.groups.iter().map(|g| g.count).sum::<i64>(), p.total);
+    // After the card: one more matching dead letter arrives.
+    sqlx::query(
+        "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, kafka_key, raw_value,
+            dialect, original_topic, exception_type, exception_message, failed_at)
+         VALUES ('order.completed.dlq', 0, 999, '\\x6b'::bytea, '\\x7b7d'::bytea, 'spring_kafka',
+                 'order.completed', 'java.lang.RuntimeException', 'late arrival', now())",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let request = switchyard_app::dlq::JobRequest {
+        scope: switchyard_app::dlq::ReplayScope::Ids { ids: p.ids.clone() },
+        throttle: 0,
+        strip_headers: None,
+    };
+    let who = switchyard::audit::Actor::new("olga", "test");
+    let job = switchyard::replay::job::start(&db.pool, &who, &request, 3)
+        .await
+        .unwrap();
+    let mut items: Vec<i64> = sqlx::query_scalar(
+        "SELECT dead_letter_id FROM replay_job_items WHERE job_id = $1 ORDER BY seq",
+    )
+    .bind(job)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut shown = p.ids.clone();
+    items.sort();
+    shown.sort();
+    assert_eq!(
+        items, shown,
+        "the job takes exactly the card's dead letters"
+    );
     db.drop_db().await;
 }
 

@@ -123,14 +123,34 @@ async fn csrf_fixation_kill_switch_headers_and_injection() {
     add_user(&db.url, "ada", "admin", PW);
     add_user(&db.url, "otto", "operator", PW);
 
-    // Session fixation: the id from before login is worthless after it.
+    // Session fixation: no session exists before sign-in (the form's token is a cookie of
+    // its own), and an id planted in the browser is replaced at sign-in and worthless.
     let http = Console::client();
     let before = http.get(console.url("/login")).send().await.unwrap();
-    let planted = cookie(&before).expect("pre-login session cookie");
+    assert!(cookie(&before).is_none(), "no session before sign-in");
+    let login_cookie = before
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| {
+            v.to_str()
+                .ok()?
+                .strip_prefix("switchyard_login_csrf=")
+                .map(|r| r.split(';').next().unwrap().to_string())
+        })
+        .expect("the form's token cookie");
     let html = before.text().await.unwrap();
     let token = csrf_in(&html).unwrap();
-    let resp = http
+    let planted = "AAAAAAAAAAAAAAAAAAAAAA".to_string();
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
         .post(console.url("/auth/login"))
+        .header(
+            "cookie",
+            format!("switchyard_session={planted}; switchyard_login_csrf={login_cookie}"),
+        )
         .form(&[
             ("csrf", token.as_str()),
             ("name", "ada"),
@@ -159,7 +179,7 @@ async fn csrf_fixation_kill_switch_headers_and_injection() {
         .await
         .unwrap();
     assert_eq!(with_planted.status(), StatusCode::UNAUTHORIZED);
-    let admin_csrf = console.csrf(&http).await;
+    let (http, admin_csrf) = console.login("ada", PW).await;
 
     // CSRF: missing or wrong token → refused, right token → accepted.
     let path = SetWritesEnabled::PATH;

@@ -28,9 +28,16 @@ pub struct ProposalGroup {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayProposal {
     pub filter: DeadLetterFilter,
-    /// Dead letters the filter matches now.
+    /// Dead letters the card shows and a confirm replays: `ids.len()`.
     pub total: i64,
     pub groups: Vec<ProposalGroup>,
+    /// Exactly the dead letters the card counts, oldest first: a confirm replays these
+    /// (those still pending), never what the filter matches by then.
+    #[serde(default)]
+    pub ids: Vec<i64>,
+    /// Further pending dead letters that matched beyond the card's cap (not in `ids`).
+    #[serde(default)]
+    pub more: i64,
 }
 
 impl ReplayProposal {
@@ -59,6 +66,12 @@ impl ReplayProposal {
         }
         if let Some(u) = f.until {
             parts.push(format!("before {}", u.format("%Y-%m-%d %H:%M UTC")));
+        }
+        if self.more > 0 {
+            parts.push(format!(
+                "{} more match beyond this card: ask again after",
+                self.more
+            ));
         }
         parts.join(", ")
     }

@@ -4,7 +4,6 @@ use super::model::*;
 #[cfg(feature = "ssr")]
 use super::SharedAssistant;
 
-use crate::ops::DeadLetterFilter;
 use leptos::prelude::*;
 use leptos::server_fn::codec::{GetUrl, StreamingText, TextStream};
 
@@ -34,7 +33,7 @@ pub async fn ask_assistant(
     let events = api
         .ask(who, conversation, question)
         .await
-        .map_err(|e| ServerFnError::new(format!("assistant failed: {e}")))?;
+        .map_err(crate::ops::model::failed("assistant failed"))?;
     use futures::StreamExt;
     Ok(TextStream::new(
         events.map(|e| Ok::<_, ServerFnError>(e.to_line())),
@@ -49,22 +48,21 @@ pub async fn assistant_history(conversation: String) -> Result<Vec<ChatTurn>, Se
         .ok_or_else(|| ServerFnError::new("assistant unavailable"))?;
     api.history(&who, &conversation)
         .await
-        .map_err(|e| ServerFnError::new(format!("could not load the conversation: {e}")))
+        .map_err(crate::ops::model::failed("could not load the conversation"))
 }
 
-/// What a proposal card's Confirm button does: start a replay job for the proposal's filter
-/// through the DLQ page's replay-job server function, with the same checks (operator role,
+/// What a proposal card's Confirm button does: start a replay job for the card's dead
+/// letters through the DLQ page's replay-job server function, with the same checks (operator role,
 /// CSRF, kill-switch) as a replay started on that page. The assistant never calls this:
 /// only an operator's click does. Returns the job's id (the server also sends the browser
 /// to the dead-letter page, where the job's progress shows).
-pub async fn confirm_replay_proposal(
-    csrf: String,
-    filter: DeadLetterFilter,
-) -> Result<String, ServerFnError> {
+pub async fn confirm_replay_proposal(csrf: String, ids: Vec<i64>) -> Result<String, ServerFnError> {
+    // The card's own ids: the job replays exactly what the operator saw counted (those
+    // still pending), not whatever a filter matches by the time of the click.
     let job = crate::dlq::server_fns::start_replay_job(
-        "filter".into(),
+        "selected".into(),
+        Some(ids),
         None,
-        Some(filter),
         None,
         None,
         csrf,

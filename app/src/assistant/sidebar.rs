@@ -203,12 +203,12 @@ fn linked(text: &str, cites: &[Citation]) -> Vec<AnyView> {
 #[component]
 fn ProposalCard(p: ReplayProposal) -> impl IntoView {
     let outcome = RwSignal::new(None::<Result<String, String>>);
-    let filter = StoredValue::new(p.filter.clone());
+    let ids = StoredValue::new(p.ids.clone());
     let csrf = StoredValue::new(session::csrf());
     let confirm = move |_| {
         let csrf = csrf.get_value();
         leptos::task::spawn_local(async move {
-            let r = confirm_replay_proposal(csrf, filter.get_value()).await;
+            let r = confirm_replay_proposal(csrf, ids.get_value()).await;
             outcome.set(Some(r.map_err(|e| e.to_string())));
         });
     };

@@ -200,10 +200,27 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// Maps a read-model error to a server-function error prefixed with what failed.
+/// Set once by the server: logs an error whose text must not reach the browser (a
+/// database's, a broker's, the file system's) and returns the reference the browser gets
+/// instead; `None` for an error meant for the user (a refusal, a validation message).
+#[cfg(feature = "ssr")]
+pub static HIDE_INTERNAL: std::sync::OnceLock<
+    fn(&(dyn std::error::Error + 'static)) -> Option<String>,
+> = std::sync::OnceLock::new();
+
+/// Maps a read-model error to a server-function error prefixed with what failed; an
+/// internal error's text stays in the server's log ([`HIDE_INTERNAL`]).
 #[cfg(feature = "ssr")]
 pub fn failed(what: &str) -> impl FnOnce(OpsError) -> leptos::prelude::ServerFnError + '_ {
-    move |e| leptos::prelude::ServerFnError::new(format!("{what}: {e}"))
+    move |e| {
+        let hidden = HIDE_INTERNAL.get().and_then(|hide| hide(e.as_ref()));
+        leptos::prelude::ServerFnError::new(match hidden {
+            Some(reference) => format!(
+                "{what}: an internal error (reference {reference}); the server's log has the detail"
+            ),
+            None => format!("{what}: {e}"),
+        })
+    }
 }
 
 /// The upper bound of one page of orders.

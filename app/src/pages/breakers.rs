@@ -25,7 +25,7 @@ pub async fn load_breakers(range: String) -> Result<BreakersView, ServerFnError>
     let d = console
         .breakers(range)
         .await
-        .map_err(|e| ServerFnError::new(format!("could not load breakers: {e}")))?;
+        .map_err(crate::ops::model::failed("could not load breakers"))?;
     let chart = TimeChart {
         title: "Breaker transitions against dead-letter inflow",
         from: d.from,

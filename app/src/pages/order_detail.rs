@@ -28,7 +28,9 @@ pub async fn load_order_history(
     if order_id.len() > 200 {
         return Err(ServerFnError::new("order id too long"));
     }
-    let err = |e| ServerFnError::new(format!("could not load the order's history: {e}"));
+    let err = |e: crate::ops::OpsError| {
+        crate::ops::model::failed("could not load the order's history")(e)
+    };
     let as_of = match as_of {
         Some(v) => console.order_as_of(&order_id, v).await.map_err(err)?,
         None => None,
@@ -50,7 +52,7 @@ pub async fn load_order_detail(order_id: String) -> Result<Option<OrderDetail>, 
     }
     ops.order_detail(&order_id)
         .await
-        .map_err(|e| ServerFnError::new(format!("could not load the order: {e}")))
+        .map_err(crate::ops::model::failed("could not load the order"))
 }
 
 /// Milliseconds from the previous step, for the timeline ("+120 ms").

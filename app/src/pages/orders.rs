@@ -19,7 +19,7 @@ pub async fn recent_orders(limit: i64) -> Result<Vec<OrderRow>, ServerFnError> {
     let limit = limit.clamp(1, crate::ops::MAX_PAGE);
     ops.recent_orders(limit)
         .await
-        .map_err(|e| ServerFnError::new(format!("could not load orders: {e}")))
+        .map_err(crate::ops::model::failed("could not load orders"))
 }
 
 /// Rows in one page of the list.
@@ -55,7 +55,7 @@ pub async fn search_orders(
     console
         .search_orders(&filter)
         .await
-        .map_err(|e| ServerFnError::new(format!("could not load orders: {e}")))
+        .map_err(crate::ops::model::failed("could not load orders"))
 }
 
 /// Rows shown: pushed orders already in view replace their row in place; pushed orders

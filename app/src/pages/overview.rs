@@ -44,7 +44,7 @@ pub async fn load_overview(range: String) -> Result<OverviewView, ServerFnError>
     let d = console
         .overview(range)
         .await
-        .map_err(|e| ServerFnError::new(format!("could not load the overview: {e}")))?;
+        .map_err(crate::ops::model::failed("could not load the overview"))?;
     let paints = [Paint::Blue, Paint::Green, Paint::Red, Paint::Amber];
     let legend = |items: &[(&str, Paint)]| {
         items

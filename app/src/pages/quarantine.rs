@@ -10,7 +10,7 @@ pub async fn load_quarantined() -> Result<Vec<QuarantinedView>, ServerFnError> {
     let ops = crate::ops::read_model()?;
     ops.quarantined(200)
         .await
-        .map_err(|e| ServerFnError::new(format!("could not load quarantine: {e}")))
+        .map_err(crate::ops::model::failed("could not load quarantine"))
 }
 
 #[component]

@@ -142,7 +142,9 @@ impl AssistantApi for Assistant {
             rule_based,
         });
         let this = self.clone();
-        // The answer is made (and kept) even if the browser goes away mid-stream.
+        // The answer is made while someone reads it: when the browser goes away (the
+        // stream is dropped), the work stops — no model keeps running, or billing, for
+        // nobody — and the conversation keeps a note that it was stopped.
         tokio::spawn(async move {
             let actor = Actor::new(&who.name, &who.source);
             let conv_id = conv.to_string();
@@ -154,13 +156,26 @@ impl AssistantApi for Assistant {
                 limits: &this.limits,
                 events: &tx,
             };
-            let out = agent::run(
+            let run = agent::run(
                 &cx,
                 conversation::as_messages(&earlier),
                 &question,
                 chrono::Utc::now(),
-            )
-            .await;
+            );
+            let out = tokio::select! {
+                out = run => out,
+                _ = tx.closed() => {
+                    let stopped = ChatTurn {
+                        role: "assistant".into(),
+                        text: "(stopped: the browser went away before the answer was finished)".into(),
+                        rule_based,
+                        ..Default::default()
+                    };
+                    let _ = conversation::append(&this.pool, conv, &stopped).await;
+                    tracing::info!(conversation = %conv_id, "assistant: question abandoned by the browser; stopped");
+                    return;
+                }
+            };
             let turn = ChatTurn {
                 role: "assistant".into(),
                 text: out.text,

@@ -1,10 +1,14 @@
 //! CSRF protection by synchronizer token: each session holds a random token, every state
 //! change must echo it (form field `csrf`, or header `x-csrf-token` for scripts), compared
 //! in constant time. SameSite=Strict cookies are the second lock, not the only one.
+//!
+//! Before sign-in there is no session (nothing is stored for an anonymous client), so the
+//! sign-in form uses a double-submit cookie instead ([`LOGIN_COOKIE`]), plus a refusal of
+//! any other `Origin`.
 
 use axum::body::{to_bytes, Body};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::Request;
+use axum::http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN};
+use axum::http::{HeaderMap, HeaderValue, Request};
 use switchyard_app::auth::{CSRF_FIELD, CSRF_HEADER};
 
 /// Largest state-changing body the auth layer buffers to find the token.
@@ -21,6 +25,49 @@ pub fn new_token() -> String {
 pub fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The sign-in form's double-submit cookie.
+pub const LOGIN_COOKIE: &str = "switchyard_login_csrf";
+
+/// The sign-in token the request's cookie carries, if it is one of ours in shape.
+pub fn login_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == LOGIN_COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The `Set-Cookie` value for the sign-in token (`max_age` 0 removes it).
+pub fn login_cookie_header(token: &str, secure: bool, max_age: u32) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("hex token")
+}
+
+/// Whether the request says it comes from a page of another origin (`Origin` naming a
+/// different host than `Host`, or `null`). No `Origin` at all: not said, so not refused
+/// here (the token still must match).
+pub fn cross_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'))
+        .unwrap_or("");
+    origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host)
 }
 
 /// Why a request's token was not accepted.
@@ -90,6 +137,30 @@ mod tests {
         assert_eq!(form_field(body, "b").as_deref(), Some("%ZZ"));
         assert_eq!(form_field(body, "none"), None);
         assert_eq!(form_field(b"x=%4", "x").as_deref(), Some("%4"));
+    }
+
+    #[test]
+    fn reads_the_login_cookie_and_origin() {
+        let tok = "a".repeat(64);
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("x=1; {LOGIN_COOKIE}={tok}")).unwrap(),
+        );
+        assert_eq!(login_cookie(&h), Some(tok));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("switchyard_login_csrf=short"),
+        );
+        assert_eq!(login_cookie(&h), None);
+        h.insert(HOST, HeaderValue::from_static("console:3000"));
+        assert!(!cross_origin(&h), "no Origin");
+        h.insert(ORIGIN, HeaderValue::from_static("http://console:3000"));
+        assert!(!cross_origin(&h));
+        h.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(cross_origin(&h));
+        h.insert(ORIGIN, HeaderValue::from_static("null"));
+        assert!(cross_origin(&h));
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 //! without a matching CSRF token.
 
 use super::policy::{self, Access, LOGIN_PAGE};
-use super::{csrf, Auth, SESSION_CSRF, SESSION_USER};
+use super::{csrf, Auth, SESSION_CSRF, SESSION_EPOCH, SESSION_SEEN, SESSION_SINCE, SESSION_USER};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Method, Request, StatusCode};
@@ -40,17 +40,18 @@ pub async fn guard(
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = %e, "auth lookup failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the user database is unavailable",
-            )
-                .into_response();
+            return super::unavailable("the user database is unavailable");
         }
     };
-    let Some((account, writes_enabled)) = found.filter(|(a, _)| !a.disabled) else {
+    let Some(signed) = found.filter(|s| !s.account.disabled) else {
         let _ = session.flush().await;
         return unauthenticated(&req);
     };
+    if !session_current(&auth, &session, signed.epoch).await {
+        let _ = session.flush().await;
+        return unauthenticated(&req);
+    }
+    let (account, writes_enabled) = (signed.account, signed.writes_enabled);
     let token = match ensure_csrf(&session).await {
         Ok(t) => t,
         Err(resp) => return resp,
@@ -113,6 +114,29 @@ fn scraper_token_ok(auth: &Auth, req: &Request<Body>) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|given| csrf::same(given.trim(), expected))
+}
+
+/// Whether a signed-in session may go on: signed in under the user's current epoch (no
+/// password change or disable since) and within the absolute lifetime. Touches the session
+/// once a minute so the idle timeout counts from the last request, not from sign-in.
+async fn session_current(auth: &Auth, session: &Session, epoch: i64) -> bool {
+    let get = |key: &'static str| async move { session.get::<i64>(key).await.ok().flatten() };
+    let now = super::unix_now();
+    let (Some(since), Some(seen), Some(at_epoch)) = (
+        get(SESSION_SINCE).await,
+        get(SESSION_SEEN).await,
+        get(SESSION_EPOCH).await,
+    ) else {
+        return false; // signed in before these keys existed, or tampered with: sign in again
+    };
+    if !auth.session_valid(since, at_epoch, epoch) {
+        return false;
+    }
+    let touch_every = (auth.config.session_idle_secs as i64 / 2).clamp(1, 60);
+    if now.saturating_sub(seen) >= touch_every {
+        let _ = session.insert(SESSION_SEEN, now).await;
+    }
+    true
 }
 
 /// The session's CSRF token, created on first use.

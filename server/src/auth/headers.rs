@@ -43,3 +43,15 @@ pub async fn apply(mut resp: Response<Body>) -> Response<Body> {
     }
     resp
 }
+
+/// `Strict-Transport-Security` when the console is served over TLS (an `https` public URL
+/// or `SWITCHYARD_SECURE_COOKIES`): browsers then never try plain HTTP for a year.
+pub async fn hsts(mut resp: Response<Body>, secure: bool) -> Response<Body> {
+    if secure {
+        resp.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    resp
+}

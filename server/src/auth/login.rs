@@ -1,96 +1,108 @@
 //! Signing in and out. The login page is plain server-rendered HTML (it must work before
-//! any session, script or hydration exists), posting a form with the pre-login session's
-//! CSRF token. A successful login rotates the session id (no fixation), stores the user,
-//! issues a fresh CSRF token and goes back to where the user was headed.
+//! any session, script or hydration exists). No session exists before sign-in: the form's
+//! CSRF token is a double-submit cookie ([`csrf::LOGIN_COOKIE`], `SameSite=Strict`,
+//! `HttpOnly`) echoed by a hidden field, and a cross-origin `Origin` is refused, so an
+//! anonymous client stores nothing on the server by looking at the page. A successful
+//! sign-in creates the session (a fresh id: no fixation), stores the user, the time and the
+//! user's session epoch, issues a fresh CSRF token and goes back to where the user was
+//! headed.
 //!
-//! Failures say the same thing whatever went wrong, so the page reveals nothing about
-//! which accounts exist; the audit log records the detail.
+//! Failures say the same thing whatever went wrong, so the page reveals nothing about which
+//! accounts exist; the audit log records the detail, within a budget
+//! ([`LoginLimiter::may_audit`](super::limiter::LoginLimiter::may_audit)) and with the
+//! submitted name capped, so strangers cannot grow the append-only log at will.
 
-use super::guard::{client_address, ensure_csrf};
-use super::{csrf, password, users, Auth, SESSION_CSRF, SESSION_USER};
+use super::guard::client_address;
+use super::limiter::Verdict;
+use super::{csrf, password, users, Auth, SESSION_USER};
 use crate::audit::{self, Actor};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Query, State};
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
+use std::time::Duration;
 use switchyard_app::ops::escape_html as escape;
 use tower_sessions::Session;
+
+/// Largest sign-in form read.
+const MAX_FORM: usize = 8 * 1024;
 
 #[derive(Deserialize, Default)]
 pub struct LoginQuery {
     next: Option<String>,
 }
 
-pub async fn page(session: Session, Query(q): Query<LoginQuery>) -> Response {
-    let token = match ensure_csrf(&session).await {
-        Ok(t) => t,
-        Err(resp) => return resp,
-    };
-    render(StatusCode::OK, &token, q.next.as_deref(), None)
+pub async fn page(
+    State(auth): State<Auth>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let token = csrf::login_cookie(&headers).unwrap_or_else(csrf::new_token);
+    let mut resp = render(StatusCode::OK, &token, q.next.as_deref(), None);
+    set_login_cookie(&mut resp, &token, auth.config.secure());
+    resp
 }
 
 pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body>) -> Response {
     let source = client_address(&req);
-    let body = match to_bytes(req.into_body(), 16 * 1024).await {
+    let cookie = csrf::login_cookie(req.headers());
+    let cross_origin = csrf::cross_origin(req.headers());
+    let body = match to_bytes(req.into_body(), MAX_FORM).await {
         Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response(),
+        Err(_) => {
+            crate::metrics::refused("body_too_large");
+            return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        }
     };
     let field = |name: &str| csrf::form_field(&body, name).unwrap_or_default();
     let (name, pass, next) = (field("name"), field("password"), field("next"));
-    let expected: Option<String> = session.get(SESSION_CSRF).await.ok().flatten();
-    let token = match expected {
-        Some(t) if csrf::same(&t, &field("csrf")) => t,
+    let token = match cookie {
+        Some(t) if !cross_origin && csrf::same(&t, &field("csrf")) => t,
         _ => {
-            // No pre-login session (cookie blocked or expired) or a forged form.
-            let fresh = match ensure_csrf(&session).await {
-                Ok(t) => t,
-                Err(resp) => return resp,
-            };
-            return render(
+            // No cookie (blocked or expired), a forged form, or another origin's page.
+            let fresh = csrf::new_token();
+            let mut resp = render(
                 StatusCode::FORBIDDEN,
                 &fresh,
                 Some(&next),
                 Some("The form expired. Please sign in again."),
             );
+            set_login_cookie(&mut resp, &fresh, auth.config.secure());
+            return resp;
         }
     };
-    if let Err(wait) = auth.limiter.attempt(&name, &source) {
-        let actor = Actor::new(name.clone(), source.clone());
-        let _ = audit::record(
-            &auth.pool,
-            &actor,
-            "login_throttled",
-            Some(&name),
-            json!({}),
-        )
-        .await;
-        let secs = wait.as_secs().max(1);
-        let mut resp = render(
-            StatusCode::TOO_MANY_REQUESTS,
-            &token,
-            Some(&next),
-            Some(&format!(
-                "Too many sign-in attempts. Try again in {secs} s."
-            )),
-        );
-        resp.headers_mut().insert(
-            header::RETRY_AFTER,
-            secs.to_string().parse().expect("digits"),
-        );
-        return resp;
+    let actor = Actor::new(audit_name(&name), source.clone());
+    let wait = match auth.limiter.attempt(&name, &source) {
+        Verdict::Allowed => None,
+        Verdict::Throttled(wait) => Some(wait),
+        Verdict::Backstop(wait) => match signed_in_from(&auth, &name, &source).await {
+            Ok(true) => None,
+            Ok(false) => Some(wait),
+            Err(resp) => return resp,
+        },
+    };
+    if let Some(wait) = wait {
+        crate::metrics::refused("login_throttled");
+        auth.limiter.note_throttled();
+        return throttled(&token, &next, wait);
     }
-    let account = match users::credentials(&auth.pool, &name).await {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::error!(error = %e, "login lookup failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the user database is unavailable",
-            )
-                .into_response();
+    let valid = users::validate_name(&name).is_ok();
+    let account = if valid {
+        match users::credentials(&auth.pool, &name).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "login lookup failed");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the user database is unavailable",
+                )
+                    .into_response();
+            }
         }
+    } else {
+        None
     };
     let candidate = pass.clone();
     let stored = account.as_ref().map(|(_, h)| h.clone());
@@ -98,23 +110,28 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
         tokio::task::spawn_blocking(move || password::verify(&candidate, stored.as_deref()))
             .await
             .unwrap_or(false);
-    let actor = Actor::new(name.clone(), source.clone());
     let account = match account {
-        Some((a, _)) if matches && !a.disabled => a,
+        Some((a, _)) if matches && !a.disabled && auth.config.local_passwords => a,
         other => {
             let why = match other {
+                None if !valid => "not a possible user name",
                 None => "unknown user",
                 Some((a, _)) if a.disabled => "disabled",
+                Some(_) if matches => "local passwords are switched off",
                 Some(_) => "wrong password",
             };
-            let _ = audit::record(
-                &auth.pool,
-                &actor,
-                "login_failed",
-                Some(&name),
-                json!({ "why": why }),
-            )
-            .await;
+            if auth.limiter.may_audit() {
+                let _ = audit::record(
+                    &auth.pool,
+                    &actor,
+                    "login_failed",
+                    Some(&actor.name),
+                    json!({ "why": why }),
+                )
+                .await;
+            } else {
+                crate::metrics::refused("login_audit_skipped");
+            }
             return render(
                 StatusCode::UNAUTHORIZED,
                 &token,
@@ -123,29 +140,83 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
             );
         }
     };
-    // New id for the signed-in session: a token planted before login is worthless after.
-    if session.cycle_id().await.is_err()
-        || session.insert(SESSION_USER, &account.name).await.is_err()
-        || session
-            .insert(SESSION_CSRF, csrf::new_token())
-            .await
-            .is_err()
-    {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the session store is unavailable",
-        )
-            .into_response();
+    match super::start_session(&auth, &session, &account.name).await {
+        Ok(()) => {}
+        Err(resp) => return resp,
     }
     let _ = audit::record(
         &auth.pool,
         &actor,
         "login",
         Some(&account.name),
-        json!({ "role": account.role }),
+        json!({ "role": account.role, "method": "password" }),
     )
     .await;
-    Redirect::to(safe_next(&next)).into_response()
+    let mut resp = Redirect::to(safe_next(&next)).into_response();
+    clear_login_cookie(&mut resp, auth.config.secure());
+    resp
+}
+
+/// Whether `name` has signed in from `source` in the last 30 days (the backstop's
+/// exemption for the owner's usual address).
+async fn signed_in_from(auth: &Auth, name: &str, source: &str) -> Result<bool, Response> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE actor = $1 AND action = 'login'
+                        AND source = $2 AND at > now() - interval '30 days')",
+    )
+    .bind(name)
+    .bind(source)
+    .fetch_one(&auth.pool)
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "login history lookup failed");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the user database is unavailable",
+        )
+            .into_response()
+    })
+}
+
+fn throttled(token: &str, next: &str, wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut resp = render(
+        StatusCode::TOO_MANY_REQUESTS,
+        token,
+        Some(next),
+        Some(&format!(
+            "Too many sign-in attempts. Try again in {secs} s."
+        )),
+    );
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&secs.to_string()).expect("digits"),
+    );
+    resp
+}
+
+/// The submitted name as the audit log keeps it: a possible user name as is; anything
+/// else cut to 64 characters with control characters replaced, and marked.
+pub fn audit_name(name: &str) -> String {
+    if users::validate_name(name).is_ok() {
+        return name.to_string();
+    }
+    let cut: String = name
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    format!("(invalid name, {} bytes) {cut}", name.len())
+}
+
+fn set_login_cookie(resp: &mut Response, token: &str, secure: bool) {
+    let cookie = csrf::login_cookie_header(token, secure, 3600);
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+}
+
+fn clear_login_cookie(resp: &mut Response, secure: bool) {
+    let cookie = csrf::login_cookie_header("", secure, 0);
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
 }
 
 pub async fn logout(State(auth): State<Auth>, session: Session, req: Request<Body>) -> Response {

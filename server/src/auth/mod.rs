@@ -17,24 +17,36 @@ pub mod settings;
 pub mod users;
 
 use crate::config::AuthConfig;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use limiter::LoginLimiter;
 use sqlx::PgPool;
 use std::time::Duration;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 use users::Account;
 
 /// Session keys.
 pub const SESSION_USER: &str = "user";
 pub const SESSION_CSRF: &str = "csrf";
+/// When the session was signed in (unix seconds): the absolute lifetime counts from here.
+pub const SESSION_SINCE: &str = "since";
+/// When the session was last touched (unix seconds), so an idle timeout can be extended
+/// without writing the session on every request.
+pub const SESSION_SEEN: &str = "seen";
+/// The user's `session_epoch` at sign-in: a password change or a disable moves it on and
+/// ends every session signed in before.
+pub const SESSION_EPOCH: &str = "epoch";
 pub const COOKIE_NAME: &str = "switchyard_session";
 
 /// What the auth layer and the login handlers share.
 #[derive(Clone)]
 pub struct Auth {
     pub pool: PgPool,
+    /// The session store, for checks outside a request (open push streams).
+    pub store: PostgresStore,
     pub limiter: LoginLimiter,
     pub config: AuthConfig,
 }
@@ -61,6 +73,7 @@ impl Auth {
         let limiter = LoginLimiter::new(
             config.login_attempts,
             Duration::from_secs(config.login_window_secs),
+            config.login_audit_per_min,
         );
         let shrink = limiter.clone();
         tokio::spawn(async move {
@@ -71,17 +84,19 @@ impl Auth {
             }
         });
         let idle = time::Duration::seconds(config.session_idle_secs as i64);
-        let sessions = SessionManagerLayer::new(store)
+        let sessions = SessionManagerLayer::new(store.clone())
             .with_name(COOKIE_NAME)
             .with_http_only(true)
             .with_same_site(SameSite::Strict)
-            .with_secure(config.secure_cookies)
+            .with_secure(config.secure())
             .with_path("/")
-            .with_expiry(Expiry::OnInactivity(idle))
-            .with_always_save(true);
+            .with_expiry(Expiry::OnInactivity(idle));
+        // Not `with_always_save`: a session is written only when it changes (sign-in, a
+        // touch of `SESSION_SEEN`), so a stranger's cookie or page view stores nothing.
         Ok((
             Auth {
                 pool,
+                store,
                 limiter,
                 config,
             },
@@ -89,25 +104,110 @@ impl Auth {
         ))
     }
 
-    /// The signed-in user's account and whether writes are on, in one round trip.
-    pub async fn account_and_switch(&self, name: &str) -> sqlx::Result<Option<(Account, bool)>> {
-        let row: Option<(String, String, bool, Option<serde_json::Value>)> = sqlx::query_as(
-            "SELECT u.name, u.role, u.disabled,
-                    (SELECT value FROM settings WHERE key = 'writes_enabled')
-             FROM users u WHERE u.name = $1",
+    /// The signed-in user's account, session epoch and whether writes are on, in one
+    /// round trip.
+    pub async fn account_and_switch(&self, name: &str) -> sqlx::Result<Option<Signed>> {
+        let row: Option<(String, String, bool, i64, Option<serde_json::Value>)> = sqlx::query_as(
+            "SELECT u.name, u.role, u.disabled, u.session_epoch,
+                        (SELECT value FROM settings WHERE key = 'writes_enabled')
+                 FROM users u WHERE u.name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(name, role, disabled, writes)| {
+        Ok(row.and_then(|(name, role, disabled, epoch, writes)| {
             let account = Account {
                 name,
                 role: role.parse().ok()?,
                 disabled,
             };
-            Some((account, writes.and_then(|v| v.as_bool()).unwrap_or(true)))
+            Some(Signed {
+                account,
+                epoch,
+                writes_enabled: writes.and_then(|v| v.as_bool()).unwrap_or(true),
+            })
         }))
     }
+}
+
+impl Auth {
+    /// Whether a session signed in at `since` under `at_epoch` may go on, the user's epoch
+    /// being `epoch` now: no password change or disable since, within the absolute lifetime.
+    pub fn session_valid(&self, since: i64, at_epoch: i64, epoch: i64) -> bool {
+        at_epoch == epoch && unix_now().saturating_sub(since) < self.config.session_max_secs as i64
+    }
+
+    /// Whether the session `id` is still signed in as `user` (for streams that outlive
+    /// their request). A database that does not answer counts as yes: a blip must not cut
+    /// every stream.
+    pub async fn still_signed_in(&self, id: &tower_sessions::session::Id, user: &str) -> bool {
+        use tower_sessions::SessionStore;
+        let record = match self.store.load(id).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return false,
+            Err(_) => return true,
+        };
+        let key = |k: &str| record.data.get(k).and_then(|v| v.as_i64());
+        let same_user = record.data.get(SESSION_USER).and_then(|v| v.as_str()) == Some(user);
+        let (Some(since), Some(at_epoch)) = (key(SESSION_SINCE), key(SESSION_EPOCH)) else {
+            return false;
+        };
+        if !same_user || record.expiry_date < time::OffsetDateTime::now_utc() {
+            return false;
+        }
+        match self.account_and_switch(user).await {
+            Ok(Some(s)) => !s.account.disabled && self.session_valid(since, at_epoch, s.epoch),
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+}
+
+/// A signed-in user as the auth layer reads it on every request.
+pub struct Signed {
+    pub account: Account,
+    pub epoch: i64,
+    pub writes_enabled: bool,
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Signs `name` in on `session`: a new id (a token planted before is worthless after), the
+/// user, the sign-in time, the user's session epoch and a fresh CSRF token. Used by every
+/// way in (password, OIDC).
+pub async fn start_session(auth: &Auth, session: &Session, name: &str) -> Result<(), Response> {
+    let epoch: i64 = match sqlx::query_scalar("SELECT session_epoch FROM users WHERE name = $1")
+        .bind(name)
+        .fetch_one(&auth.pool)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "session epoch lookup failed");
+            return Err(unavailable("the user database is unavailable"));
+        }
+    };
+    let now = unix_now();
+    let stored = async {
+        session.cycle_id().await?;
+        session.insert(SESSION_USER, name).await?;
+        session.insert(SESSION_SINCE, now).await?;
+        session.insert(SESSION_SEEN, now).await?;
+        session.insert(SESSION_EPOCH, epoch).await?;
+        session.insert(SESSION_CSRF, csrf::new_token()).await
+    };
+    stored
+        .await
+        .map_err(|_| unavailable("the session store is unavailable"))
+}
+
+pub fn unavailable(why: &'static str) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
 }
 
 /// The login page and the sign-in / sign-out form targets.

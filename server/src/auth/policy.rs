@@ -38,6 +38,8 @@ pub const LOGIN_PATH: &str = "/auth/login";
 pub const LOGOUT_PATH: &str = "/auth/logout";
 pub const LOGIN_PAGE: &str = "/login";
 pub const METRICS_PATH: &str = "/metrics";
+/// The assistant's ask endpoint (a server function), gated per user by `http::limits`.
+pub const ASSISTANT_ASK_PATH: &str = "/api/assistant/ask";
 
 /// Paths served without a session: exact matches.
 const PUBLIC_EXACT: &[&str] = &[LOGIN_PAGE, "/healthz", "/readyz", "/favicon.svg"];

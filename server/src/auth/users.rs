@@ -109,8 +109,11 @@ pub async fn update(
     };
     let mut tx = pool.begin().await?;
     let changed = sqlx::query(
+        // A new password or a disable ends the user's sessions (guard checks the epoch).
         "UPDATE users SET role = COALESCE($2, role), disabled = COALESCE($3, disabled),
-                password_hash = COALESCE($4, password_hash), updated_at = now()
+                password_hash = COALESCE($4, password_hash), updated_at = now(),
+                session_epoch = session_epoch
+                    + CASE WHEN $4::text IS NOT NULL OR $3::boolean IS TRUE THEN 1 ELSE 0 END
          WHERE name = $1",
     )
     .bind(name)

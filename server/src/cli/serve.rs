@@ -57,7 +57,7 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         assistant,
         no_ingest,
     } = args;
-    let pool = db::connect(&db.database_url).await?;
+    let pool = db::connect_with(&db.database_url, db.db_pool, db.db_statement_timeout_ms).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let ingest_settings = super::ingest::settings(brokers, &db, &ingest)?;
@@ -87,6 +87,7 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         .site_addr(http.addr)
         .build();
     let (auth, sessions) = Auth::start(pool.clone(), auth).await?;
+    let (push_streams, ask_gate) = AppState::gates(&http.limits);
     let state = AppState {
         leptos_options,
         auth,
@@ -109,25 +110,17 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         )),
         assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
         kafka: kafka::producer(brokers)?,
+        ready: Default::default(),
+        limits: http.limits.clone(),
+        push_streams,
+        ask_gate,
     };
     let listener = tokio::net::TcpListener::bind(http.addr).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    // Pages stream in several writes; without TCP_NODELAY, Nagle holds the last small
-    // write until the client's delayed ACK (40 ms on Linux) — measured by page-bench.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
     tracing::info!(%url, "Switchyard console listening");
     println!("Switchyard console: {url}");
     let app = router(state, sessions);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    crate::http::listen::serve(listener, app, &http.limits, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     })

@@ -1,6 +1,10 @@
 //! `/healthz`: the process answers. `/readyz`: PostgreSQL and the Kafka broker answer too,
 //! so a load balancer sends traffic only to an instance that can serve it. When Kafka
 //! does not answer, the reason is the cause librdkafka named (`kafka::diagnosis`).
+//!
+//! `/readyz` is public (probes carry no session), so its answer is shared: one check at a
+//! time, reused for a second ([`Readiness`]); a flood of probes costs one query and one
+//! metadata request per second, not one per call.
 
 use super::AppState;
 use axum::extract::State;
@@ -8,14 +12,35 @@ use axum::http::StatusCode;
 use axum::Json;
 use rdkafka::producer::Producer;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use switchyard_contract::kafka::diagnosis;
+use tokio::sync::Mutex;
 
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// The last readiness answer and when it was made.
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<Mutex<Option<(Instant, StatusCode, Value)>>>);
+
+/// How long one answer is reused.
+const REUSE: Duration = Duration::from_secs(1);
+
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let mut last = state.ready.0.lock().await;
+    if let Some((at, code, body)) = last.as_ref() {
+        if at.elapsed() < REUSE {
+            return (*code, Json(body.clone()));
+        }
+    }
+    let (code, body) = check(&state).await;
+    *last = Some((Instant::now(), code, body.clone()));
+    (code, Json(body))
+}
+
+async fn check(state: &AppState) -> (StatusCode, Value) {
     let db = sqlx::query_scalar::<_, i32>("SELECT 1")
         .fetch_one(&state.pool)
         .await
@@ -51,5 +76,5 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(body))
+    (code, body)
 }

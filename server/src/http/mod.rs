@@ -5,11 +5,15 @@
 //! server-function lists, and [`inventory`] lists exactly those, so the route-guard test
 //! sees every route a request could reach.
 
+pub mod canonical;
 pub mod health;
+pub mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod sse;
 
 use crate::auth::{self, headers, Auth};
+use crate::config::Limits;
 use crate::fanout::LiveHub;
 use crate::read_model::PgConsole;
 use axum::extract::FromRef;
@@ -31,6 +35,8 @@ use switchyard_app::dlq::SharedDeadLetters;
 use switchyard_app::ops::SharedOps;
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use tower_sessions::SessionManagerLayer;
 use tower_sessions_sqlx_store::PostgresStore;
@@ -50,6 +56,23 @@ pub struct AppState {
     pub assistant: SharedAssistant,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
+    /// The readiness probe's shared answer.
+    pub ready: health::Readiness,
+    pub limits: Limits,
+    /// Open push streams per user.
+    pub push_streams: limits::PerUser,
+    /// Questions to the assistant per user.
+    pub ask_gate: limits::AskGate,
+}
+
+impl AppState {
+    /// The per-user limits of `limits`, fresh.
+    pub fn gates(limits: &Limits) -> (limits::PerUser, limits::AskGate) {
+        (
+            limits::PerUser::new(limits.push_streams_per_user),
+            limits::AskGate::new(limits.assistant_per_min, limits.assistant_in_flight),
+        )
+    }
 }
 
 /// Routes outside Leptos: probes, the push stream, sign-in and sign-out.
@@ -122,26 +145,43 @@ fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'stati
     }
 }
 
+/// The whole console, outermost layer last: one reading of the path
+/// ([`canonical`]), tracing, metrics, compression, security headers, the body limit,
+/// sessions, the auth layer, the assistant's gate, then the routes. Static assets are
+/// served by their own services, so a missing file is a 404, never a page.
 pub fn router(state: AppState, sessions: SessionManagerLayer<PostgresStore>) -> Router {
+    let _ = switchyard_app::ops::HIDE_INTERNAL.set(crate::errors::hide_internal);
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let site = std::path::PathBuf::from(options.site_root.as_ref());
     let mut router = Router::new();
     for (path, method_router) in api_routes() {
         router = router.route(path, method_router);
     }
+    let secure = state.auth.config.secure();
+    let max_body = state.limits.max_body_bytes;
     router
         .leptos_routes_with_context(&state, routes, request_context(&state), move || {
             shell(options.clone())
         })
+        .nest_service("/pkg", ServeDir::new(site.join("pkg")))
+        .nest_service("/style", ServeDir::new(site.join("style")))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.ask_gate.clone(),
+            limits::gate_questions,
+        ))
         .layer(middleware::from_fn_with_state(
             state.auth.clone(),
             auth::guard::guard,
         ))
         .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(middleware::map_response(headers::apply))
+        .layer(middleware::map_response(move |r| headers::hsts(r, secure)))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(canonical::refuse_ambiguous))
         .with_state(state)
 }
