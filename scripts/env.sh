@@ -3,6 +3,8 @@
 export SY_CACHE="${SWITCHYARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard}"
 export SY_TOOLS="$SY_CACHE/tools"
 export SY_NPM="$SY_CACHE/npm"
+# The OIDC provider fixture's packages (end2end/oidc-provider), `npm ci`-ed from its lockfile.
+export SY_OIDC_MODULES="$SY_NPM/oidc-provider/node_modules"
 export WASM_BINDGEN_VERSION="0.2.130"
 export BINARYEN_VERSION="132.0.0"
 export PLAYWRIGHT_VERSION="1.64.1"

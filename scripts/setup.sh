@@ -9,7 +9,8 @@
 # Usage: scripts/setup.sh [build|test|model|all]
 #   build : what `make demo` needs (wasm target, wasm-bindgen, wasm-opt, postgres binaries,
 #           the assistant's embedding model)
-#   test  : build + what `make test` adds (Nisshi broker, Chromium, playwright-core)
+#   test  : build + what `make test` adds (Nisshi broker, Chromium, playwright-core, the
+#           OIDC provider fixture's npm packages)
 #   model : only the assistant's embedding model (all-MiniLM-L6-v2, ~91 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,6 +103,30 @@ setup_test() {
   fi
   if [ ! -d "$SY_NPM/node_modules/playwright-core" ]; then
     npm install --prefix "$SY_NPM" --no-audit --no-fund --silent "playwright-core@$PLAYWRIGHT_VERSION"
+  fi
+  setup_oidc_provider
+}
+
+# The OpenID Connect provider that the sign-in tests start (end2end/oidc-provider): `npm ci` of
+# its lockfile into the cache, redone only when its package.json or package-lock.json change
+# (their sha256 is kept beside the install), then its node_modules linked into the folder so
+# `node end2end/oidc-provider/provider.mjs` resolves `oidc-provider` (ESM ignores NODE_PATH).
+setup_oidc_provider() {
+  local src=end2end/oidc-provider
+  local dir want
+  dir="$(dirname "$SY_OIDC_MODULES")"
+  want="$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  if [ ! -d "$SY_OIDC_MODULES/oidc-provider" ] || [ "$(cat "$dir/.lock-sha256" 2>/dev/null)" != "$want" ]; then
+    log "npm ci end2end/oidc-provider (into $dir)"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    npm ci --prefix "$dir" --no-audit --no-fund --silent
+    echo "$want" >"$dir/.lock-sha256"
+  fi
+  # A real node_modules folder there (npm ci run by hand) is left alone.
+  if [ -L "$src/node_modules" ] || [ ! -e "$src/node_modules" ]; then
+    ln -sfn "$SY_OIDC_MODULES" "$src/node_modules"
   fi
 }
 

@@ -63,7 +63,7 @@ export async function login(page, base, name, next = '/orders') {
  * `switchyard-fleet run` process run beside the console (the order saga services), e.g.
  * `['--mode', 'choreographed', '--rate', '3']`.
  */
-export async function startSystem({ fleet } = {}) {
+export async function startSystem({ fleet, oidc } = {}) {
   const adminUrl = need('DATABASE_URL');
   const db = `sy_e2e_${Date.now()}_${process.pid}`;
   execFileSync('psql', [adminUrl, '-qc', `CREATE DATABASE ${db}`]);
@@ -83,6 +83,15 @@ export async function startSystem({ fleet } = {}) {
     // The broker is the test's own, started empty: the console may create the contract's
     // topics (it never does on a cluster it was not told it may change).
     SWITCHYARD_CREATE_TOPICS: 'true' };
+  // `oidc`: { users, env } — a real OpenID Connect provider for this console, and the
+  // console's single-sign-on settings (plus `env`, e.g. the group → role mapping).
+  let provider;
+  if (oidc) {
+    provider = await startOidcProvider(base, oidc.users);
+    Object.assign(env, { SWITCHYARD_PUBLIC_URL: base, SWITCHYARD_OIDC_ISSUER: provider.issuer,
+      SWITCHYARD_OIDC_CLIENT_ID: 'switchyard', SWITCHYARD_OIDC_CLIENT_SECRET: OIDC_SECRET,
+      SWITCHYARD_OIDC_LABEL: 'the test provider' }, oidc.env ?? {});
+  }
   await waitFor('broker port', () => new Promise((resolve) => {
     const sock = connect(kafkaPort, '127.0.0.1', () => { sock.end(); resolve(true); });
     sock.on('error', () => resolve(false));
@@ -130,9 +139,36 @@ export async function startSystem({ fleet } = {}) {
       server.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       broker.kill('SIGKILL');
+      provider?.child.kill('SIGTERM');
       try { execFileSync('psql', [adminUrl, '-qc', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]); } catch { /* kept for inspection */ }
     },
   };
+}
+
+const OIDC_SECRET = 'e2e-client-secret';
+
+/**
+ * The OIDC provider fixture (end2end/oidc-provider) for a console at `base`, with `users`
+ * (name -> { password, email, groups }); resolves once it listens, with its issuer.
+ */
+function startOidcProvider(base, users) {
+  const dir = new URL('../oidc-provider/', import.meta.url).pathname;
+  const child = spawn('node', ['provider.mjs'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, OIDC_PORT: '0', OIDC_USERS: JSON.stringify(users),
+      OIDC_CLIENTS: JSON.stringify([{ client_id: 'switchyard', client_secret: OIDC_SECRET,
+        redirect_uris: [`${base}/auth/oidc/callback`] }]) },
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/OIDC provider ready: (\S+)/);
+      if (m) resolve({ issuer: m[1], child });
+    });
+    child.once('exit', (code) => reject(new Error(`OIDC provider exited (${code}) before it was ready`)));
+  });
 }
 
 /** Headless Chromium with the flags this machine needs, and a page that records errors. */

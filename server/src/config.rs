@@ -120,6 +120,64 @@ pub struct AuthConfig {
     /// (`Authorization: Bearer …`). Unset: `/metrics` needs a signed-in session.
     #[arg(long, env = "SWITCHYARD_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    #[command(flatten)]
+    pub oidc: OidcConfig,
+}
+
+/// Single sign-on with an OpenID Connect provider (`auth::oidc`). Unset issuer: off.
+#[derive(Args, Clone, Debug, Default)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`).
+    #[arg(long, env = "SWITCHYARD_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// The console's client id at the provider.
+    #[arg(long, env = "SWITCHYARD_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The console's client secret at the provider.
+    #[arg(long, env = "SWITCHYARD_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+
+    /// Scopes asked for, comma-separated (`openid` is always asked).
+    #[arg(
+        long,
+        env = "SWITCHYARD_OIDC_SCOPES",
+        value_delimiter = ',',
+        default_value = "openid,profile,email"
+    )]
+    pub oidc_scopes: Vec<String>,
+
+    /// The ID-token claim holding the user's groups (a list, or a string of them).
+    #[arg(long, env = "SWITCHYARD_OIDC_ROLE_CLAIM", default_value = "groups")]
+    pub oidc_role_claim: String,
+
+    /// Groups that make a user an admin, comma-separated (`*`: everyone).
+    #[arg(long, env = "SWITCHYARD_OIDC_ADMIN_GROUPS", value_delimiter = ',')]
+    pub oidc_admin_groups: Vec<String>,
+
+    /// Groups that make a user an operator, comma-separated (`*`: everyone).
+    #[arg(long, env = "SWITCHYARD_OIDC_OPERATOR_GROUPS", value_delimiter = ',')]
+    pub oidc_operator_groups: Vec<String>,
+
+    /// Groups that make a user a viewer, comma-separated (`*`: everyone the provider signs
+    /// in). A user in none of the three is refused.
+    #[arg(long, env = "SWITCHYARD_OIDC_VIEWER_GROUPS", value_delimiter = ',')]
+    pub oidc_viewer_groups: Vec<String>,
+
+    /// Claims tried, in order, for the console user name.
+    #[arg(
+        long,
+        env = "SWITCHYARD_OIDC_NAME_CLAIMS",
+        value_delimiter = ',',
+        default_value = "preferred_username,email,sub"
+    )]
+    pub oidc_name_claims: Vec<String>,
+
+    /// The login page's button says "Sign in with <label>".
+    #[arg(long, env = "SWITCHYARD_OIDC_LABEL", default_value = "single sign-on")]
+    pub oidc_label: String,
 }
 
 impl AuthConfig {

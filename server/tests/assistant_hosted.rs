@@ -327,3 +327,55 @@ async fn the_loop_stops_after_max_steps() {
         .any(|e| matches!(e, AssistantEvent::Note { text } if text.contains("Stopped after 3"))));
     db.drop_db().await;
 }
+
+/// Issue 20: a question whose browser has gone stops — the model's request is dropped, not
+/// paid for to the end — and the conversation says it was stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_stops_when_its_browser_goes() {
+    use futures::StreamExt;
+    use switchyard_app::assistant::AssistantApi;
+    let db = TestDb::new().await;
+    let fake = FakeModel::start(vec![
+        Reply::sse(anthropic_stream("a slow answer", &[], 8)).after(Duration::from_secs(30))
+    ])
+    .await;
+    let a = assistant(
+        &db,
+        Arc::new(Anthropic::new(&fake.url, KEY.into(), "claude-test")),
+    );
+    let mut events = a
+        .ask(viewer(), None, "why did ORD-1 fail?".into())
+        .await
+        .unwrap();
+    let first = events.next().await.unwrap();
+    assert!(matches!(first, AssistantEvent::Started { .. }));
+    // Wait until the model has been asked, then the browser goes.
+    let asked = Instant::now();
+    while fake.seen().is_empty() {
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "the model was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(events);
+    let gone = Instant::now();
+    loop {
+        let stopped: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM assistant_turns WHERE role = 'assistant' AND turn->>'text' LIKE '(stopped%'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if stopped == 1 {
+            break;
+        }
+        assert!(
+            gone.elapsed() < Duration::from_secs(5),
+            "still running 5 s after the browser went"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.seen().len(), 1, "no further model calls");
+    db.drop_db().await;
+}

@@ -252,23 +252,42 @@ async fn slow_and_greedy_clients_are_cut_off() {
         }
     };
     let quiet = page_p95(20).await;
-    let mut flooded = Duration::ZERO;
+    // The same flood on `/healthz` (which does nothing) is the yardstick: what 200
+    // connections cost this machine whatever they ask for.
+    let mut flooded = [Duration::ZERO; 2];
     for _ in 0..volume() {
-        let probes: Vec<_> = (0..200)
-            .map(|_| {
-                let (http, url) = (http.clone(), c.url("/readyz"));
-                tokio::spawn(async move { http.get(url).send().await.map(|r| r.status().as_u16()) })
-            })
-            .collect();
-        flooded = flooded.max(page_p95(20).await);
-        for p in probes {
-            let code = p.await.unwrap().unwrap();
-            assert!(code == 200 || code == 503, "{code}");
+        for (i, path) in ["/healthz", "/readyz"].into_iter().enumerate() {
+            // The flood runs on a runtime of its own (its own thread), so the page's timing
+            // is the server's, not the test client's queue.
+            let url = c.url(path);
+            let flood = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let http = reqwest::Client::new();
+                    let probes = (0..200).map(|_| async {
+                        http.get(&url)
+                            .send()
+                            .await
+                            .map(|r| r.status().as_u16())
+                            .unwrap()
+                    });
+                    futures::future::join_all(probes).await
+                })
+            });
+            flooded[i] = flooded[i].max(page_p95(20).await);
+            for code in flood.join().unwrap() {
+                assert!(code == 200 || code == 503, "{path}: {code}");
+            }
         }
     }
     println!(
-        "readyz: {} probes in rounds of 200 concurrent; signed-in page p95 {quiet:?} quiet, {flooded:?} during the probes",
-        200 * volume()
+        "readyz: {n} probes in rounds of 200 concurrent; signed-in page p95 {quiet:?} quiet, {:?} during 200 concurrent /healthz (the yardstick), {:?} during 200 concurrent /readyz",
+        flooded[0],
+        flooded[1],
+        n = 200 * volume()
     );
     db.drop_db().await;
 }

@@ -226,9 +226,11 @@ fn ProposalCard(p: ReplayProposal) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-            <button type="button" class="confirm" data-testid="proposal-confirm" on:click=confirm>
-                "Confirm replay"
-            </button>
+            {(p.total > 0).then(|| view! {
+                <button type="button" class="confirm" data-testid="proposal-confirm" on:click=confirm>
+                    "Confirm replay"
+                </button>
+            })}
             {move || outcome.get().map(|r| match r {
                 Ok(m) => view! { <p class="note">{m}</p> }.into_any(),
                 Err(e) => view! { <p class="error">{e}</p> }.into_any(),

@@ -156,11 +156,7 @@ pub async fn ensure_csrf(session: &Session) -> Result<String, Response> {
 }
 
 fn session_unavailable() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the session store is unavailable",
-    )
-        .into_response()
+    super::unavailable("the session store is unavailable")
 }
 
 /// The client address for rate limits and the audit log.

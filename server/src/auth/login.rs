@@ -40,7 +40,7 @@ pub async fn page(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let token = csrf::login_cookie(&headers).unwrap_or_else(csrf::new_token);
-    let mut resp = render(StatusCode::OK, &token, q.next.as_deref(), None);
+    let mut resp = render(&auth, StatusCode::OK, &token, q.next.as_deref(), None);
     set_login_cookie(&mut resp, &token, auth.config.secure());
     resp
 }
@@ -64,6 +64,7 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
             // No cookie (blocked or expired), a forged form, or another origin's page.
             let fresh = csrf::new_token();
             let mut resp = render(
+                &auth,
                 StatusCode::FORBIDDEN,
                 &fresh,
                 Some(&next),
@@ -86,7 +87,7 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
     if let Some(wait) = wait {
         crate::metrics::refused("login_throttled");
         auth.limiter.note_throttled();
-        return throttled(&token, &next, wait);
+        return throttled(&auth, &token, &next, wait);
     }
     let valid = users::validate_name(&name).is_ok();
     let account = if valid {
@@ -94,11 +95,7 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(error = %e, "login lookup failed");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the user database is unavailable",
-                )
-                    .into_response();
+                return super::unavailable("the user database is unavailable");
             }
         }
     } else {
@@ -133,6 +130,7 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
                 crate::metrics::refused("login_audit_skipped");
             }
             return render(
+                &auth,
                 StatusCode::UNAUTHORIZED,
                 &token,
                 Some(&next),
@@ -170,17 +168,14 @@ async fn signed_in_from(auth: &Auth, name: &str, source: &str) -> Result<bool, R
     .await
     .map_err(|e| {
         tracing::error!(error = %e, "login history lookup failed");
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the user database is unavailable",
-        )
-            .into_response()
+        super::unavailable("the user database is unavailable")
     })
 }
 
-fn throttled(token: &str, next: &str, wait: Duration) -> Response {
+fn throttled(auth: &Auth, token: &str, next: &str, wait: Duration) -> Response {
     let secs = wait.as_secs().max(1);
     let mut resp = render(
+        auth,
         StatusCode::TOO_MANY_REQUESTS,
         token,
         Some(next),
@@ -250,8 +245,58 @@ pub fn safe_next(next: &str) -> &str {
     }
 }
 
-fn render(status: StatusCode, token: &str, next: Option<&str>, error: Option<&str>) -> Response {
+/// The login page with a fresh form token (and its cookie): for failures found outside the
+/// form (single sign-on).
+pub fn render_login(
+    auth: &Auth,
+    status: StatusCode,
+    next: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let token = csrf::new_token();
+    let mut resp = render(auth, status, &token, next, error);
+    set_login_cookie(&mut resp, &token, auth.config.secure());
+    resp
+}
+
+fn render(
+    auth: &Auth,
+    status: StatusCode,
+    token: &str,
+    next: Option<&str>,
+    error: Option<&str>,
+) -> Response {
     let next = safe_next(next.unwrap_or("/"));
+    let sso = auth
+        .oidc
+        .as_ref()
+        .map(|o| {
+            let target: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish();
+            format!(
+                r#"<p><a class="btn primary" data-testid="sso" href="{}?{}">Sign in with {}</a></p>"#,
+                super::oidc::START_PATH,
+                escape(&target),
+                escape(o.label())
+            )
+        })
+        .unwrap_or_default();
+    let local = if auth.config.local_passwords {
+        format!(
+            r#"<input type="hidden" name="csrf" value="{token}">
+<input type="hidden" name="next" value="{next}">
+<label for="name">Name</label>
+<input id="name" name="name" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button class="btn primary" type="submit">Sign in</button>"#,
+            token = escape(token),
+            next = escape(next),
+        )
+    } else {
+        String::new()
+    };
     let error = error
         .map(|e| {
             format!(
@@ -277,20 +322,15 @@ fn render(status: StatusCode, token: &str, next: Option<&str>, error: Option<&st
 <h1>Switchyard</h1>
 <p class="muted">Sign in to the operations console.</p>
 {error}
-<input type="hidden" name="csrf" value="{token}">
-<input type="hidden" name="next" value="{next}">
-<label for="name">Name</label>
-<input id="name" name="name" autocomplete="username" required autofocus>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button class="btn primary" type="submit">Sign in</button>
+{sso}
+{local}
 </form>
 </main>
 </body>
 </html>"#,
         action = super::policy::LOGIN_PATH,
-        token = escape(token),
-        next = escape(next),
+        sso = sso,
+        local = local,
     );
     let mut resp = (status, Html(html)).into_response();
     resp.headers_mut().insert(

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod headers;
 pub mod limiter;
 pub mod login;
+pub mod oidc;
 pub mod password;
 pub mod policy;
 pub mod settings;
@@ -49,6 +50,8 @@ pub struct Auth {
     pub store: PostgresStore,
     pub limiter: LoginLimiter,
     pub config: AuthConfig,
+    /// Single sign-on, when an issuer is configured.
+    pub oidc: Option<oidc::Oidc>,
 }
 
 impl Auth {
@@ -95,6 +98,7 @@ impl Auth {
         // touch of `SESSION_SEEN`), so a stranger's cookie or page view stores nothing.
         Ok((
             Auth {
+                oidc: oidc::Oidc::from_config(&config.oidc, config.public_url.as_deref())?,
                 pool,
                 store,
                 limiter,
@@ -206,8 +210,14 @@ pub async fn start_session(auth: &Auth, session: &Session, name: &str) -> Result
         .map_err(|_| unavailable("the session store is unavailable"))
 }
 
+/// A 503 saying what is unavailable, with `Retry-After` (a database blip passes).
 pub fn unavailable(why: &'static str) -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "5")],
+        why,
+    )
+        .into_response()
 }
 
 /// The login page and the sign-in / sign-out form targets.
@@ -220,5 +230,7 @@ where
         (policy::LOGIN_PAGE, get(login::page)),
         (policy::LOGIN_PATH, post(login::login)),
         (policy::LOGOUT_PATH, post(login::logout)),
+        (oidc::START_PATH, get(oidc::start)),
+        (oidc::CALLBACK_PATH, get(oidc::callback)),
     ]
 }

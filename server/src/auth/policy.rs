@@ -42,7 +42,14 @@ pub const METRICS_PATH: &str = "/metrics";
 pub const ASSISTANT_ASK_PATH: &str = "/api/assistant/ask";
 
 /// Paths served without a session: exact matches.
-const PUBLIC_EXACT: &[&str] = &[LOGIN_PAGE, "/healthz", "/readyz", "/favicon.svg"];
+const PUBLIC_EXACT: &[&str] = &[
+    LOGIN_PAGE,
+    "/healthz",
+    "/readyz",
+    "/favicon.svg",
+    super::oidc::START_PATH,
+    super::oidc::CALLBACK_PATH,
+];
 /// Paths served without a session: prefixes (static assets only).
 const PUBLIC_PREFIXES: &[&str] = &["/pkg/", "/style/"];
 

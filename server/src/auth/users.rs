@@ -163,3 +163,70 @@ pub async fn credentials(pool: &PgPool, name: &str) -> sqlx::Result<Option<(Acco
 pub async fn account(pool: &PgPool, name: &str) -> sqlx::Result<Option<Account>> {
     Ok(credentials(pool, name).await?.map(|(a, _)| a))
 }
+
+/// What a single sign-on found of its user.
+#[derive(Debug, PartialEq, Eq)]
+pub enum External {
+    /// Created now, or known from an earlier single sign-on (role set to the mapped one).
+    Ready,
+    /// A local user holds the name: single sign-on does not take it over.
+    LocalUser,
+    Disabled,
+}
+
+/// Creates `name` as a single-sign-on user with `role` (no usable password), or brings an
+/// earlier one's role in line with the provider's groups; audited when anything changes.
+pub async fn upsert_external(
+    pool: &PgPool,
+    by: &Actor,
+    name: &str,
+    role: Role,
+) -> sqlx::Result<External> {
+    let mut tx = pool.begin().await?;
+    let found: Option<(String, String, bool)> =
+        sqlx::query_as("SELECT origin, role, disabled FROM users WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let outcome = match found {
+        None => {
+            sqlx::query(
+                "INSERT INTO users (name, password_hash, role, origin) VALUES ($1, '!', $2, 'oidc')",
+            )
+            .bind(name)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+            audit::record(
+                &mut *tx,
+                by,
+                "user_add",
+                Some(name),
+                json!({ "role": role, "origin": "oidc" }),
+            )
+            .await?;
+            External::Ready
+        }
+        Some((origin, _, _)) if origin != "oidc" => External::LocalUser,
+        Some((_, _, true)) => External::Disabled,
+        Some((_, old, _)) if old != role.as_str() => {
+            sqlx::query("UPDATE users SET role = $2, updated_at = now() WHERE name = $1")
+                .bind(name)
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await?;
+            audit::record(
+                &mut *tx,
+                by,
+                "user_change",
+                Some(name),
+                json!({ "role": role, "from": old, "by": "oidc groups" }),
+            )
+            .await?;
+            External::Ready
+        }
+        Some(_) => External::Ready,
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}

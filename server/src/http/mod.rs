@@ -99,7 +99,7 @@ pub fn inventory() -> Vec<(Method, String)> {
     }
     // MethodRouter hides its methods; the sign-in forms are the only non-GET ones.
     for (path, _) in api_routes() {
-        let method = if path.starts_with("/auth/") {
+        let method = if path.starts_with("/auth/") && !path.starts_with("/auth/oidc/") {
             Method::POST
         } else {
             Method::GET

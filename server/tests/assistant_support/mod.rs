@@ -20,6 +20,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// How long the server waits before answering (a slow model).
+    pub delay: std::time::Duration,
 }
 
 impl Reply {
@@ -28,7 +30,14 @@ impl Reply {
             status: 200,
             headers: vec![("content-type", "text/event-stream".into())],
             body,
+            delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// This reply, answered only after `delay`.
+    pub fn after(mut self, delay: std::time::Duration) -> Reply {
+        self.delay = delay;
+        self
     }
 
     pub fn error(status: u16, retry_after: Option<&str>, body: Value) -> Reply {
@@ -40,6 +49,7 @@ impl Reply {
             status,
             headers,
             body: body.to_string(),
+            delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -100,7 +110,9 @@ async fn handle(
         status: 500,
         headers: vec![],
         body: "no more scripted replies".into(),
+        delay: std::time::Duration::ZERO,
     });
+    tokio::time::sleep(reply.delay).await;
     let mut r = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
     for (k, v) in reply.headers {
         r = r.header(k, v);

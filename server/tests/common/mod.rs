@@ -313,7 +313,17 @@ impl Console {
     /// Starts the console against `db_url` (and `brokers`, or the embedded mock broker),
     /// with extra environment, and waits until it answers `/healthz`.
     pub async fn start(db_url: &str, brokers: Option<&str>, env: &[(&str, &str)]) -> Console {
-        let port = free_port();
+        Console::start_at(free_port(), db_url, brokers, env).await
+    }
+
+    /// [`Console::start`] on a port chosen beforehand (its address must be known to others
+    /// first, e.g. an identity provider's redirect URI).
+    pub async fn start_at(
+        port: u16,
+        db_url: &str,
+        brokers: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Console {
         let mut cmd = switchyard();
         cmd.arg("serve")
             .env("DATABASE_URL", db_url)
