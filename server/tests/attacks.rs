@@ -2,6 +2,7 @@
 //! real console process and PostgreSQL, and what holds. `SWITCHYARD_ATTACK_VOLUME` (the
 //! long form, `make suite-attacks`) multiplies the volumes and prints what was tried.
 
+mod assistant_support;
 mod common;
 
 use common::{add_user, csrf_in, switchyard, Console, TestDb};
@@ -115,6 +116,45 @@ async fn an_attacker_hammering_admin_does_not_lock_the_owner_out() {
         "the owner is not locked out"
     );
     println!("lockout: {tries} wrong passwords for admin from one address, {throttled} refused with 429; the owner signed in from another address");
+    db.drop_db().await;
+}
+
+/// Many addresses, one wrong password each, drain the account's backstop: a fresh address
+/// then waits even with the right password, while the owner's usual address still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_guess_stops_at_the_backstop_but_not_the_owner() {
+    let db = TestDb::new().await;
+    let c = Console::start(&db.url, None, &[("SWITCHYARD_LOGIN_ATTEMPTS", "2")]).await;
+    add_user(&db.url, "admin", "admin", PW);
+    let owner = client_from("127.0.0.2");
+    assert_eq!(
+        sign_in(&c, &owner, "admin", PW).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The backstop is twenty attempts per account per window; the owner's sign-in took one.
+    let mut refused = 0;
+    for i in 10..35 {
+        let bot = client_from(&format!("127.0.0.{i}"));
+        if sign_in(&c, &bot, "admin", "guess").await.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 5, "the backstop held the bots back: {refused}");
+    let fresh = client_from("127.0.0.99");
+    let r = sign_in(&c, &fresh, "admin", PW).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a new address waits"
+    );
+    assert!(r.headers().contains_key("retry-after"));
+    let owner = client_from("127.0.0.2");
+    let r = sign_in(&c, &owner, "admin", PW).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the owner's usual address gets in"
+    );
     db.drop_db().await;
 }
 
@@ -454,6 +494,48 @@ async fn the_assistant_is_rate_limited_per_user() {
     // Another user is not affected.
     let (paul, paul_csrf) = c.login("paul", PW).await;
     assert_eq!(ask(&paul, &paul_csrf).await.unwrap().status(), 200);
+    db.drop_db().await;
+}
+
+/// One user cannot keep more questions running than the in-flight limit (a hosted model
+/// that takes its time); the next waits with 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assistant_limits_questions_in_flight() {
+    use assistant_support::{anthropic_stream, FakeModel, Reply};
+    let db = TestDb::new().await;
+    let slow = Reply::sse(anthropic_stream("slowly", &[], 8)).after(Duration::from_secs(4));
+    let fake = FakeModel::start(vec![slow.clone(), slow]).await;
+    let c = Console::start(
+        &db.url,
+        None,
+        &[
+            ("SWITCHYARD_ASSISTANT_IN_FLIGHT", "1"),
+            ("SWITCHYARD_ASSISTANT_BACKEND", "anthropic"),
+            ("SWITCHYARD_ASSISTANT_URL", fake.url.as_str()),
+            ("ANTHROPIC_API_KEY", "sk-test"),
+        ],
+    )
+    .await;
+    add_user(&db.url, "vera", "viewer", PW);
+    let (vera, csrf) = c.login("vera", PW).await;
+    let ask = || {
+        vera.post(c.url("/api/assistant/ask"))
+            .form(&[("csrf", csrf.as_str()), ("question", "why did ORD-1 fail?")])
+            .send()
+    };
+    let first = ask().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second = ask().await.unwrap();
+    assert_eq!(
+        second.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "one in flight"
+    );
+    assert!(second.headers().contains_key("retry-after"));
+    // The first answer ends; the slot is given back.
+    let _ = first.text().await;
+    let third = ask().await.unwrap();
+    assert_eq!(third.status(), 200);
     db.drop_db().await;
 }
 
