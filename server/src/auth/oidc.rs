@@ -454,6 +454,7 @@ mod tests {
             oidc_admin_groups: v(admin),
             oidc_operator_groups: v(operator),
             oidc_viewer_groups: v(viewer),
+            oidc_role_claim: "groups".into(),
             ..OidcConfig::default()
         };
         Oidc::from_config(&config, Some("http://127.0.0.1:3000"))
