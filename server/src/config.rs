@@ -93,6 +93,12 @@ pub struct AuthConfig {
     #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Addresses of the proxies in front of the console, comma-separated. A request from
+    /// one of them is counted (sign-in limits, audit) under the nearest address in its
+    /// `X-Forwarded-For` that is not a trusted proxy; from anyone else, the header is ignored.
+    #[arg(long, env = "SWITCHYARD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Mark the session cookie `Secure` even without an `https` public URL.
     #[arg(long, env = "SWITCHYARD_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,

@@ -119,6 +119,70 @@ async fn an_attacker_hammering_admin_does_not_lock_the_owner_out() {
     db.drop_db().await;
 }
 
+/// Behind a TLS proxy every client arrives from the proxy's address: with the proxy
+/// trusted, limits key on the address it forwards, so one attacker behind it does not
+/// throttle everyone else behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_limits_follow_the_forwarded_address() {
+    let db = TestDb::new().await;
+    let c = Console::start(
+        &db.url,
+        None,
+        &[
+            ("SWITCHYARD_LOGIN_ATTEMPTS", "3"),
+            ("SWITCHYARD_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await;
+    add_user(&db.url, "admin", "admin", PW);
+    let via_proxy = |client: &str| {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address("127.0.0.1".parse::<IpAddr>().unwrap())
+            .default_headers(
+                [(
+                    reqwest::header::HeaderName::from_static("x-forwarded-for"),
+                    client.parse().unwrap(),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .unwrap()
+    };
+    let attacker = via_proxy("203.0.113.5");
+    let mut throttled = 0;
+    for i in 0..20 {
+        let r = sign_in(&c, &attacker, "admin", &format!("guess-{i}")).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+        }
+    }
+    assert!(
+        throttled >= 15,
+        "the attacker behind the proxy is slowed: {throttled}"
+    );
+    let owner = via_proxy("198.51.100.7");
+    let r = sign_in(&c, &owner, "admin", PW).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the owner behind the same proxy gets in"
+    );
+    let source: String = sqlx::query_scalar(
+        "SELECT source FROM audit_log WHERE action = 'login' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        source, "198.51.100.7",
+        "audited under the forwarded address"
+    );
+    db.drop_db().await;
+}
+
 /// Many addresses, one wrong password each, drain the account's backstop: a fresh address
 /// then waits even with the right password, while the owner's usual address still gets in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

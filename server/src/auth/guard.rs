@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Method, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use switchyard_app::auth::{Principal, Role, SessionView};
 use tower_sessions::Session;
 
@@ -83,7 +83,7 @@ pub async fn guard(
             }
         }
     }
-    let source = client_address(&req);
+    let source = client_address(&req, &auth.config.trusted_proxies);
     req.extensions_mut().insert(Principal {
         name: account.name.clone(),
         role: account.role,
@@ -159,12 +159,34 @@ fn session_unavailable() -> Response {
     super::unavailable("the session store is unavailable")
 }
 
-/// The client address for rate limits and the audit log.
-pub fn client_address(req: &Request<Body>) -> String {
-    req.extensions()
+/// The client address for rate limits and the audit log: the peer's; or, when the peer is
+/// a trusted proxy, the nearest address in `X-Forwarded-For` that is not one (proxies
+/// append, so what a client wrote itself is further left and never chosen over it).
+pub fn client_address(req: &Request<Body>, trusted: &[IpAddr]) -> String {
+    let Some(peer) = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+        .map(|ConnectInfo(a)| a.ip())
+    else {
+        return "unknown".into();
+    };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(&peer)
+        .to_string()
 }
 
 /// Pages send the browser to the login form (and back afterwards); everything else gets 401.
@@ -200,4 +222,48 @@ fn forbidden_role(needed: Role) -> Response {
         format!("forbidden: this needs the {needed} role"),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(peer: &str, xff: &[&str]) -> Request<Body> {
+        let mut r = Request::get("/").body(Body::empty()).unwrap();
+        for v in xff {
+            r.headers_mut()
+                .append("x-forwarded-for", v.parse().unwrap());
+        }
+        r.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 1)));
+        r
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        // A stranger's own header is ignored.
+        assert_eq!(
+            client_address(&req("203.0.113.9", &["1.2.3.4"]), &[proxy]),
+            "203.0.113.9"
+        );
+        // Through the proxy: the address it appended, not what the client wrote before it.
+        assert_eq!(
+            client_address(&req("10.0.0.1", &["1.2.3.4, 198.51.100.7"]), &[proxy]),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client_address(
+                &req("10.0.0.1", &["1.2.3.4", "198.51.100.7, 10.0.0.1"]),
+                &[proxy]
+            ),
+            "198.51.100.7"
+        );
+        // No usable header: the proxy itself.
+        assert_eq!(
+            client_address(&req("10.0.0.1", &["garbage"]), &[proxy]),
+            "10.0.0.1"
+        );
+        assert_eq!(client_address(&req("10.0.0.1", &[]), &[]), "10.0.0.1");
+    }
 }

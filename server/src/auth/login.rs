@@ -46,7 +46,7 @@ pub async fn page(
 }
 
 pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body>) -> Response {
-    let source = client_address(&req);
+    let source = client_address(&req, &auth.config.trusted_proxies);
     let cookie = csrf::login_cookie(req.headers());
     let cross_origin = csrf::cross_origin(req.headers());
     let body = match to_bytes(req.into_body(), MAX_FORM).await {
@@ -215,7 +215,7 @@ fn clear_login_cookie(resp: &mut Response, secure: bool) {
 }
 
 pub async fn logout(State(auth): State<Auth>, session: Session, req: Request<Body>) -> Response {
-    let source = client_address(&req);
+    let source = client_address(&req, &auth.config.trusted_proxies);
     if let Ok(Some(name)) = session.get::<String>(SESSION_USER).await {
         let _ = audit::record(
             &auth.pool,

@@ -256,7 +256,7 @@ pub async fn callback(
     let Some(oidc) = auth.oidc.clone() else {
         return (StatusCode::NOT_FOUND, "single sign-on is not configured").into_response();
     };
-    let source = client_address(&req);
+    let source = client_address(&req, &auth.config.trusted_proxies);
     let pending = pending_in(req.headers());
     let bad = |why: String| failure(&auth, StatusCode::UNAUTHORIZED, &why, Some(&source));
     if let Some(e) = q.error {
