@@ -640,6 +640,25 @@ async fn an_https_public_url_makes_cookies_secure_and_sends_hsts() {
     assert!(cookie.contains("Secure"), "{cookie}");
     let html = r.text().await.unwrap();
     assert!(csrf_in(&html).is_some());
+    // Behind a proxy that rewrites Host, the browser's Origin is the public URL: accepted;
+    // any other origin is not.
+    add_user(&db.url, "vera", "viewer", PW);
+    for (origin, expected) in [
+        ("https://console.example.com", StatusCode::SEE_OTHER),
+        ("https://evil.example", StatusCode::FORBIDDEN),
+    ] {
+        let http = Console::client();
+        let page = http.get(c.url("/login")).send().await.unwrap();
+        let token = csrf_in(&page.text().await.unwrap()).unwrap();
+        let r = http
+            .post(c.url("/auth/login"))
+            .header("origin", origin)
+            .form(&[("csrf", token.as_str()), ("name", "vera"), ("password", PW)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected, "{origin}");
+    }
     db.drop_db().await;
 }
 

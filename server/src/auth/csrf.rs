@@ -52,21 +52,23 @@ pub fn login_cookie_header(token: &str, secure: bool, max_age: u32) -> HeaderVal
     .expect("hex token")
 }
 
-/// Whether the request says it comes from a page of another origin (`Origin` naming a
-/// different host than `Host`, or `null`). No `Origin` at all: not said, so not refused
+/// Whether the request says it comes from a page of another origin: an `Origin` that is
+/// neither the console's public URL (`public`, as users reach it through a proxy) nor the
+/// `Host` the request was sent to, or `null`. No `Origin` at all: not said, so not refused
 /// here (the token still must match).
-pub fn cross_origin(headers: &HeaderMap) -> bool {
+pub fn cross_origin(headers: &HeaderMap, public: Option<&str>) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    let origin = origin.trim_end_matches('/');
+    if public.is_some_and(|p| p.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        return false;
+    }
     let host = headers
         .get(HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'))
-        .unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
     origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host)
 }
 
@@ -154,13 +156,21 @@ mod tests {
         );
         assert_eq!(login_cookie(&h), None);
         h.insert(HOST, HeaderValue::from_static("console:3000"));
-        assert!(!cross_origin(&h), "no Origin");
+        assert!(!cross_origin(&h, None), "no Origin");
         h.insert(ORIGIN, HeaderValue::from_static("http://console:3000"));
-        assert!(!cross_origin(&h));
+        assert!(!cross_origin(&h, None));
         h.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
-        assert!(cross_origin(&h));
+        assert!(cross_origin(&h, None));
         h.insert(ORIGIN, HeaderValue::from_static("null"));
-        assert!(cross_origin(&h));
+        assert!(cross_origin(&h, None));
+        // Behind a proxy that rewrites Host: the public URL is the page's origin.
+        h.insert(
+            ORIGIN,
+            HeaderValue::from_static("https://console.example.com"),
+        );
+        assert!(cross_origin(&h, None));
+        assert!(!cross_origin(&h, Some("https://console.example.com/")));
+        assert!(cross_origin(&h, Some("https://other.example.com")));
     }
 
     #[tokio::test]

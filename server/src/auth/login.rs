@@ -48,7 +48,7 @@ pub async fn page(
 pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body>) -> Response {
     let source = client_address(&req, &auth.config.trusted_proxies);
     let cookie = csrf::login_cookie(req.headers());
-    let cross_origin = csrf::cross_origin(req.headers());
+    let cross_origin = csrf::cross_origin(req.headers(), auth.config.public_url.as_deref());
     let body = match to_bytes(req.into_body(), MAX_FORM).await {
         Ok(b) => b,
         Err(_) => {
