@@ -7,7 +7,7 @@
 //! any other `Origin`.
 
 use axum::body::{to_bytes, Body};
-use axum::http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN};
+use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN};
 use axum::http::{HeaderMap, HeaderValue, Request};
 use switchyard_app::auth::{CSRF_FIELD, CSRF_HEADER};
 
@@ -32,24 +32,14 @@ pub const LOGIN_COOKIE: &str = "switchyard_login_csrf";
 
 /// The sign-in token the request's cookie carries, if it is one of ours in shape.
 pub fn login_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == LOGIN_COOKIE)
-        .map(|(_, v)| v.to_string())
+    super::cookies::get(headers, LOGIN_COOKIE)
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
 }
 
 /// The `Set-Cookie` value for the sign-in token (`max_age` 0 removes it).
 pub fn login_cookie_header(token: &str, secure: bool, max_age: u32) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .expect("hex token")
+    super::cookies::set(LOGIN_COOKIE, token, "/", "Strict", secure, max_age)
 }
 
 /// Whether the request says it comes from a page of another origin: an `Origin` that is
@@ -123,6 +113,7 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::COOKIE;
 
     #[test]
     fn compares_whole_tokens_only() {

@@ -47,7 +47,7 @@ pub async fn guard(
         let _ = session.flush().await;
         return unauthenticated(&req);
     };
-    if !session_current(&auth, &session, signed.epoch).await {
+    if !session_current(&auth, &session, signed.account.session_epoch).await {
         let _ = session.flush().await;
         return unauthenticated(&req);
     }

@@ -7,8 +7,8 @@
 
 use axum::body::Body;
 use axum::http::header::{
-    HeaderName, HeaderValue, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    HeaderName, HeaderValue, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::Response;
 
@@ -25,9 +25,18 @@ pub fn page_csp(nonce: &str) -> String {
 pub const STATIC_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Adds the fixed headers, and the static CSP where the page did not set its own.
-pub async fn apply(mut resp: Response<Body>) -> Response<Body> {
+/// Adds the fixed headers, the static CSP where the page did not set its own, and, when the
+/// console is served over TLS (`secure`: an `https` public URL or
+/// `SWITCHYARD_SECURE_COOKIES`), `Strict-Transport-Security`, so browsers never try plain
+/// HTTP for a year.
+pub async fn apply(mut resp: Response<Body>, secure: bool) -> Response<Body> {
     let h = resp.headers_mut();
+    if secure {
+        h.insert(
+            STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
@@ -39,18 +48,6 @@ pub async fn apply(mut resp: Response<Body>) -> Response<Body> {
         h.insert(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(STATIC_CSP),
-        );
-    }
-    resp
-}
-
-/// `Strict-Transport-Security` when the console is served over TLS (an `https` public URL
-/// or `SWITCHYARD_SECURE_COOKIES`): browsers then never try plain HTTP for a year.
-pub async fn hsts(mut resp: Response<Body>, secure: bool) -> Response<Body> {
-    if secure {
-        resp.headers_mut().insert(
-            axum::http::header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
         );
     }
     resp

@@ -75,18 +75,21 @@ impl LoginLimiter {
         }
     }
 
-    /// Whether one more failed sign-in may be written to the audit log now.
+    /// Whether one more failed sign-in may be written to the audit log now; one that may
+    /// not is counted (metric and the next summary line).
     pub fn may_audit(&self) -> bool {
         let ok = self.audit.check().is_ok();
         if !ok {
             self.unaudited.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::refused("login_audit_skipped");
         }
         ok
     }
 
-    /// Counts a throttled attempt for the next summary line.
+    /// Counts a refused attempt (metric and the next summary line).
     pub fn note_throttled(&self) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::refused("login_throttled");
     }
 
     /// Counts one attempt on `account` from `address`.

@@ -18,7 +18,7 @@ use super::{csrf, password, users, Auth, SESSION_USER};
 use crate::audit::{self, Actor};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -62,16 +62,12 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
         Some(t) if !cross_origin && csrf::same(&t, &field("csrf")) => t,
         _ => {
             // No cookie (blocked or expired), a forged form, or another origin's page.
-            let fresh = csrf::new_token();
-            let mut resp = render(
+            return render_login(
                 &auth,
                 StatusCode::FORBIDDEN,
-                &fresh,
                 Some(&next),
                 Some("The form expired. Please sign in again."),
             );
-            set_login_cookie(&mut resp, &fresh, auth.config.secure());
-            return resp;
         }
     };
     let actor = Actor::new(audit_name(&name), source.clone());
@@ -85,7 +81,6 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
         },
     };
     if let Some(wait) = wait {
-        crate::metrics::refused("login_throttled");
         auth.limiter.note_throttled();
         return throttled(&auth, &token, &next, wait);
     }
@@ -126,8 +121,6 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
                     json!({ "why": why }),
                 )
                 .await;
-            } else {
-                crate::metrics::refused("login_audit_skipped");
             }
             return render(
                 &auth,
@@ -138,9 +131,8 @@ pub async fn login(State(auth): State<Auth>, session: Session, req: Request<Body
             );
         }
     };
-    match super::start_session(&auth, &session, &account.name).await {
-        Ok(()) => {}
-        Err(resp) => return resp,
+    if let Err(resp) = super::start_session(&session, &account.name, account.session_epoch).await {
+        return resp;
     }
     let _ = audit::record(
         &auth.pool,
@@ -173,20 +165,17 @@ async fn signed_in_from(auth: &Auth, name: &str, source: &str) -> Result<bool, R
 }
 
 fn throttled(auth: &Auth, token: &str, next: &str, wait: Duration) -> Response {
-    let secs = wait.as_secs().max(1);
     let mut resp = render(
         auth,
         StatusCode::TOO_MANY_REQUESTS,
         token,
         Some(next),
         Some(&format!(
-            "Too many sign-in attempts. Try again in {secs} s."
+            "Too many sign-in attempts. Try again in {} s.",
+            wait.as_secs().max(1)
         )),
     );
-    resp.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_str(&secs.to_string()).expect("digits"),
-    );
+    super::retry_after(&mut resp, wait);
     resp
 }
 

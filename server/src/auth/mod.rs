@@ -6,6 +6,7 @@
 //! Entry points: [`Auth::layers`] wraps the router; [`routes`] adds the login and logout
 //! handlers; [`policy::access`] is the table of what each request needs.
 
+pub mod cookies;
 pub mod csrf;
 pub mod guard;
 pub mod headers;
@@ -119,18 +120,20 @@ impl Auth {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(name, role, disabled, epoch, writes)| {
-            let account = Account {
-                name,
-                role: role.parse().ok()?,
-                disabled,
-            };
-            Some(Signed {
-                account,
-                epoch,
-                writes_enabled: writes.and_then(|v| v.as_bool()).unwrap_or(true),
-            })
-        }))
+        Ok(
+            row.and_then(|(name, role, disabled, session_epoch, writes)| {
+                let account = Account {
+                    name,
+                    role: role.parse().ok()?,
+                    disabled,
+                    session_epoch,
+                };
+                Some(Signed {
+                    account,
+                    writes_enabled: writes.and_then(|v| v.as_bool()).unwrap_or(true),
+                })
+            }),
+        )
     }
 }
 
@@ -160,7 +163,9 @@ impl Auth {
             return false;
         }
         match self.account_and_switch(user).await {
-            Ok(Some(s)) => !s.account.disabled && self.session_valid(since, at_epoch, s.epoch),
+            Ok(Some(s)) => {
+                !s.account.disabled && self.session_valid(since, at_epoch, s.account.session_epoch)
+            }
             Ok(None) => false,
             Err(_) => true,
         }
@@ -170,7 +175,6 @@ impl Auth {
 /// A signed-in user as the auth layer reads it on every request.
 pub struct Signed {
     pub account: Account,
-    pub epoch: i64,
     pub writes_enabled: bool,
 }
 
@@ -182,20 +186,9 @@ pub fn unix_now() -> i64 {
 }
 
 /// Signs `name` in on `session`: a new id (a token planted before is worthless after), the
-/// user, the sign-in time, the user's session epoch and a fresh CSRF token. Used by every
-/// way in (password, OIDC).
-pub async fn start_session(auth: &Auth, session: &Session, name: &str) -> Result<(), Response> {
-    let epoch: i64 = match sqlx::query_scalar("SELECT session_epoch FROM users WHERE name = $1")
-        .bind(name)
-        .fetch_one(&auth.pool)
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "session epoch lookup failed");
-            return Err(unavailable("the user database is unavailable"));
-        }
-    };
+/// user, the sign-in time, the user's session epoch (as the caller read it with the user)
+/// and a fresh CSRF token. Used by every way in (password, OIDC).
+pub async fn start_session(session: &Session, name: &str, epoch: i64) -> Result<(), Response> {
     let now = unix_now();
     let stored = async {
         session.cycle_id().await?;
@@ -212,12 +205,19 @@ pub async fn start_session(auth: &Auth, session: &Session, name: &str) -> Result
 
 /// A 503 saying what is unavailable, with `Retry-After` (a database blip passes).
 pub fn unavailable(why: &'static str) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(axum::http::header::RETRY_AFTER, "5")],
-        why,
-    )
-        .into_response()
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    retry_after(&mut resp, Duration::from_secs(5));
+    resp
+}
+
+/// Says in `Retry-After` when to try again: `wait` in whole seconds, at least one. Every
+/// 429 and 503 the console gives sets it here.
+pub fn retry_after(resp: &mut Response, wait: Duration) {
+    let secs = wait.as_secs().max(1);
+    resp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(secs),
+    );
 }
 
 /// The login page and the sign-in / sign-out form targets.

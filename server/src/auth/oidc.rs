@@ -325,8 +325,8 @@ pub async fn callback(
         ));
     };
     let actor = Actor::new(name.clone(), source.clone());
-    match users::upsert_external(&auth.pool, &actor, &name, role).await {
-        Ok(users::External::Ready) => {}
+    let epoch = match users::upsert_external(&auth.pool, &actor, &name, role).await {
+        Ok(users::External::Ready(epoch)) => epoch,
         Ok(users::External::LocalUser) => {
             return bad(format!(
                 "{name} is a local user here; sign in with the password"
@@ -337,8 +337,8 @@ pub async fn callback(
             tracing::error!(error = %e, "OIDC user upsert failed");
             return super::unavailable("the user database is unavailable");
         }
-    }
-    if let Err(resp) = super::start_session(&auth, &session, &name).await {
+    };
+    if let Err(resp) = super::start_session(&session, &name, epoch).await {
         return resp;
     }
     let _ = audit::record(
@@ -378,8 +378,6 @@ fn failure(auth: &Auth, status: StatusCode, why: &str, source: Option<&str>) -> 
                 )
                 .await;
             });
-        } else {
-            crate::metrics::refused("login_audit_skipped");
         }
     }
     let mut resp = render_login(
@@ -396,22 +394,11 @@ fn failure(auth: &Auth, status: StatusCode, why: &str, source: Option<&str>) -> 
 }
 
 fn pending_cookie(value: &str, secure: bool, max_age: u32) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{PENDING_COOKIE}={value}; Path=/auth/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .expect("base64url")
+    super::cookies::set(PENDING_COOKIE, value, "/auth/oidc", "Lax", secure, max_age)
 }
 
 fn pending_in(headers: &HeaderMap) -> Option<Pending> {
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, v)| *k == PENDING_COOKIE && !v.is_empty())?
-        .1;
+    let value = super::cookies::get(headers, PENDING_COOKIE)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(value)
         .ok()?;

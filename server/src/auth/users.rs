@@ -24,6 +24,9 @@ pub struct Account {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
+    /// Moves on with a password change or a disable; a session signed in under an older
+    /// one is over.
+    pub session_epoch: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,18 +143,20 @@ pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<UserRow>> {
 
 /// The account and its password hash, for login.
 pub async fn credentials(pool: &PgPool, name: &str) -> sqlx::Result<Option<(Account, String)>> {
-    let row: Option<(String, String, bool, String)> =
-        sqlx::query_as("SELECT name, role, disabled, password_hash FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.and_then(|(name, role, disabled, hash)| {
+    let row: Option<(String, String, bool, i64, String)> = sqlx::query_as(
+        "SELECT name, role, disabled, session_epoch, password_hash FROM users WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(name, role, disabled, session_epoch, hash)| {
         let role = role.parse().ok()?;
         Some((
             Account {
                 name,
                 role,
                 disabled,
+                session_epoch,
             },
             hash,
         ))
@@ -167,8 +172,9 @@ pub async fn account(pool: &PgPool, name: &str) -> sqlx::Result<Option<Account>>
 /// What a single sign-on found of its user.
 #[derive(Debug, PartialEq, Eq)]
 pub enum External {
-    /// Created now, or known from an earlier single sign-on (role set to the mapped one).
-    Ready,
+    /// Created now, or known from an earlier single sign-on (role set to the mapped one);
+    /// with the user's session epoch.
+    Ready(i64),
     /// A local user holds the name: single sign-on does not take it over.
     LocalUser,
     Disabled,
@@ -183,19 +189,21 @@ pub async fn upsert_external(
     role: Role,
 ) -> sqlx::Result<External> {
     let mut tx = pool.begin().await?;
-    let found: Option<(String, String, bool)> =
-        sqlx::query_as("SELECT origin, role, disabled FROM users WHERE name = $1 FOR UPDATE")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let found: Option<(String, String, bool, i64)> = sqlx::query_as(
+        "SELECT origin, role, disabled, session_epoch FROM users WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
     let outcome = match found {
         None => {
-            sqlx::query(
-                "INSERT INTO users (name, password_hash, role, origin) VALUES ($1, '!', $2, 'oidc')",
+            let epoch: i64 = sqlx::query_scalar(
+                "INSERT INTO users (name, password_hash, role, origin) VALUES ($1, '!', $2, 'oidc')
+                 RETURNING session_epoch",
             )
             .bind(name)
             .bind(role.as_str())
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
             audit::record(
                 &mut *tx,
@@ -205,11 +213,11 @@ pub async fn upsert_external(
                 json!({ "role": role, "origin": "oidc" }),
             )
             .await?;
-            External::Ready
+            External::Ready(epoch)
         }
-        Some((origin, _, _)) if origin != "oidc" => External::LocalUser,
-        Some((_, _, true)) => External::Disabled,
-        Some((_, old, _)) if old != role.as_str() => {
+        Some((origin, ..)) if origin != "oidc" => External::LocalUser,
+        Some((_, _, true, _)) => External::Disabled,
+        Some((_, old, _, epoch)) if old != role.as_str() => {
             sqlx::query("UPDATE users SET role = $2, updated_at = now() WHERE name = $1")
                 .bind(name)
                 .bind(role.as_str())
@@ -223,9 +231,9 @@ pub async fn upsert_external(
                 json!({ "role": role, "from": old, "by": "oidc groups" }),
             )
             .await?;
-            External::Ready
+            External::Ready(epoch)
         }
-        Some(_) => External::Ready,
+        Some((.., epoch)) => External::Ready(epoch),
     };
     tx.commit().await?;
     Ok(outcome)

@@ -8,7 +8,7 @@
 use crate::auth::policy::ASSISTANT_ASK_PATH;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -129,12 +129,8 @@ pub fn hold_while_body_lives(resp: Response, slot: Slot) -> Response {
 /// A 429 with `Retry-After`, counted under `reason`.
 pub fn too_many(reason: &'static str, why: &'static str, wait: Duration) -> Response {
     crate::metrics::refused(reason);
-    let secs = wait.as_secs().max(1);
     let mut resp = (StatusCode::TOO_MANY_REQUESTS, why).into_response();
-    resp.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_str(&secs.to_string()).expect("digits"),
-    );
+    crate::auth::retry_after(&mut resp, wait);
     resp
 }
 
