@@ -10,6 +10,7 @@ pub mod topic_ids;
 pub mod topics;
 
 use rdkafka::config::ClientConfig;
+use std::time::Duration;
 
 /// Base client configuration for every producer, consumer and admin client: the user's
 /// properties ([`properties`]) over Switchyard's defaults. What a client sets after this
@@ -28,6 +29,43 @@ pub fn client_config(brokers: &str) -> ClientConfig {
         }
     }
     cfg
+}
+
+/// How long a Kafka client may take to close at a stop (a consumer leaving its group, a
+/// last commit). Part of the process's stop bound (`process::stop_within`).
+pub const CLOSE_WITHIN: Duration = Duration::from_secs(3);
+
+/// Runs `close` (a last commit, the client's drop) on a thread of its own and waits at most
+/// `bound` for it. librdkafka's consumer close waits for the broker to answer the group
+/// leave and polls until it does: with the broker gone, for ever. A stop must not, so a
+/// client still closing at the bound is left to the process's exit — what it had committed
+/// is kept, what it had not is read again by the next run. True if it closed in time.
+pub async fn close_within(
+    what: &'static str,
+    bound: Duration,
+    close: impl FnOnce() + Send + 'static,
+) -> bool {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(format!("close {what}"))
+        .spawn(move || {
+            close();
+            let _ = done_tx.send(());
+        });
+    if spawned.is_err() {
+        return false;
+    }
+    match tokio::time::timeout(bound, done_rx).await {
+        Ok(_) => true,
+        Err(_) => {
+            tracing::warn!(
+                client = what,
+                waited_s = bound.as_secs_f64(),
+                "Kafka client not closed in time (broker unreachable); leaving it to the exit"
+            );
+            false
+        }
+    }
 }
 
 /// A producer that waits for all in-sync replicas and never writes duplicates on retry.

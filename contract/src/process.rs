@@ -1,11 +1,14 @@
 //! What every Switchyard process (console, fleet, tools) shares: the broker and log-format
-//! settings, log setup with `tracing`, and the stop signal. Each binary sets these up once,
+//! settings, log setup with `tracing`, and the stop: the signal, its bound, and the
+//! second signal that exits at once. Each binary sets these up once,
 //! in its `main`.
 //!
 //! Logs are readable lines by default, JSON when `SWITCHYARD_LOG_FORMAT=json`; the filter
 //! comes from `RUST_LOG` (default: info for Switchyard, warn for dependencies).
 
 use clap::{Args, ValueEnum};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::sync::watch;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
@@ -56,6 +59,31 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// How long a stop may take, from the first Ctrl-C or SIGTERM to the process's exit,
+/// unless `SWITCHYARD_STOP_WITHIN_SECS` says otherwise. Everything the processes write is
+/// committed in transactions (ingest positions with their rows, the fleet's outbox), so an
+/// exit at the bound loses nothing that was committed — it is the same as a crash, which
+/// the kill -9 suites test — but a stop should never need it.
+pub const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// True once the first stop signal has arrived: components that would otherwise log every
+/// failed reconnect (librdkafka, with its broker already gone) keep quiet.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::Relaxed)
+}
+
+/// The stop bound in force (`SWITCHYARD_STOP_WITHIN_SECS`, else [`STOP_WITHIN`]).
+pub fn stop_within() -> Duration {
+    std::env::var("SWITCHYARD_STOP_WITHIN_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(STOP_WITHIN)
+}
+
 /// A stop flag that turns true on Ctrl-C or SIGTERM.
 pub fn stop_on_signal() -> watch::Receiver<bool> {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -66,13 +94,49 @@ pub fn stop_on_signal() -> watch::Receiver<bool> {
     stop_rx
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM.
+/// Resolves on the first Ctrl-C or SIGTERM, and arms the stop's two guarantees: a second
+/// signal exits at once, and the process exits at the bound ([`stop_within`]) whatever
+/// its clients are still waiting for.
 pub async fn shutdown_signal() {
+    let name = signal().await;
+    arm_stop(name);
+}
+
+async fn signal() -> &'static str {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("install SIGTERM handler");
     tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
+        _ = ctrl_c => "SIGINT",
+        _ = term.recv() => "SIGTERM",
     }
+}
+
+/// Once per process, however many waiters saw the signal.
+fn arm_stop(name: &str) {
+    if STOPPING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let bound = stop_within();
+    tracing::info!(
+        signal = name,
+        within_s = bound.as_secs_f64(),
+        "stopping (a second signal exits at once)"
+    );
+    tokio::spawn(async {
+        let name = signal().await;
+        eprintln!("{name} again: exiting now");
+        std::process::exit(130);
+    });
+    // A thread, not a task: it must fire even if the runtime is stuck or shutting down.
+    let _ = std::thread::Builder::new()
+        .name("stop-bound".into())
+        .spawn(move || {
+            std::thread::sleep(bound);
+            tracing::warn!(
+                within_s = bound.as_secs_f64(),
+                "not stopped within the bound; exiting (committed work is kept)"
+            );
+            std::process::exit(1);
+        });
 }

@@ -148,23 +148,48 @@ impl Subscription {
             .create()?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
+        let mut quiet = Quiet::default();
         loop {
             let m = tokio::select! {
                 m = consumer.recv() => m,
                 _ = shutdown.changed() => break,
             };
             let m = match m {
-                Ok(m) => m,
+                Ok(m) => {
+                    quiet.ok();
+                    m
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, group = %self.group, "receive error");
+                    // librdkafka reports a broker that is down on every poll: said once
+                    // a minute (with how many were not said), not hundreds of times.
+                    if let Some(unsaid) = quiet.say() {
+                        tracing::warn!(error = %e, group = %self.group, unsaid, "receive error");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                    }
                     continue;
                 }
             };
-            self.handle(&pool, &producer, &handler, &m).await?;
+            // A stop does not wait for a handler held up by the broker (a produce waits up
+            // to its message timeout): the record is not stored as handled, so the next
+            // run handles it again, idempotent by event id as after a crash.
+            tokio::select! {
+                handled = self.handle(&pool, &producer, &handler, &m) => handled?,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
             consumer.store_offset_from_message(&m)?;
         }
-        // Commit what was handled before leaving the group.
-        let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
+        // Commit what was handled, then leave the group: both wait for the broker, so both
+        // are bounded (a stop with the broker gone still ends; what was not committed is
+        // handled again, and the handlers are idempotent by event id).
+        let kafka = switchyard_contract::kafka::CLOSE_WITHIN;
+        switchyard_contract::kafka::close_within("service consumer", kafka, move || {
+            let _ = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
+            drop(consumer);
+        })
+        .await;
         Ok(())
     }
 
@@ -278,6 +303,35 @@ impl Subscription {
     }
 }
 
+/// A repeated error said at most once a minute while it lasts.
+#[derive(Default)]
+struct Quiet {
+    said: Option<std::time::Instant>,
+    unsaid: u64,
+}
+
+impl Quiet {
+    /// `Some(errors not said since the last time)` when this one should be said.
+    fn say(&mut self) -> Option<u64> {
+        let due = self
+            .said
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+        if due {
+            self.said = Some(std::time::Instant::now());
+            Some(std::mem::take(&mut self.unsaid))
+        } else {
+            self.unsaid += 1;
+            None
+        }
+    }
+
+    /// Things work again: the next error is said at once.
+    fn ok(&mut self) {
+        self.said = None;
+        self.unsaid = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +373,17 @@ mod tests {
         assert_eq!(get("x-attempts"), vec!["3"]);
         assert_eq!(get("x-event-id"), vec!["e1"]);
         assert_eq!(get("x-replay-count"), vec!["1"]);
+    }
+
+    #[test]
+    fn a_repeated_error_is_said_once_a_minute_and_again_after_recovery() {
+        let mut q = Quiet::default();
+        assert_eq!(q.say(), Some(0));
+        assert_eq!(q.say(), None);
+        assert_eq!(q.say(), None);
+        q.said = Some(std::time::Instant::now() - std::time::Duration::from_secs(61));
+        assert_eq!(q.say(), Some(2));
+        q.ok();
+        assert_eq!(q.say(), Some(0));
     }
 }

@@ -17,6 +17,8 @@ pub struct RunOptions {
     pub chaos: bool,
     pub mode: Mode,
     pub services: Vec<Service>,
+    /// How long finished work stays in the fleet's tables (`retention`).
+    pub retain: std::time::Duration,
 }
 
 /// Runs the fleet in this process until `stop` turns true.
@@ -41,14 +43,20 @@ pub async fn run(
     ));
     if run.chaos && run.services.contains(&Service::Order) {
         tokio::spawn(Fleet::chaos(
-            pool,
+            pool.clone(),
             Duration::from_secs(60),
             Duration::from_secs(15),
             stop.clone(),
         ));
     }
+    tokio::spawn(crate::retention::run(
+        pool.clone(),
+        run.retain,
+        stop.clone(),
+    ));
     let names: Vec<_> = run.services.iter().map(|s| s.name()).collect();
     tracing::info!(rate = run.rate, chaos = run.chaos, mode = run.mode.as_str(), services = ?names, "fleet running");
     fleet.run(&run.services, run.rate, stop).await;
+    tracing::info!("fleet stopped");
     Ok(())
 }

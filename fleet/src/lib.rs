@@ -22,6 +22,7 @@ pub mod notification;
 pub mod orchestrator;
 pub mod order_service;
 pub mod orders;
+pub mod retention;
 pub mod runtime;
 pub mod saga;
 pub mod step_service;

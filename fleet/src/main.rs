@@ -49,6 +49,9 @@ enum Command {
         /// Take the payment gateway down for 15 s every 60 s.
         #[arg(long)]
         chaos: bool,
+        /// How long finished orders' rows stay in the fleet's tables (`90s`, `20m`, `7d`).
+        #[arg(long, env = "SWITCHYARD_FLEET_RETAIN", default_value = "7d", value_parser = humantime::parse_duration)]
+        retain: std::time::Duration,
     },
     /// Set a fault while the fleet runs (`switchyard-fleet fault payment_outage 1`).
     Fault {
@@ -84,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
             services,
             mode,
             chaos,
+            retain,
         } => {
             let services = Service::parse_list(&services)?;
             let (brokers, _embedded) = kafka::brokers_or_embedded(
@@ -96,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
                 chaos,
                 mode,
                 services,
+                retain,
             };
             launch::run(&db.database_url, &brokers, run, process::stop_on_signal()).await
         }

@@ -338,8 +338,9 @@ impl Fleet {
             }
         }
         // Subscriptions see the same stop and commit their offsets before they end.
+        // Within the process's stop bound (each consumer's close is bounded by itself).
         let _ = tokio::time::timeout(
-            Duration::from_secs(10),
+            Duration::from_secs(5),
             futures::future::join_all(tasks.iter_mut()),
         )
         .await;

@@ -5,6 +5,7 @@
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Args, Clone, Debug)]
 pub struct Db {
@@ -415,4 +416,59 @@ impl AssistantConfig {
             cache.join("models/all-MiniLM-L6-v2")
         })
     }
+}
+
+/// How long each growing table keeps its rows (`retention`). Durations as `90s`, `20m`,
+/// `12h`, `7d`. Defaults a deployment can live with: a week of events (about 630 bytes an
+/// event with its indexes), a month of everything an operator looks back on, a year and a
+/// month of audit (it is evidence; never less than a day).
+#[derive(Args, Clone, Debug)]
+pub struct RetentionConfig {
+    /// The event store and the saga timeline: whole partitions are dropped once everything
+    /// in them was ingested longer ago than this.
+    #[arg(long, env = "SWITCHYARD_RETAIN_EVENTS", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub retain_events: Duration,
+
+    /// Width of one partition of the event store (and its maintenance cadence: half of it,
+    /// between 5 s and 10 min). Partitions are created three widths ahead.
+    #[arg(long, env = "SWITCHYARD_EVENTS_PARTITION", default_value = "1d", value_parser = humantime::parse_duration)]
+    pub events_partition: Duration,
+
+    /// How often the other tables are trimmed.
+    #[arg(long, env = "SWITCHYARD_RETENTION_CHECK", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub retention_check: Duration,
+
+    /// Breaker state transitions (the breakers' history; their current state stays).
+    #[arg(long, env = "SWITCHYARD_RETAIN_BREAKER_HISTORY", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retain_breaker_history: Duration,
+
+    /// Per-minute counts behind the overview's charts.
+    #[arg(long, env = "SWITCHYARD_RETAIN_ROLLUPS", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retain_rollups: Duration,
+
+    /// Quarantined records.
+    #[arg(long, env = "SWITCHYARD_RETAIN_QUARANTINE", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retain_quarantine: Duration,
+
+    /// Dead letters once resolved (replayed or discarded), counted from their resolution;
+    /// unresolved ones are kept until they are.
+    #[arg(long, env = "SWITCHYARD_RETAIN_RESOLVED_DEAD_LETTERS", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retain_resolved_dead_letters: Duration,
+
+    /// Finished replay jobs and their items, from their end.
+    #[arg(long, env = "SWITCHYARD_RETAIN_REPLAY_JOBS", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retain_replay_jobs: Duration,
+
+    /// Assistant conversations, from their last turn.
+    #[arg(long, env = "SWITCHYARD_RETAIN_CONVERSATIONS", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retain_conversations: Duration,
+
+    /// Finished orders (completed, failed, cancelled) in the orders list, from their last
+    /// change. Orders still running are kept.
+    #[arg(long, env = "SWITCHYARD_RETAIN_ORDERS", default_value = "90d", value_parser = humantime::parse_duration)]
+    pub retain_orders: Duration,
+
+    /// The audit log (never less than a day: the database refuses a shorter window).
+    #[arg(long, env = "SWITCHYARD_RETAIN_AUDIT", default_value = "400d", value_parser = humantime::parse_duration)]
+    pub retain_audit: Duration,
 }

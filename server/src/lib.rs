@@ -18,3 +18,4 @@ pub mod ingest;
 pub mod metrics;
 pub mod read_model;
 pub mod replay;
+pub mod retention;

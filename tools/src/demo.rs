@@ -25,6 +25,8 @@ pub async fn run(
             chaos: true,
             mode: Mode::Orchestrated,
             services: Service::ALL.to_vec(),
+            // The demo keeps a day of the fleet's finished work.
+            retain: std::time::Duration::from_secs(86_400),
         };
         tokio::spawn(async move {
             if let Err(e) = launch::run(&url, &brokers, run, process::stop_on_signal()).await {

@@ -275,6 +275,8 @@ fn source_columns<'r>(
 /// `streams` connections at once (the rows split as the ingest lanes split partitions).
 /// Returns the seconds spent in COPY alone: the database's share, the physical limit.
 async fn copy_rows(pool: &PgPool, records: &[Record], streams: usize) -> anyhow::Result<f64> {
+    // The same partitioned tables as ingest writes (ingest makes its own at start).
+    switchyard::retention::partitions::ensure(pool).await?;
     let raws: Vec<RawRecord> = records
         .iter()
         .enumerate()

@@ -242,6 +242,7 @@ const QUANTITY: &str = "(1 + i % 3)";
 
 /// Fills the read model; returns (orders, events) written.
 pub async fn seed(pool: &PgPool, args: &SeedArgs) -> anyhow::Result<(i64, i64)> {
+    switchyard::retention::partitions::ensure(pool).await?;
     let n = args.orders.max(0);
     let e = args.events_per_order.max(1);
     let now = Utc::now() - TimeDelta::minutes(1);

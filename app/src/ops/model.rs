@@ -94,6 +94,10 @@ pub struct OrderDetail {
     pub steps: Vec<SagaStepView>,
     pub events: Vec<EventView>,
     pub dead_letters: Vec<DeadLetterView>,
+    /// Set when retention has dropped events of this order: events ingested before this
+    /// time are gone, so the timeline and history shown start later than the order did.
+    #[serde(default)]
+    pub history_aged_out_before: Option<DateTime<Utc>>,
 }
 
 /// A quarantined record: where it was, why it was refused, and a safe preview.

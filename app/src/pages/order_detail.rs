@@ -132,6 +132,13 @@ fn Detail(d: OrderDetail) -> impl IntoView {
             <dt>"Failure"</dt><dd class="error">{o.failure_reason.clone().unwrap_or_default()}</dd>
         </dl>
 
+        {d.history_aged_out_before.map(|h| view! {
+            <div class="incident-banner" role="status" data-testid="history-aged-out">
+                <strong>"Part of this order's history is gone: "</strong>
+                "events ingested before "<span class="mono">{h.format("%Y-%m-%d %H:%M:%S").to_string()}</span>
+                " have aged out of the event store (retention). The order's state above is kept; the timeline and events below start at the first event still kept."
+            </div>
+        })}
         <h2>"Saga timeline"</h2>
         <Show when=move || no_steps>
             <p class="empty">"No saga steps yet."</p>

@@ -10,7 +10,8 @@
 //! - remembers the latest cause for [`current_problem`], which `/readyz` reports;
 //! - passes any other librdkafka warning or error on, each distinct text at most once per
 //!   [`REPEAT_AFTER`]; "all broker connections are down" is never said by itself (each
-//!   broker's own line gives the reason).
+//!   broker's own line gives the reason);
+//! - says nothing once the process is stopping (`process::stopping`).
 //!
 //! The lines are written by a small thread of their own: a layer cannot log from inside
 //! the logging call it is handling.
@@ -292,7 +293,9 @@ impl<S: Subscriber> Layer<S> for KafkaLogLayer {
         if !is_librdkafka(target) && !is_librdkafka_log(event) {
             return;
         }
-        if *meta.level() > Level::WARN {
+        // Once stopping, a broker that is gone (or the embedded one, closed first by a
+        // process that still had clients) is expected: its reconnect lines are noise.
+        if *meta.level() > Level::WARN || crate::process::stopping() {
             return;
         }
         let mut m = Message(String::new());

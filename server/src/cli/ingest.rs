@@ -1,7 +1,7 @@
 //! `switchyard ingest`: the Kafka ingest alone (no web server), until Ctrl-C or SIGTERM.
 //! Also where the ingest settings are made from configuration, for `serve` too.
 
-use crate::config::{Db, IngestConfig};
+use crate::config::{Db, IngestConfig, RetentionConfig};
 use crate::ingest::consumer::{self, IngestSettings};
 use std::time::Duration;
 use switchyard_contract::kafka;
@@ -13,6 +13,8 @@ pub struct IngestArgs {
     db: Db,
     #[command(flatten)]
     ingest: IngestConfig,
+    #[command(flatten)]
+    retention: RetentionConfig,
 }
 
 pub async fn run(common: &Common, args: IngestArgs) -> anyhow::Result<()> {
@@ -24,7 +26,16 @@ pub async fn run(common: &Common, args: IngestArgs) -> anyhow::Result<()> {
     )
     .await?;
     let settings = settings(&brokers, &args.db, &args.ingest)?;
-    consumer::run(pool, settings, process::stop_on_signal()).await
+    crate::retention::prepare(&pool, &args.retention).await?;
+    let stop = process::stop_on_signal();
+    let retention = tokio::spawn(crate::retention::run(
+        pool.clone(),
+        args.retention,
+        stop.clone(),
+    ));
+    let ingested = consumer::run(pool, settings, stop).await;
+    retention.abort();
+    ingested
 }
 
 /// The consumer's settings from configuration.

@@ -32,7 +32,7 @@ pub enum Command {
     /// Run the console: web UI, live push and Kafka ingest.
     Serve(Box<serve::ServeArgs>),
     /// Run only the Kafka ingest (no web server).
-    Ingest(ingest::IngestArgs),
+    Ingest(Box<ingest::IngestArgs>),
     /// Rebuild the projections from the event store and compare; exits 1 on a difference.
     Verify(Db),
     /// Replay one dead letter to its original topic (sent once, however often asked).
@@ -54,7 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     process::init_logging(common.log_format);
     match command {
         Command::Serve(args) => serve::run(&common, *args).await,
-        Command::Ingest(args) => ingest::run(&common, args).await,
+        Command::Ingest(args) => ingest::run(&common, *args).await,
         Command::Verify(db) => verify::run(&db).await,
         Command::Replay(args) => replay::run(&common, args).await,
         Command::User { db, action } => {

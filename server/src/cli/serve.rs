@@ -3,7 +3,9 @@
 
 use crate::assistant::Assistant;
 use crate::auth::Auth;
-use crate::config::{AssistantConfig, AuthConfig, Db, Http, IngestConfig, ReplayConfig};
+use crate::config::{
+    AssistantConfig, AuthConfig, Db, Http, IngestConfig, ReplayConfig, RetentionConfig,
+};
 use crate::fanout::LiveHub;
 use crate::http::{router, AppState};
 use crate::read_model::sources::Sources;
@@ -31,6 +33,8 @@ pub struct ServeArgs {
     pub auth: AuthConfig,
     #[command(flatten)]
     pub assistant: AssistantConfig,
+    #[command(flatten)]
+    pub retention: RetentionConfig,
     /// Serve only; leave ingest to other instances.
     #[arg(long)]
     pub no_ingest: bool,
@@ -55,11 +59,20 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         replay,
         auth,
         assistant,
+        retention,
         no_ingest,
     } = args;
     let pool = db::connect_with(&db.database_url, db.db_pool, db.db_statement_timeout_ms).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
+    // Partitions exist before anything is written; retention runs here whether or not
+    // this instance ingests (several instances take turns by advisory locks).
+    crate::retention::prepare(&pool, &retention).await?;
+    let retention_task = tokio::spawn(crate::retention::run(
+        pool.clone(),
+        retention,
+        stop_rx.clone(),
+    ));
     let ingest_settings = super::ingest::settings(brokers, &db, &ingest)?;
     let ingest_task = (!no_ingest).then(|| {
         let (pool, settings, stop) = (pool.clone(), ingest_settings.clone(), stop_rx.clone());
@@ -70,7 +83,7 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         })
     });
     let hub = LiveHub::new();
-    tokio::spawn(hub.clone().run(pool.clone()));
+    let hub_task = tokio::spawn(hub.clone().run(pool.clone()));
     // Replay jobs: this instance's runner resumes running jobs whose runner is gone.
     let runner = Runner::new(
         pool.clone(),
@@ -78,7 +91,7 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(replay.replay_lease_secs.max(1)),
         replay.replay_batch,
     )?;
-    tokio::spawn(runner.run(stop_rx.clone()));
+    let runner_task = tokio::spawn(runner.run(stop_rx.clone()));
 
     let leptos_options = LeptosOptions::builder()
         .output_name("switchyard")
@@ -125,8 +138,20 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     })
     .await?;
-    if let Some(t) = ingest_task {
-        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
-    }
+    // Everything that holds a Kafka client ends before this returns, so a caller's embedded
+    // broker outlives its clients (a client whose broker vanished reconnects for ever).
+    // Each part is bounded; the process's own bound (`process::stop_within`) is the last word.
+    let ingest_stopped = async {
+        if let Some(t) = ingest_task {
+            let _ = t.await;
+        }
+    };
+    let (_, _) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(6), ingest_stopped),
+        tokio::time::timeout(Duration::from_secs(3), runner_task),
+    );
+    hub_task.abort();
+    retention_task.abort();
+    tracing::info!("console stopped");
     Ok(())
 }

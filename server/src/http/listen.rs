@@ -2,8 +2,9 @@
 //! client cannot hold the console. `axum::serve` sets no timer, so a client that sends its
 //! headers one byte a minute would keep a connection (and a task) for ever; here the head
 //! must arrive within `header_read_timeout_secs` and fit in `max_header_bytes` (431
-//! beyond). Graceful: on stop, connections finish their requests for up to five seconds,
-//! then are dropped (an open push stream never finishes by itself).
+//! beyond). Graceful: on stop, connections finish their requests for up to
+//! [`GRACE`], then are closed (an open push stream never finishes by itself), so the
+//! process's stop stays within its bound.
 
 use crate::config::Limits;
 use axum::extract::ConnectInfo;
@@ -16,6 +17,9 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
+
+/// How long requests in flight may take to finish once a stop is asked for.
+pub const GRACE: Duration = Duration::from_secs(2);
 
 /// Serves `app` on `listener` until `stop` completes.
 pub async fn serve(
@@ -35,6 +39,8 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_header_list_size(limits.max_header_bytes as u32);
     let graceful = GracefulShutdown::new();
+    // Turns true when the grace is over: every connection still open is dropped.
+    let (closed_tx, closed) = tokio::sync::watch::channel(false);
     tokio::pin!(stop);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -61,18 +67,28 @@ pub async fn serve(
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
         let conn = graceful.watch(conn.into_owned());
+        let mut closed = closed.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            tokio::select! {
+                ended = conn => if let Err(e) = ended {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                },
+                _ = closed.wait_for(|c| *c) => {}
             }
         });
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+    if tokio::time::timeout(GRACE, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::info!("connections still open after 5 s (push streams); closing them");
+        tracing::info!(
+            grace_s = GRACE.as_secs_f64(),
+            "connections still open after the grace (push streams); closing them"
+        );
     }
+    let _ = closed_tx.send(true);
+    // Let the dropped connections' tasks run once so they release what they hold.
+    tokio::task::yield_now().await;
     Ok(())
 }

@@ -108,6 +108,18 @@ async fn store(
     loop {
         match write_batch(pool, group, &batch).await {
             Ok(o) => return Some((batch, o)),
+            Err(e) if crate::retention::partitions::is_missing_partition(&e) => {
+                // No partition takes the batch (a new database, or the maintenance in
+                // `retention::run` fell behind the clock): make them, write again.
+                tracing::info!(error = %e, "no event-store partition for the batch; making them");
+                if let Err(e) = crate::retention::partitions::ensure(pool).await {
+                    tracing::error!(error = %e, "cannot make partitions; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return None,
+                    }
+                }
+            }
             Err(e) if is_data_error(&e) && records.len() > 1 => {
                 tracing::warn!(error = %e, records = records.len(), "batch refused; isolating the record");
                 // In halves, first then second (each partition's records stay in order):
@@ -251,7 +263,7 @@ pub async fn run(
     // While running, the assigned partitions' logs are checked again now and then, and at
     // once when a fetch finds its position out of range (a topic recreated, records
     // expired, after the assignment).
-    tokio::spawn(super::log_incidents::watch(
+    let watching = tokio::spawn(super::log_incidents::watch(
         pool.clone(),
         settings.group_id.clone(),
         consumer.clone(),
@@ -308,6 +320,16 @@ pub async fn run(
     for w in writers {
         w.await?;
     }
+    let _ = watching.await;
+    // Every batch is written and its positions committed with it; what is left is leaving
+    // the group, which waits for the broker — bounded, so a stop with the broker gone ends.
+    let leaving = Arc::into_inner(consumer);
+    switchyard_contract::kafka::close_within(
+        "ingest consumer",
+        switchyard_contract::kafka::CLOSE_WITHIN,
+        move || drop(leaving),
+    )
+    .await;
     Ok(())
 }
 

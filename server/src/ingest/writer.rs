@@ -6,9 +6,9 @@
 //! Every statement is set-based, so a batch costs a fixed handful of round trips whatever
 //! its size. The transaction first locks the batch's partitions' stored positions; records
 //! below them are stored already and are dropped, so the rest are new and go in by binary
-//! `COPY` (events, saga steps). Should `COPY` still meet a stored source position (rows
-//! another consumer group or tool wrote), the batch is written again with
-//! `INSERT … ON CONFLICT DO NOTHING`, which keeps whatever is there.
+//! `COPY` (events, saga steps). On a partition's first batch for the group (its position
+//! created now), events already in the store by their source position (rows another
+//! consumer group or a tool wrote) are looked up and kept, not written again.
 
 use super::batch::{Batch, Span};
 use super::copy_binary::CopyRows;
@@ -21,8 +21,7 @@ use super::LIVE_CHANNEL;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
-use std::collections::{BTreeMap, HashMap};
-use uuid::Uuid;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// At most this many order ids are named in one NOTIFY (its payload is limited to 8000
 /// bytes); beyond that listeners are told to reload.
@@ -38,64 +37,27 @@ pub struct Outcome {
 }
 
 pub async fn write_batch(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Result<Outcome> {
-    match write_with(pool, group, batch, EventsBy::Copy).await {
-        // Rows the stored positions did not account for: another consumer group's, or
-        // written by other means. Merge instead; the unique source position drops them.
-        Err(e) if is_unique_violation(&e) => {
-            tracing::info!(error = %e, "events already stored past the positions; merging this batch");
-            write_with(pool, group, batch, EventsBy::Merge).await
-        }
-        other => other,
-    }
+    write_with(pool, group, batch).await
 }
 
-/// How a batch's new events reach the `events` table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum EventsBy {
-    /// Binary `COPY` with ids drawn from the sequence: the fast path, valid because the
-    /// locked positions say which records are not stored yet.
-    Copy,
-    /// `INSERT … ON CONFLICT DO NOTHING RETURNING`: for a batch that met rows the
-    /// positions did not know of.
-    Merge,
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
-}
-
-async fn write_with(
-    pool: &PgPool,
-    group: &str,
-    batch: &Batch,
-    by: EventsBy,
-) -> sqlx::Result<Outcome> {
+async fn write_with(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Result<Outcome> {
     let mut tx = pool.begin().await?;
     // Lock this batch's partitions' positions first: a second instance holding one of them
     // (a rebalance in flight) waits here, then sees what this one stored.
-    let stored = claim_positions(&mut tx, group, &batch.positions).await?;
+    let (stored, first_claims) = claim_positions(&mut tx, group, &batch.positions).await?;
     let inc: Incarnations = batch
         .positions
         .iter()
         .map(|((t, p), s)| ((t.as_str(), *p), s.incarnation))
         .collect();
-    let events = unstored(&batch.events, &stored);
+    let mut events = unstored(&batch.events, &stored);
+    if !first_claims.is_empty() {
+        // A partition this group had no position for may still have rows (another group's,
+        // or a tool's): those are kept, not written twice.
+        events = not_in_store(&mut tx, events, &first_claims, &inc).await?;
+    }
     // Only rows inserted now feed projections: a redelivered record changes nothing.
-    let fresh: Vec<(i64, &EventRow)> = match by {
-        EventsBy::Copy => copy_events(&mut tx, &events, &inc).await?,
-        EventsBy::Merge => {
-            let ids = insert_events(&mut tx, &events, &inc).await?;
-            events
-                .iter()
-                .filter_map(|e| {
-                    Some((
-                        *ids.get(e.topic.as_str())?.get(&(e.partition, e.offset))?,
-                        *e,
-                    ))
-                })
-                .collect()
-        }
-    };
+    let fresh: Vec<(i64, &EventRow)> = copy_events(&mut tx, &events, &inc).await?;
     let fresh_dead =
         insert_dead_letters(&mut tx, &unstored(&batch.dead_letters, &stored), &inc).await?;
     let fresh_quarantine =
@@ -197,19 +159,19 @@ async fn claim_positions<'b>(
     tx: &mut Transaction<'_, Postgres>,
     group: &str,
     spans: &'b BTreeMap<(String, i32), Span>,
-) -> sqlx::Result<Accepts<'b>> {
+) -> sqlx::Result<(Accepts<'b>, FirstClaims)> {
     if spans.is_empty() {
-        return Ok(HashMap::new());
+        return Ok((HashMap::new(), HashSet::new()));
     }
     // Sorted (a BTreeMap), so two instances lock shared rows in one order: no deadlock.
-    let rows: Vec<(String, i32, i64, i32, bool)> = sqlx::query_as(
+    let rows: Vec<(String, i32, i64, i32, bool, bool)> = sqlx::query_as(
         "INSERT INTO consumer_positions AS p (group_id, topic, kafka_partition, next_offset,
              incarnation, topic_id)
          SELECT $1, u.*, (SELECT t.topic_id FROM ingest_topic_ids t
                            WHERE t.group_id = $1 AND t.topic = u.topic)
            FROM UNNEST($2::text[], $3::int4[], $4::int8[], $5::int4[]) AS u(topic)
          ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = p.next_offset
-         RETURNING topic, kafka_partition, next_offset, incarnation, paused",
+         RETURNING topic, kafka_partition, next_offset, incarnation, paused, xmax = 0",
     )
     .bind(group)
     .bind(spans.keys().map(|(t, _)| t.as_str()).collect::<Vec<_>>())
@@ -218,12 +180,18 @@ async fn claim_positions<'b>(
     .bind(spans.values().map(|s| s.incarnation).collect::<Vec<_>>())
     .fetch_all(&mut **tx)
     .await?;
+    // A position created now (`xmax = 0`: inserted, not updated) is a first claim.
+    let first: FirstClaims = rows
+        .iter()
+        .filter(|r| r.5)
+        .map(|r| (r.0.clone(), r.1))
+        .collect();
     // Keyed by the batch's own topic names, so each record's lookup allocates nothing.
     let rows: HashMap<(String, i32), (i64, i32, bool)> = rows
         .into_iter()
-        .map(|(t, p, o, i, paused)| ((t, p), (o, i, paused)))
+        .map(|(t, p, o, i, paused, _)| ((t, p), (o, i, paused)))
         .collect();
-    Ok(spans
+    let accepts = spans
         .iter()
         .filter_map(|(k, span)| {
             let (next, incarnation, paused) = *rows.get(k)?;
@@ -232,6 +200,59 @@ async fn claim_positions<'b>(
                 (incarnation == span.incarnation && !paused).then_some(next),
             ))
         })
+        .collect();
+    Ok((accepts, first))
+}
+
+/// Partitions whose position this batch created: this group never stored anything from
+/// them, but rows from them may be in the store all the same.
+type FirstClaims = HashSet<(String, i32)>;
+
+/// `events` without those of a first-claimed partition whose source position is in the
+/// store already. The event store is partitioned by time, so no unique index can say so
+/// (`events_source_position` is a plain index); this lookup runs only on a partition's
+/// first batch for a group.
+async fn not_in_store<'a>(
+    tx: &mut Transaction<'_, Postgres>,
+    events: Vec<&'a EventRow>,
+    first: &FirstClaims,
+    inc: &Incarnations<'_>,
+) -> sqlx::Result<Vec<&'a EventRow>> {
+    let probe: Vec<&EventRow> = events
+        .iter()
+        .copied()
+        .filter(|e| first.contains(&(e.topic.clone(), e.partition)))
+        .collect();
+    if probe.is_empty() {
+        return Ok(events);
+    }
+    let found: Vec<(String, i32, i64)> = sqlx::query_as(
+        "SELECT u.t, u.p, u.o FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::int4[]) AS u(t, p, o, i)
+          WHERE EXISTS (SELECT 1 FROM events e WHERE e.topic = u.t AND e.kafka_partition = u.p
+                                                 AND e.kafka_offset = u.o AND e.incarnation = u.i)",
+    )
+    .bind(probe.iter().map(|e| e.topic.as_str()).collect::<Vec<_>>())
+    .bind(probe.iter().map(|e| e.partition).collect::<Vec<_>>())
+    .bind(probe.iter().map(|e| e.offset).collect::<Vec<_>>())
+    .bind(
+        probe
+            .iter()
+            .map(|e| incarnation(inc, &e.topic, e.partition))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    if found.is_empty() {
+        return Ok(events);
+    }
+    tracing::info!(
+        rows = found.len(),
+        "events already stored past this group's positions (another group's or a tool's); kept, not written again"
+    );
+    let found: HashSet<(String, i32, i64)> = found.into_iter().collect();
+    Ok(events
+        .into_iter()
+        .filter(|e| !found.contains(&(e.topic.clone(), e.partition, e.offset)))
         .collect())
 }
 
@@ -332,89 +353,6 @@ fn inserted(rows: Vec<(i64, String, i32, i64)>) -> Inserted {
         map.entry(topic).or_default().insert((p, o), id);
     }
     map
-}
-
-/// Inserts the events that are not stored yet; returns the ones actually inserted.
-async fn insert_events(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &[&EventRow],
-    inc: &Incarnations<'_>,
-) -> sqlx::Result<Inserted> {
-    if events.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let col = |f: fn(&EventRow) -> Option<String>| events.iter().map(|e| f(e)).collect::<Vec<_>>();
-    let rows: Vec<(i64, String, i32, i64)> = sqlx::query_as(
-        "INSERT INTO events (topic, kafka_partition, kafka_offset, kafka_key, event_id, event_type,
-            aggregate_id, aggregate_version, occurred_at, source, correlation_id, causation_id,
-            headers, payload, incarnation)
-         SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int8[], $4::bytea[], $5::uuid[],
-            $6::text[], $7::text[], $8::int8[], $9::timestamptz[], $10::text[], $11::text[],
-            $12::text[], $13::jsonb[], $14::jsonb[], $15::int4[])
-         ON CONFLICT ON CONSTRAINT events_source_position DO NOTHING
-         RETURNING id, topic, kafka_partition, kafka_offset",
-    )
-    .bind(events.iter().map(|e| e.topic.clone()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.partition).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.offset).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.key.clone()).collect::<Vec<_>>())
-    .bind(
-        events
-            .iter()
-            .map(|e| e.event_id)
-            .collect::<Vec<Option<Uuid>>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.event_type.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.aggregate_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.aggregate_version)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.occurred_at)
-            .collect::<Vec<DateTime<Utc>>>(),
-    )
-    .bind(col(|e| e.source.clone()))
-    .bind(col(|e| e.correlation_id.clone()))
-    .bind(col(|e| e.causation_id.clone()))
-    .bind(
-        events
-            .iter()
-            .map(|e| e.headers.clone())
-            .collect::<Vec<Value>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| match &e.payload {
-                Some(text) => serde_json::from_str(text.get()).unwrap_or(Value::Null),
-                None => e.data.clone(),
-            })
-            .collect::<Vec<Value>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| incarnation(inc, &e.topic, e.partition))
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(inserted(rows))
 }
 
 /// Inserts quarantined records not stored yet; returns the ones actually inserted.

@@ -129,7 +129,7 @@ impl OpsApi for PgOps {
             Option<String>,
             Option<String>,
         );
-        let events = sqlx::query_as::<_, Ev>(
+        let events: Vec<EventView> = sqlx::query_as::<_, Ev>(
             "SELECT id, event_type, topic, kafka_partition, kafka_offset, aggregate_version, occurred_at,
                     source, correlation_id, causation_id, event_id::text
              FROM events WHERE aggregate_id = $1 ORDER BY occurred_at, id LIMIT 1000",
@@ -181,6 +181,7 @@ impl OpsApi for PgOps {
             },
         )
         .collect();
+        let history_aged_out_before = aged_out_before(&self.pool, &order, &events).await?;
         Ok(Some(OrderDetail {
             order,
             current_step,
@@ -188,6 +189,7 @@ impl OpsApi for PgOps {
             steps,
             events,
             dead_letters,
+            history_aged_out_before,
         }))
     }
 
@@ -232,4 +234,25 @@ impl OpsApi for PgOps {
             )
             .collect())
     }
+}
+
+/// When retention has dropped events (`retention::partitions`), whether this order lost
+/// some: its first kept event is later than the order began (or none is kept at all).
+/// Then the horizon, for the page to say so instead of showing a timeline that starts in
+/// the middle as if it were whole.
+async fn aged_out_before(
+    pool: &PgPool,
+    order: &OrderRow,
+    kept: &[EventView],
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, OpsError> {
+    let Some(horizon) = crate::retention::partitions::dropped_before(pool).await? else {
+        return Ok(None);
+    };
+    let first_kept = kept.iter().map(|e| e.occurred_at).min();
+    let began = order.created_at.unwrap_or(order.updated_at);
+    Ok(match first_kept {
+        None => Some(horizon),
+        Some(first) if first > began => Some(horizon),
+        Some(_) => None,
+    })
 }
