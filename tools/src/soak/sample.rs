@@ -124,14 +124,16 @@ pub async fn read_database(
         sample.other_db_bytes.push(size.unwrap_or(0));
     }
     // Each table that is not itself a partition, with everything under it: a partitioned
-    // table's partitions (`pg_partition_tree`), their TOAST and their indexes.
+    // table's partitions (`pg_partition_tree`, which lists nothing for a plain table, hence
+    // the table itself besides), their TOAST and their indexes.
     let rows: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT n.nspname || '.' || c.relname,
                 sum(pg_table_size(t.relid))::bigint,
                 sum(pg_indexes_size(t.relid))::bigint
          FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
-         CROSS JOIN LATERAL pg_partition_tree(c.oid) t
+         CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(c.oid)
+                             UNION SELECT c.oid::regclass) t
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
            AND n.nspname NOT IN ('pg_catalog', 'information_schema')
            AND n.nspname NOT LIKE 'pg_toast%'
