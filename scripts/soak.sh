@@ -10,6 +10,8 @@
 # database of its own: it has no retention (it is the demo's stand-in for your services),
 # so its growth is reported but not judged. Likewise the broker (memory storage, no topic
 # retention) is sampled but not judged. Output (CSV, report, SVG, process logs) goes to --out.
+# The audit log keeps its floor of a day (the console refuses a shorter window): within a
+# soak it is not trimmed, and it grows only by sign-ins and replay jobs.
 #
 #   scripts/soak.sh [--minutes 120] [--sample-secs 60] [--out target/soak] [--rate 5]
 #                   [--retain-events-secs 1200] [--partition-secs 300] [--check-secs 60]
@@ -79,16 +81,18 @@ SWITCHYARD_CREATE_TOPICS=true DATABASE_URL="$url" SWITCHYARD_ADDR="127.0.0.1:$po
   SWITCHYARD_RETAIN_BREAKER_HISTORY="${retain}s" SWITCHYARD_RETAIN_ROLLUPS="${retain}s" \
   SWITCHYARD_RETAIN_QUARANTINE="${retain}s" SWITCHYARD_RETAIN_RESOLVED_DEAD_LETTERS="${retain}s" \
   SWITCHYARD_RETAIN_REPLAY_JOBS="${retain}s" SWITCHYARD_RETAIN_CONVERSATIONS="${retain}s" \
-  SWITCHYARD_RETAIN_ORDERS="${retain}s" SWITCHYARD_RETAIN_AUDIT="${retain}s" \
+  SWITCHYARD_RETAIN_ORDERS="${retain}s" SWITCHYARD_RETAIN_AUDIT=1d \
   "$bin" serve >"$out/console.log" 2>&1 &
 server=$!
 for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 DATABASE_URL="$fleet_url" RUST_LOG=warn "$fleet" run --chaos --rate "$rate" >"$out/fleet.log" 2>&1 &
 services=$!
-# The first retention cycle: the longest window (events: window + one partition, as
-# partitions are dropped whole; the rest: their window), then one retention check.
-warmup=$(( (retain_events + partition > retain ? retain_events + partition : retain) + check ))
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(psql "$url" -Atc 'select version()' | cut -d, -f1); broker $KAFKA_BROKERS (Nisshi, memory); $profile build; fleet $rate orders/s with chaos; retention: events ${retain_events}s in ${partition}s partitions, the rest ${retain}s, checked every ${check}s" >&2
+# The first retention cycle: the longest window with its cadence — events: the window,
+# one partition (they are dropped whole) and half a partition (partition maintenance runs
+# every half width); the rest: the window and one retention check.
+events_cycle=$(( retain_events + partition + partition / 2 ))
+warmup=$(( events_cycle > retain + check ? events_cycle : retain + check ))
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(psql "$url" -Atc 'select version()' | cut -d, -f1); broker $KAFKA_BROKERS (Nisshi, memory); $profile build; fleet $rate orders/s with chaos; retention: events ${retain_events}s in ${partition}s partitions, the rest ${retain}s (audit 1d), checked every ${check}s; judged after ${warmup}s" >&2
 DATABASE_URL="$url" SWITCHYARD_BENCH_PASSWORD="$password" RUST_LOG=warn "$tools" soak \
   --base "http://127.0.0.1:$port" --user "$user" --minutes "$minutes" --sample-secs "$sample_secs" \
   --out "$out" --watch "console=$server" --watch "fleet=$services" --observe "broker=$broker" \

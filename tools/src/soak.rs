@@ -56,6 +56,13 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         args.minutes, args.sample_secs, args.warmup_secs, rules.reference_secs
     );
 
+    // The size of the empty schema, before the load adds anything of its own.
+    let mut start = sample::Sample::default();
+    let mut wal = sample::read_database(&pool, &args.setup, &mut start, None, 1)
+        .await
+        .ok();
+    rules.db_start_mib = start.db_mib();
+
     let (stop_tx, stop) = watch::channel(false);
     let tally: load::Shared = Default::default();
     let push = load::Push::default();
@@ -94,14 +101,30 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         stop.clone(),
     ));
 
+    // The clock starts once the pipeline is live (the first probe pushed): until then the
+    // console's ingest is still joining its partitions, and its first probes would make
+    // the latency reference a measure of start-up rather than of the first minutes.
+    let settling = Instant::now();
+    while push.latencies.lock().expect("latencies").is_empty()
+        && settling.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "soak: pipeline live after {:.1} s; the clock starts now",
+        settling.elapsed().as_secs_f64()
+    );
+    let _ = push.take(Duration::ZERO);
+    {
+        let mut t = tally.lock().expect("tally");
+        *t = load::Tally {
+            stream_opens: t.stream_opens,
+            ..Default::default()
+        };
+    }
     let started = Instant::now();
     let probe_timeout = Duration::from_secs(args.probe_timeout_secs);
     let mut samples: Vec<sample::Sample> = Vec::new();
-    let mut start = sample::Sample::default();
-    let mut wal = sample::read_database(&pool, &args.setup, &mut start, None, 1)
-        .await
-        .ok();
-    rules.db_start_mib = start.db_mib();
     let every = Duration::from_secs(args.sample_secs.max(1));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
