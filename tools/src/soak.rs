@@ -141,6 +141,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         {
             let mut t = tally.lock().expect("tally");
             s.page_ms = std::mem::take(&mut t.page_ms);
+            s.page_kind = std::mem::take(&mut t.page_kind);
             s.page_errors = std::mem::take(&mut t.page_errors);
             s.replays_started = std::mem::take(&mut t.replays_started);
             s.replays_refused = std::mem::take(&mut t.replays_refused);
@@ -193,12 +194,13 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     drop(t);
 
     let table = report::table(&args.setup, &samples);
+    let pages = report::pages_table(&samples, &load::PAGE_NAMES, &rules);
     let checks = report::verdict(&args.setup, &samples, &rules);
     let verdict = report::verdict_text(&checks);
     let svg = plot::svg(&args.setup, &samples, args.warmup_secs)?;
     write(&args.out, "soak.svg", &svg)?;
     let md = format!(
-        "{table}\n{notes}\n{}\n```\n{verdict}```\n",
+        "{table}\n{pages}\n{notes}\n{}\n```\n{verdict}```\n",
         if interrupted {
             "interrupted before the end (Ctrl-C)\n"
         } else {
@@ -207,6 +209,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     );
     write(&args.out, "report.md", &md)?;
     println!("{table}");
+    println!("{pages}");
     println!("{notes}");
     print!("{verdict}");
     println!(

@@ -14,10 +14,22 @@ use switchyard_contract::{kafka, publish, Envelope};
 use switchyard_fleet::orders::new_order;
 use tokio::sync::watch;
 
+/// The pages the soak loads, in turn: push-bench's list, then the fleet's latest order.
+pub const PAGE_NAMES: [&str; PAGES.len() + 1] = [
+    PAGES[0],
+    PAGES[1],
+    PAGES[2],
+    PAGES[3],
+    PAGES[4],
+    "/orders/<latest>",
+];
+
 /// What the drivers measured since the sampler last took it.
 #[derive(Default)]
 pub struct Tally {
     pub page_ms: Vec<f64>,
+    /// Which page each of `page_ms` was (index into [`PAGE_NAMES`]).
+    pub page_kind: Vec<usize>,
     pub page_errors: usize,
     pub replays_started: usize,
     pub replays_refused: usize,
@@ -178,6 +190,7 @@ pub async fn pages(
         let mut t = tally.lock().expect("tally");
         if ok {
             t.page_ms.push(ms);
+            t.page_kind.push(k);
         } else {
             t.page_errors += 1;
             eprintln!("soak: GET {path} failed");

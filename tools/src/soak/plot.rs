@@ -116,11 +116,12 @@ fn draw<DB: DrawingBackend>(
         .flat_map(|s| s.1.iter().map(|p| p.1))
         .fold(0.0f64, f64::max)
         .max(1.0)
-        * 1.1;
+        // Headroom for the legend, drawn in the upper left.
+        * 1.5;
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, ("sans-serif", 16))
         .margin(8)
-        .x_label_area_size(28)
+        .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
     chart
@@ -129,10 +130,19 @@ fn draw<DB: DrawingBackend>(
         .x_labels(8)
         .y_labels(6)
         .draw()?;
-    chart.draw_series(LineSeries::new(
-        [(warmup, 0.0), (warmup, y_max)],
-        ShapeStyle::from(&BLACK.mix(0.3)).stroke_width(1),
-    ))?;
+    // The end of the first retention cycle: what comes after it is judged.
+    chart
+        .draw_series(LineSeries::new(
+            [(warmup, 0.0), (warmup, y_max)],
+            ShapeStyle::from(&BLACK.mix(0.45)).stroke_width(3),
+        ))?
+        .label("first retention cycle ends")
+        .legend(|(x, y)| {
+            PathElement::new(
+                [(x + 7, y - 6), (x + 7, y + 6)],
+                ShapeStyle::from(&BLACK.mix(0.45)).stroke_width(3),
+            )
+        });
     for (i, (name, points)) in panel.series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
@@ -146,7 +156,7 @@ fn draw<DB: DrawingBackend>(
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
+        .background_style(WHITE.mix(0.6))
         .border_style(BLACK.mix(0.3))
         .draw()?;
     Ok(())

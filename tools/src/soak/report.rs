@@ -357,6 +357,38 @@ pub fn table(setup: &Setup, samples: &[Sample]) -> String {
     out
 }
 
+/// Page time by page, in the latency rule's two windows (the reference and the last
+/// third), so that a failing page rule says which page slowed down.
+pub fn pages_table(samples: &[Sample], names: &[&str], rules: &Rules) -> String {
+    let end = samples.last().map_or(0.0, |s| s.secs);
+    let mut out = String::from(
+        "| page | loads | p95 ms, reference | p95 ms, last third | p95 ms, whole run |\n|---|---|---|---|---|\n",
+    );
+    for (k, name) in names.iter().enumerate() {
+        let pick = |keep: &dyn Fn(f64) -> bool| -> Vec<f64> {
+            samples
+                .iter()
+                .filter(|s| keep(s.secs))
+                .flat_map(|s| s.page_ms.iter().zip(&s.page_kind))
+                .filter(|(_, kind)| **kind == k)
+                .map(|(ms, _)| *ms)
+                .collect()
+        };
+        let all = pick(&|_| true);
+        let reference = pick(&|t| t <= rules.reference_secs + 1e-9);
+        let last = pick(&|t| t > end * 2.0 / 3.0 && t > rules.reference_secs + 1e-9);
+        let _ = writeln!(
+            out,
+            "| `{name}` | {} | {} | {} | {} |",
+            all.len(),
+            opt(percentile(&reference, 95.0), 1),
+            opt(percentile(&last, 95.0), 1),
+            opt(percentile(&all, 95.0), 1)
+        );
+    }
+    out
+}
+
 /// The verdict as text: one line per rule, then PASS or FAIL.
 pub fn verdict_text(checks: &[Check]) -> String {
     let mut out = String::new();
@@ -505,6 +537,7 @@ mod tests {
                     push_ms: (0..120).map(|k| push(m) + (k % 10) as f64).collect(),
                     push_lost: 0,
                     page_ms: (0..120).map(|k| 8.0 + (k % 20) as f64 * 0.5).collect(),
+                    page_kind: vec![0; 120],
                     page_errors: 0,
                     replays_started: usize::from(i % 5 == 0),
                     replays_refused: 0,
@@ -684,5 +717,21 @@ mod tests {
         );
         assert!(header.starts_with("secs,rss_mib_console,rss_mib_broker,fds_console,fds_broker,db_bytes,db_bytes_fleet,wal_bytes"));
         assert_eq!(tables_csv(&samples).lines().count(), 61);
+    }
+
+    #[test]
+    fn pages_table_splits_by_page_and_window() {
+        let mut samples = run(|_| 80.0, sawtooth, |_| 40.0);
+        for s in &mut samples {
+            // Page 1 slows down in the last third; page 0 does not.
+            let slow = if s.secs > 2400.0 { 30.0 } else { 10.0 };
+            s.page_ms = vec![5.0, slow];
+            s.page_kind = vec![0, 1];
+        }
+        let t = pages_table(&samples, &["/", "/orders", "/never"], &rules());
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[2], "| `/` | 60 | 5.0 | 5.0 | 5.0 |");
+        assert_eq!(lines[3], "| `/orders` | 60 | 10.0 | 30.0 | 30.0 |");
+        assert_eq!(lines[4], "| `/never` | 0 | - | - | - |");
     }
 }

@@ -72,6 +72,8 @@ pub struct Sample {
     pub push_lost: usize,
     /// Page loads (status 200, whole body), ms.
     pub page_ms: Vec<f64>,
+    /// Which page each of `page_ms` was, as an index into `load::PAGE_NAMES`.
+    pub page_kind: Vec<usize>,
     /// Page loads that failed or answered other than 200.
     pub page_errors: usize,
     /// Replay jobs started in this interval, and start attempts refused.
