@@ -1,7 +1,7 @@
 # The two commands of the README, and the pieces they are made of.
 # Everything real lives in scripts/ so it runs the same from make, CI or a shell.
 
-.PHONY: demo test setup site e2e lint fmt bench-ingest bench-events-indexes bench-replay assistant-eval bench-pages bench-push suite-bad-input suite-faults suite-attacks
+.PHONY: demo test setup site e2e lint fmt bench-ingest bench-events-indexes bench-replay assistant-eval bench-pages bench-push soak suite-bad-input suite-faults suite-attacks
 
 ## Install what is missing, build, and run the whole system on embedded defaults.
 demo:
@@ -50,6 +50,12 @@ bench-pages:
 ## Event produced -> pushed to an open page, p99 at 5,000 records/s (BENCHMARKS.md).
 bench-push:
 	scripts/bench-push.sh $(ARGS)
+
+## The whole system for MINUTES (default 120) with a short retention window, sampled and
+## judged for flatness: memory, database size, latencies (issue 21; BENCHMARKS.md).
+MINUTES ?= 120
+soak:
+	scripts/soak.sh --minutes $(MINUTES) $(ARGS)
 
 ## Bad-input suite, long form: 10,000 hostile records through the real pipeline (issue 9).
 suite-bad-input:

@@ -27,5 +27,14 @@ step "site bundle"
 scripts/build-site.sh
 step "unit and integration tests"
 cargo test --workspace $FEATURES
+# The soak's short form (issue 21): 3 minutes of the whole system with a 30 s retention
+# window in 10 s partitions (so that the steady part after the first retention cycle is
+# three quarters of the run, and a database that is not pruned shows), sampled every 15 s
+# and judged by the same rules as the 2-hour run (`make soak`); fails the build on FAIL.
+# The debug binaries just built.
+step "soak, short form (3 min)"
+SOAK_PROFILE=dev SOAK_FEATURES="$FEATURES" scripts/soak.sh --minutes 3 --sample-secs 15 \
+  --retain-events-secs 30 --partition-secs 10 --check-secs 5 --retain-secs 30 \
+  --replay-every-secs 40 --out target/soak-short
 step "browser tests"
 scripts/e2e.sh

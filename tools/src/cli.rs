@@ -128,6 +128,50 @@ pub enum Command {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+    /// Keep a realistic load on a running system (console with ingest, fleet, broker) for
+    /// --minutes, sample it, and judge whether memory, database size and latencies stayed
+    /// flat (issue 21; `scripts/soak.sh` starts the system; see BENCHMARKS.md).
+    Soak {
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        console: SignIn,
+        /// How long to run.
+        #[arg(long, default_value_t = 120.0)]
+        minutes: f64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 60)]
+        sample_secs: u64,
+        /// Where samples.csv, tables.csv, report.md and soak.svg go.
+        #[arg(long, default_value = "target/soak")]
+        out: std::path::PathBuf,
+        /// A process held to the memory rule, as name=pid (repeatable).
+        #[arg(long = "watch")]
+        watch: Vec<String>,
+        /// A process sampled and plotted but not judged, as name=pid (repeatable).
+        #[arg(long = "observe")]
+        observe: Vec<String>,
+        /// Another database whose size is sampled and plotted but not judged (repeatable).
+        #[arg(long = "observe-database")]
+        observe_databases: Vec<String>,
+        /// Length of the first retention cycle (largest retention window + one events
+        /// partition + one retention check), in seconds: the memory and size rules count only
+        /// samples after it.
+        #[arg(long, default_value_t = 1860)]
+        warmup_secs: u64,
+        /// Seconds between replay jobs.
+        #[arg(long, default_value_t = 300)]
+        replay_every_secs: u64,
+        /// Probe orders per second, timed to the push stream.
+        #[arg(long, default_value_t = 2.0)]
+        probes_per_sec: f64,
+        /// Milliseconds between page loads.
+        #[arg(long, default_value_t = 500)]
+        page_every_ms: u64,
+        /// A probe not pushed within this many seconds counts as lost.
+        #[arg(long, default_value_t = 30)]
+        probe_timeout_secs: u64,
+    },
 }
 
 /// A running console and the user a benchmark signs in as.
@@ -259,6 +303,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 server_pid,
             };
             crate::push_bench::run(args).await
+        }
+        Command::Soak {
+            db,
+            console:
+                SignIn {
+                    base,
+                    user,
+                    password,
+                },
+            minutes,
+            sample_secs,
+            out,
+            watch,
+            observe,
+            observe_databases,
+            warmup_secs,
+            replay_every_secs,
+            probes_per_sec,
+            page_every_ms,
+            probe_timeout_secs,
+        } => {
+            let Some(brokers) = common.kafka_brokers.clone() else {
+                anyhow::bail!("soak needs KAFKA_BROKERS: the broker the console ingests from");
+            };
+            let mut processes = Vec::new();
+            for w in &watch {
+                processes.push(crate::soak::parse_watch(w, true)?);
+            }
+            for w in &observe {
+                processes.push(crate::soak::parse_watch(w, false)?);
+            }
+            crate::soak::run(crate::soak::SoakArgs {
+                base,
+                user,
+                password,
+                brokers,
+                database_url: db.database_url,
+                minutes,
+                sample_secs,
+                out,
+                setup: crate::soak::Setup {
+                    processes,
+                    other_databases: observe_databases,
+                },
+                warmup_secs: warmup_secs as f64,
+                replay_every_secs,
+                probes_per_sec,
+                page_every_ms,
+                probe_timeout_secs,
+            })
+            .await
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn csrf_in(html: &str) -> Option<String> {
+pub(crate) fn csrf_in(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf\"")?;
     let rest = &html[at..];
     let v = rest.find("value=\"")? + 7;

@@ -35,7 +35,7 @@ pub struct PushBenchArgs {
     pub server_pid: Option<u32>,
 }
 
-const PAGES: [&str; 5] = [
+pub(crate) const PAGES: [&str; 5] = [
     "/",
     "/orders",
     "/breakers",
@@ -67,24 +67,32 @@ async fn load_pages(
     Ok(out)
 }
 
-/// The largest `switchyard_ingest_lag` value `/metrics` shows now.
-async fn max_lag(http: &reqwest::Client, base: &str) -> anyhow::Result<i64> {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    Ok(text
+/// Ingest lag as `/metrics` shows it now: the largest partition's and the sum over
+/// partitions (`switchyard_ingest_lag`, records).
+pub(crate) struct IngestLag {
+    pub max: i64,
+    pub sum: i64,
+}
+
+pub(crate) async fn ingest_lag(http: &reqwest::Client, base: &str) -> anyhow::Result<IngestLag> {
+    let resp = http.get(format!("{base}/metrics")).send().await?;
+    if !resp.status().is_success() {
+        bail!("/metrics answered {}", resp.status());
+    }
+    let text = resp.text().await?;
+    let values: Vec<i64> = text
         .lines()
         .filter(|l| l.starts_with("switchyard_ingest_lag{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
-        .max()
-        .unwrap_or(0))
+        .collect();
+    Ok(IngestLag {
+        max: values.iter().copied().max().unwrap_or(0),
+        sum: values.iter().sum(),
+    })
 }
 
 /// Resident set size of a process, in MiB (Linux).
-fn rss_mib(pid: u32) -> Option<f64> {
+pub(crate) fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 = status
         .lines()
@@ -97,10 +105,10 @@ fn rss_mib(pid: u32) -> Option<f64> {
 }
 
 /// Probe order id → when it was handed to the producer.
-type Probes = Arc<Mutex<HashMap<String, Instant>>>;
+pub(crate) type Probes = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// Reads `order` messages off the stream and records each probe's latency once.
-async fn read_stream(
+pub(crate) async fn read_stream(
     resp: reqwest::Response,
     probes: Probes,
     latencies: Arc<Mutex<Vec<f64>>>,
@@ -187,7 +195,7 @@ pub async fn run(args: PushBenchArgs) -> anyhow::Result<()> {
         load.await??;
         if t % 20 == 19 {
             // About once a second: the console's lag and memory.
-            lag_max = lag_max.max(max_lag(&http, &args.base).await.unwrap_or(0));
+            lag_max = lag_max.max(ingest_lag(&http, &args.base).await.map_or(0, |l| l.max));
             if let Some(m) = args.server_pid.and_then(rss_mib) {
                 rss_max = rss_max.max(m);
             }
