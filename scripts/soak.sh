@@ -7,8 +7,9 @@
 # shortened by the SWITCHYARD_RETAIN_* settings) and the fleet with chaos
 # (`switchyard-fleet run --chaos`: a 15 s payment outage every minute, poison notifications
 # that become dead letters), each its own process. The fleet keeps its own state in a
-# database of its own: it has no retention (it is the demo's stand-in for your services),
-# so its growth is reported but not judged. Likewise the broker (memory storage, no topic
+# database of its own, trimmed by its own retention (SWITCHYARD_FLEET_RETAIN, set to the
+# same window): it is the demo's stand-in for your services, so its size is reported but
+# not judged. Likewise the broker (memory storage, no topic
 # retention) is sampled but not judged. Output (CSV, report, SVG, process logs) goes to --out.
 # The audit log keeps its floor of a day (the console refuses a shorter window): within a
 # soak it is not trimmed, and it grows only by sign-ins and replay jobs.
@@ -85,7 +86,8 @@ SWITCHYARD_CREATE_TOPICS=true DATABASE_URL="$url" SWITCHYARD_ADDR="127.0.0.1:$po
   "$bin" serve >"$out/console.log" 2>&1 &
 server=$!
 for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
-DATABASE_URL="$fleet_url" RUST_LOG=warn "$fleet" run --chaos --rate "$rate" >"$out/fleet.log" 2>&1 &
+DATABASE_URL="$fleet_url" RUST_LOG=warn SWITCHYARD_FLEET_RETAIN="${retain}s" \
+  "$fleet" run --chaos --rate "$rate" >"$out/fleet.log" 2>&1 &
 services=$!
 # The first retention cycle: the longest window with its cadence — events: the window,
 # one partition (they are dropped whole) and half a partition (partition maintenance runs
