@@ -84,36 +84,47 @@ pub fn stop_within() -> Duration {
         .unwrap_or(STOP_WITHIN)
 }
 
-/// A stop flag that turns true on Ctrl-C or SIGTERM.
+/// A stop flag that turns true on the first Ctrl-C or SIGTERM. The handlers are installed
+/// before this returns: call it first thing, so that a signal during start-up stops the
+/// process cleanly instead of killing it (the default action). The first signal also arms
+/// the stop's two guarantees: a second signal exits at once, and the process exits at the
+/// bound ([`stop_within`]) whatever its clients are still waiting for.
 pub fn stop_on_signal() -> watch::Receiver<bool> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut signals = Signals::install();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        let name = signals.recv().await;
+        arm_stop(name, signals);
         let _ = stop_tx.send(true);
     });
     stop_rx
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM, and arms the stop's two guarantees: a second
-/// signal exits at once, and the process exits at the bound ([`stop_within`]) whatever
-/// its clients are still waiting for.
-pub async fn shutdown_signal() {
-    let name = signal().await;
-    arm_stop(name);
+/// SIGINT and SIGTERM, caught from the moment this is made.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
 }
 
-async fn signal() -> &'static str {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("install SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            int: signal(SignalKind::interrupt()).expect("install SIGINT handler"),
+            term: signal(SignalKind::terminate()).expect("install SIGTERM handler"),
+        }
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
     }
 }
 
 /// Once per process, however many waiters saw the signal.
-fn arm_stop(name: &str) {
+fn arm_stop(name: &str, mut signals: Signals) {
     if STOPPING.swap(true, Ordering::SeqCst) {
         return;
     }
@@ -123,8 +134,8 @@ fn arm_stop(name: &str) {
         within_s = bound.as_secs_f64(),
         "stopping (a second signal exits at once)"
     );
-    tokio::spawn(async {
-        let name = signal().await;
+    tokio::spawn(async move {
+        let name = signals.recv().await;
         eprintln!("{name} again: exiting now");
         std::process::exit(130);
     });

@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             chaos,
             retain,
         } => {
+            let stop = process::stop_on_signal();
             let services = Service::parse_list(&services)?;
             let (brokers, _embedded) = kafka::brokers_or_embedded(
                 common.kafka_brokers.as_deref(),
@@ -102,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
                 services,
                 retain,
             };
-            launch::run(&db.database_url, &brokers, run, process::stop_on_signal()).await
+            launch::run(&db.database_url, &brokers, run, stop).await
         }
         Command::Fault { db, name, value } => {
             faults::set(&store::connect(&db.database_url).await?, &name, value).await?;

@@ -209,3 +209,24 @@ async fn a_second_signal_exits_at_once() {
     drop(stream);
     db.drop_db().await;
 }
+
+/// A signal during start-up (migrations, connecting to the broker) is a stop like any
+/// other, not the default action that kills the process: the handlers are installed first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_start_up_stops_cleanly() {
+    let db = TestDb::new().await;
+    let mut child = switchyard()
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("SWITCHYARD_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env_remove("KAFKA_BROKERS")
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let sent = Instant::now();
+    kill("-TERM", &child);
+    let (code, took) = exited(&mut child, sent, Path::new("/dev/null")).await;
+    assert_eq!(code, Some(0), "exit status after a signal during start-up");
+    assert!(took < BOUND, "stopped after {took:?}");
+    db.drop_db().await;
+}

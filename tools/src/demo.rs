@@ -16,6 +16,7 @@ pub async fn run(
     rate: f64,
     serve_args: ServeArgs,
 ) -> anyhow::Result<()> {
+    let stop = process::stop_on_signal();
     let (brokers, _embedded) =
         kafka::brokers_or_embedded(kafka_brokers, Some(kafka::topics::Creation::default())).await?;
     let fleet = {
@@ -28,13 +29,14 @@ pub async fn run(
             // The demo keeps a day of the fleet's finished work.
             retain: std::time::Duration::from_secs(86_400),
         };
+        let stop = stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = launch::run(&url, &brokers, run, process::stop_on_signal()).await {
+            if let Err(e) = launch::run(&url, &brokers, run, stop).await {
                 tracing::error!(error = %e, "demo fleet stopped");
             }
         })
     };
-    let served = serve::run_on(&brokers, serve_args).await;
+    let served = serve::run_on(&brokers, serve_args, stop).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), fleet).await;
     served
 }

@@ -18,6 +18,7 @@ pub struct IngestArgs {
 }
 
 pub async fn run(common: &Common, args: IngestArgs) -> anyhow::Result<()> {
+    let stop = process::stop_on_signal();
     let pool = crate::db::connect(&args.db.database_url).await?;
     args.ingest.topic_lists()?; // a bad pattern is said before connecting anywhere
     let (brokers, _embedded) = kafka::brokers_or_embedded(
@@ -27,7 +28,6 @@ pub async fn run(common: &Common, args: IngestArgs) -> anyhow::Result<()> {
     .await?;
     let settings = settings(&brokers, &args.db, &args.ingest)?;
     crate::retention::prepare(&pool, &args.retention).await?;
-    let stop = process::stop_on_signal();
     let retention = tokio::spawn(crate::retention::run(
         pool.clone(),
         args.retention,

@@ -16,7 +16,7 @@ use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_contract::kafka;
-use switchyard_contract::process::{shutdown_signal, Common};
+use switchyard_contract::process::{self, Common};
 use tokio::sync::watch;
 
 #[derive(clap::Args)]
@@ -41,17 +41,22 @@ pub struct ServeArgs {
 }
 
 pub async fn run(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
+    let stop = process::stop_on_signal();
     args.ingest.topic_lists()?; // a bad pattern is said before connecting anywhere
     let (brokers, _embedded) = kafka::brokers_or_embedded(
         common.kafka_brokers.as_deref(),
         args.ingest.topic_creation(),
     )
     .await?;
-    run_on(&brokers, args).await
+    run_on(&brokers, args, stop).await
 }
 
-/// The console on the given brokers.
-pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
+/// The console on the given brokers, until `stop` turns true.
+pub async fn run_on(
+    brokers: &str,
+    args: ServeArgs,
+    stop_rx: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let ServeArgs {
         db,
         http,
@@ -63,7 +68,6 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
         no_ingest,
     } = args;
     let pool = db::connect_with(&db.database_url, db.db_pool, db.db_statement_timeout_ms).await?;
-    let (stop_tx, stop_rx) = watch::channel(false);
 
     // Partitions exist before anything is written; retention runs here whether or not
     // this instance ingests (several instances take turns by advisory locks).
@@ -133,9 +137,9 @@ pub async fn run_on(brokers: &str, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%url, "Switchyard console listening");
     println!("Switchyard console: {url}");
     let app = router(state, sessions);
+    let mut stopped = stop_rx.clone();
     crate::http::listen::serve(listener, app, &http.limits, async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
+        let _ = stopped.wait_for(|s| *s).await;
     })
     .await?;
     // Everything that holds a Kafka client ends before this returns, so a caller's embedded
