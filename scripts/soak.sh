@@ -94,6 +94,12 @@ services=$!
 # every half width); the rest: the window and one retention check.
 events_cycle=$(( retain_events + partition + partition / 2 ))
 warmup=$(( events_cycle > retain + check ? events_cycle : retain + check ))
+# Without autovacuum the hot tables (orders, rollups: updated by every batch) keep every
+# dead row version, and the database grows whatever retention does: a soak there measures
+# the cluster's settings, not the console. Said loudly, not hidden.
+if [ "$(psql "$url" -Atc 'show autovacuum')" != "on" ]; then
+  echo "soak: WARNING: autovacuum is off on this PostgreSQL cluster; sizes and page times will grow regardless of retention (unset DATABASE_URL to use the private cluster)" >&2
+fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(psql "$url" -Atc 'select version()' | cut -d, -f1); broker $KAFKA_BROKERS (Nisshi, memory); $profile build; fleet $rate orders/s with chaos; retention: events ${retain_events}s in ${partition}s partitions, the rest ${retain}s (audit 1d), checked every ${check}s; judged after ${warmup}s" >&2
 DATABASE_URL="$url" SWITCHYARD_BENCH_PASSWORD="$password" RUST_LOG=warn "$tools" soak \
   --base "http://127.0.0.1:$port" --user "$user" --minutes "$minutes" --sample-secs "$sample_secs" \
