@@ -27,12 +27,7 @@ pub async fn run(common: &Common, args: IngestArgs) -> anyhow::Result<()> {
     )
     .await?;
     let settings = settings(&brokers, &args.db, &args.ingest)?;
-    crate::retention::prepare(&pool, &args.retention).await?;
-    let retention = tokio::spawn(crate::retention::run(
-        pool.clone(),
-        args.retention,
-        stop.clone(),
-    ));
+    let retention = crate::retention::start(&pool, args.retention, stop.clone()).await?;
     let ingested = consumer::run(pool, settings, stop).await;
     retention.abort();
     ingested

@@ -71,12 +71,7 @@ pub async fn run_on(
 
     // Partitions exist before anything is written; retention runs here whether or not
     // this instance ingests (several instances take turns by advisory locks).
-    crate::retention::prepare(&pool, &retention).await?;
-    let retention_task = tokio::spawn(crate::retention::run(
-        pool.clone(),
-        retention,
-        stop_rx.clone(),
-    ));
+    let retention_task = crate::retention::start(&pool, retention, stop_rx.clone()).await?;
     let ingest_settings = super::ingest::settings(brokers, &db, &ingest)?;
     let ingest_task = (!no_ingest).then(|| {
         let (pool, settings, stop) = (pool.clone(), ingest_settings.clone(), stop_rx.clone());

@@ -43,11 +43,16 @@ impl RetentionConfig {
     }
 }
 
-/// Stores the partition width and makes the partitions ahead: before ingest writes.
-pub async fn prepare(pool: &PgPool, cfg: &RetentionConfig) -> sqlx::Result<()> {
+/// Stores the partition width and makes the partitions ahead (before ingest writes), then
+/// runs retention ([`run`]) until `stop`.
+pub async fn start(
+    pool: &PgPool,
+    cfg: RetentionConfig,
+    stop: watch::Receiver<bool>,
+) -> sqlx::Result<tokio::task::JoinHandle<()>> {
     partitions::configure(pool, cfg.events_partition).await?;
     partitions::ensure(pool).await?;
-    Ok(())
+    Ok(tokio::spawn(run(pool.clone(), cfg, stop)))
 }
 
 /// One pass of partition maintenance: make ahead, drop behind.

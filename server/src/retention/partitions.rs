@@ -97,7 +97,7 @@ pub async fn configure(pool: &PgPool, width: Duration) -> sqlx::Result<()> {
 }
 
 /// The partitions of `table` with their upper bounds, oldest first.
-pub async fn list(pool: &PgPool, table: &str) -> sqlx::Result<Vec<Partition>> {
+pub async fn list<'e>(db: impl sqlx::PgExecutor<'e>, table: &str) -> sqlx::Result<Vec<Partition>> {
     let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT c.relname::text,
                 substring(pg_get_expr(c.relpartbound, c.oid) from 'TO \\(''([^'']*)''\\)')::timestamptz
@@ -106,7 +106,7 @@ pub async fn list(pool: &PgPool, table: &str) -> sqlx::Result<Vec<Partition>> {
           ORDER BY 2",
     )
     .bind(table)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
@@ -150,15 +150,7 @@ async fn create(
         .bind(table)
         .execute(&mut *tx)
         .await?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                         WHERE i.inhparent = $1::regclass
-                           AND substring(pg_get_expr(c.relpartbound, c.oid) from 'TO \\(''([^'']*)''\\)')::timestamptz > $2)",
-    )
-    .bind(table)
-    .bind(from)
-    .fetch_one(&mut *tx)
-    .await?;
+    let exists = list(&mut *tx, table).await?.iter().any(|p| p.to > from);
     if exists {
         return Ok(false);
     }
@@ -226,19 +218,7 @@ async fn drop_table_partitions(
     .bind(table)
     .fetch_all(&mut *conn)
     .await?;
-    let parts: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT c.relname::text,
-                substring(pg_get_expr(c.relpartbound, c.oid) from 'TO \\(''([^'']*)''\\)')::timestamptz
-           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = $1::regclass ORDER BY 2",
-    )
-    .bind(table)
-    .fetch_all(&mut *conn)
-    .await?;
-    let parts: Vec<Partition> = parts
-        .into_iter()
-        .map(|(name, to)| Partition { name, to })
-        .collect();
+    let parts = list(&mut *conn, table).await?;
     for p in expired(&parts, horizon) {
         let detach = sqlx::query(&format!(
             "ALTER TABLE {table} DETACH PARTITION {} CONCURRENTLY",
@@ -290,12 +270,7 @@ async fn record_horizon(conn: &mut sqlx::PgConnection, to: DateTime<Utc>) -> sql
 
 /// Events ingested before this may have been dropped by retention (None: nothing ever was).
 pub async fn dropped_before(pool: &PgPool) -> sqlx::Result<Option<DateTime<Utc>>> {
-    Ok(sqlx::query_scalar(
-        "SELECT (value #>> '{}')::timestamptz FROM settings WHERE key = 'events_dropped_before'",
-    )
-    .fetch_optional(pool)
-    .await?
-    .flatten())
+    super::rows::horizon(pool, "events_dropped_before").await
 }
 
 /// Whether a write failed because no partition takes the row (the maintenance fell
