@@ -2,15 +2,15 @@
 # The soak (issue 21, "run for months"): the whole system for --minutes with a short
 # retention window, sampled and judged for flatness by `switchyard-tools soak`.
 #
-# A fresh in-memory Nisshi broker, fresh databases on a private PostgreSQL cluster (or
-# DATABASE_URL's), the console (`switchyard serve`, ingest on, topics created, retention
-# shortened by the SWITCHYARD_RETAIN_* settings) and the fleet with chaos
-# (`switchyard-fleet run --chaos`: a 15 s payment outage every minute, poison notifications
-# that become dead letters), each its own process. The fleet keeps its own state in a
-# database of its own, trimmed by its own retention (SWITCHYARD_FLEET_RETAIN, set to the
-# same window): it is the demo's stand-in for your services, so its size is reported but
-# not judged. Likewise the broker (memory storage, no topic
-# retention) is sampled but not judged. Output (CSV, report, SVG, process logs) goes to --out.
+# A fresh Nisshi broker (memory storage, its log cut at the events' window), fresh
+# databases on a private PostgreSQL cluster (or DATABASE_URL's), the console (`switchyard
+# serve`, ingest on, retention shortened by the SWITCHYARD_RETAIN_* settings) and the fleet
+# with chaos (`switchyard-fleet run --chaos`: a 15 s payment outage every minute, poison
+# notifications that become dead letters), each its own process. The fleet keeps its own
+# state in a database of its own, trimmed by its own retention (SWITCHYARD_FLEET_RETAIN, set
+# to the same window): it is the demo's stand-in for your services, so its size is reported
+# but not judged. Likewise the broker is sampled but not judged. Output (CSV, report, SVG,
+# process logs) goes to --out.
 # The audit log keeps its floor of a day (the console refuses a shorter window): within a
 # soak it is not trimmed, and it grows only by sign-ins and replay jobs.
 #
@@ -56,6 +56,8 @@ tools="$CARGO_TARGET_DIR/$dir/switchyard-tools"
 mkdir -p "$out"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kport=$(free_port)
+# Memory storage keeps every record: the soak cuts the log at the events' window every
+# minute (`--broker-retention-secs`, DeleteRecords), as a cluster's retention.ms would.
 "$SY_TOOLS/bin/nisshi" broker --listener-url "tcp://127.0.0.1:$kport" \
   --advertised-listener-url "tcp://127.0.0.1:$kport" --storage-engine memory://nisshi/ \
   --group-initial-rebalance-delay 0s >"$out/broker.log" 2>&1 &
@@ -100,8 +102,9 @@ warmup=$(( events_cycle > retain + check ? events_cycle : retain + check ))
 if [ "$(psql "$url" -Atc 'show autovacuum')" != "on" ]; then
   echo "soak: WARNING: autovacuum is off on this PostgreSQL cluster; sizes and page times will grow regardless of retention (unset DATABASE_URL to use the private cluster)" >&2
 fi
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(psql "$url" -Atc 'select version()' | cut -d, -f1); broker $KAFKA_BROKERS (Nisshi, memory); $profile build; fleet $rate orders/s with chaos; retention: events ${retain_events}s in ${partition}s partitions, the rest ${retain}s (audit 1d), checked every ${check}s; judged after ${warmup}s" >&2
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $(psql "$url" -Atc 'select version()' | cut -d, -f1); broker $KAFKA_BROKERS (Nisshi, memory, log cut at ${retain_events}s); $profile build; fleet $rate orders/s with chaos; retention: events ${retain_events}s in ${partition}s partitions, the rest ${retain}s (audit 1d), checked every ${check}s; judged after ${warmup}s" >&2
 DATABASE_URL="$url" SWITCHYARD_BENCH_PASSWORD="$password" RUST_LOG=warn "$tools" soak \
   --base "http://127.0.0.1:$port" --user "$user" --minutes "$minutes" --sample-secs "$sample_secs" \
   --out "$out" --watch "console=$server" --watch "fleet=$services" --observe "broker=$broker" \
-  --observe-database "$fleet_db" --warmup-secs "$warmup" --replay-every-secs "$replay_every"
+  --observe-database "$fleet_db" --warmup-secs "$warmup" --replay-every-secs "$replay_every" \
+  --broker-retention-secs "$retain_events"

@@ -13,6 +13,7 @@ use common::{eventually, ingest_settings, Broker, TestDb};
 use std::time::Duration;
 use switchyard::ingest::consumer::{run, IngestSettings, Topics};
 use switchyard::read_model::sources::Sources;
+use switchyard::read_model::LogEnds;
 use switchyard::replay::query;
 use switchyard::replay::runner::Runner;
 use switchyard_app::states::JobStatus;
@@ -412,6 +413,7 @@ async fn a_dead_letter_topic_created_while_running_is_read_without_a_restart() {
         group: "console".into(),
         topics: Topics::contract(),
         kafka: console.broker.producer(),
+        log_ends: LogEnds::connect(&console.broker.bootstrap).unwrap(),
     };
     let view = sources.view(&console.db.pool).await.unwrap();
     assert_eq!(view.error, None);

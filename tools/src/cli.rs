@@ -171,6 +171,10 @@ pub enum Command {
         /// A probe not pushed within this many seconds counts as lost.
         #[arg(long, default_value_t = 30)]
         probe_timeout_secs: u64,
+        /// Cut the contract topics' logs at this age every minute (DeleteRecords), as a
+        /// cluster's retention.ms would: for a broker that keeps everything.
+        #[arg(long)]
+        broker_retention_secs: Option<u64>,
     },
 }
 
@@ -323,6 +327,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             probes_per_sec,
             page_every_ms,
             probe_timeout_secs,
+            broker_retention_secs,
         } => {
             let Some(brokers) = common.kafka_brokers.clone() else {
                 anyhow::bail!("soak needs KAFKA_BROKERS: the broker the console ingests from");
@@ -352,6 +357,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 probes_per_sec,
                 page_every_ms,
                 probe_timeout_secs,
+                broker_retention: broker_retention_secs.map(Duration::from_secs),
             })
             .await
         }

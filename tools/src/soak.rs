@@ -4,12 +4,14 @@
 //! and sample it every `--sample-secs`, then say whether it stayed flat.
 //!
 //! The load besides the fleet's: probe orders timed to an open push stream, page loads,
-//! a replay job every few minutes (`load`). Each sample (`sample`) reads the resident memory
+//! a replay job every few minutes (`load`); with `--broker-retention-secs`, the broker's
+//! log cut at an age as a cluster's retention would (`broker_log`). Each sample (`sample`) reads the resident memory
 //! and open files of each watched process, the database and its largest tables, WAL
 //! written, ingest lag, connections. At the end (or on Ctrl-C) it prints one table row per
 //! sample and the verdict of the flatness rules (`report`), and writes `samples.csv`,
 //! `tables.csv`, `report.md` and `soak.svg` (`plot`) to `--out`. Exits non-zero on FAIL.
 
+mod broker_log;
 mod load;
 mod plot;
 mod report;
@@ -39,6 +41,8 @@ pub struct SoakArgs {
     pub page_every_ms: u64,
     /// A probe not pushed within this time is lost.
     pub probe_timeout_secs: u64,
+    /// Cut the broker's log at this age (`broker_log`), for a broker that keeps everything.
+    pub broker_retention: Option<Duration>,
 }
 
 pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
@@ -93,6 +97,13 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
             stop.clone(),
         )),
     ];
+    if let Some(window) = args.broker_retention {
+        drivers.push(tokio::spawn(broker_log::trim(
+            args.brokers.clone(),
+            window,
+            stop.clone(),
+        )));
+    }
     let probes = tokio::spawn(load::probes(
         args.brokers.clone(),
         run_id,
@@ -152,7 +163,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
             Err(e) => eprintln!("soak: database not sampled: {e}"),
         }
         s.lag = sample::read_lag(&http, &args.base).await;
-        eprintln!("{}", progress(&args.setup, &s));
+        eprintln!("{}", progress(&args.setup, samples.last(), &s));
         samples.push(s);
         // Written as it goes: a run cut short still leaves its data.
         write(
@@ -231,14 +242,18 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> anyhow::Result<()> {
 }
 
 /// One line per sample while the soak runs.
-fn progress(setup: &Setup, s: &sample::Sample) -> String {
+fn progress(setup: &Setup, previous: Option<&sample::Sample>, s: &sample::Sample) -> String {
     let rss: Vec<String> = setup
         .processes
         .iter()
         .zip(&s.rss_mib)
-        .map(|(p, r)| {
+        .enumerate()
+        .map(|(i, (p, r))| {
+            let cpu = previous
+                .and_then(|e| sample::cpu_percent(e, s, i))
+                .map_or(String::new(), |c| format!(" {c:.0}% cpu"));
             format!(
-                "{} {}",
+                "{} {}{cpu}",
                 p.name,
                 r.map_or("gone".into(), |r| format!("{r:.0} MiB"))
             )

@@ -9,7 +9,7 @@ use crate::config::{
 use crate::fanout::LiveHub;
 use crate::http::{router, AppState};
 use crate::read_model::sources::Sources;
-use crate::read_model::PgOps;
+use crate::read_model::{LogEnds, PgOps};
 use crate::replay::api::PgDeadLetters;
 use crate::{admin, db, ingest::consumer, replay::runner::Runner};
 use leptos::prelude::LeptosOptions;
@@ -100,6 +100,7 @@ pub async fn run_on(
         .build();
     let (auth, sessions) = Auth::start(pool.clone(), auth).await?;
     let (push_streams, ask_gate) = AppState::gates(&http.limits);
+    let log_ends = LogEnds::connect(brokers)?;
     let state = AppState {
         leptos_options,
         auth,
@@ -118,10 +119,12 @@ pub async fn run_on(
                 group: ingest.group_id.clone(),
                 topics: ingest_settings.topics.clone(),
                 kafka: kafka::producer(brokers)?,
+                log_ends: log_ends.clone(),
             },
         )),
         assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
         kafka: kafka::producer(brokers)?,
+        log_ends,
         ready: Default::default(),
         limits: http.limits.clone(),
         push_streams,

@@ -17,7 +17,11 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 pub async fn scrape(State(state): State<AppState>) -> Response {
-    let console = PgConsole::with_live(state.pool.clone(), state.kafka.clone(), state.hub.clone());
+    let console = PgConsole::with_live(
+        state.pool.clone(),
+        state.log_ends.clone(),
+        state.hub.clone(),
+    );
     match crate::read_model::scrape::figures(&state.pool, &console).await {
         Ok(figures) => metrics::set_figures(figures),
         // Still answer with what is counted in-process; the read-model series keep their

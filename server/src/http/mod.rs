@@ -15,7 +15,7 @@ pub mod sse;
 use crate::auth::{self, headers, Auth};
 use crate::config::Limits;
 use crate::fanout::LiveHub;
-use crate::read_model::PgConsole;
+use crate::read_model::{LogEnds, PgConsole};
 use axum::extract::FromRef;
 use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::http::request::Parts;
@@ -56,6 +56,8 @@ pub struct AppState {
     pub assistant: SharedAssistant,
     /// Kept for the readiness probe's broker check.
     pub kafka: FutureProducer,
+    /// The ends of the consumed logs, for lag (shared by pages and scrapes).
+    pub log_ends: LogEnds,
     /// The readiness probe's shared answer.
     pub ready: health::Readiness,
     pub limits: Limits,
@@ -118,7 +120,7 @@ fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'stati
     let assistant = state.assistant.clone();
     let console: SharedConsole = Arc::new(PgConsole::with_live(
         state.pool.clone(),
-        state.kafka.clone(),
+        state.log_ends.clone(),
         state.hub.clone(),
     ));
     move || {

@@ -1,20 +1,19 @@
 //! The queries behind the overview, breakers, order search and order time travel: the
 //! server's implementation of the UI's [`ConsoleApi`] over PostgreSQL (and, for ingest
-//! lag, the broker's high watermarks).
+//! lag, the ends of the broker's logs: [`super::log_ends`]).
 //!
 //! Every value from a request reaches SQL as a bound parameter; the statement text is
 //! built only from this module's constants.
 
+use super::log_ends::LogEnds;
 use super::orders::{order_row, OrderTuple, ORDER_COLUMNS};
 use crate::fanout::LiveHub;
 use crate::ingest::project::{order_deltas, saga_step};
 use crate::ingest::verify::order_events;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use rdkafka::producer::FutureProducer;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use std::collections::BTreeMap;
-use std::time::Duration;
 use switchyard_app::console::{
     bin, filled, percentile, BatchLatency, BreakerAt, BreakerView, BreakersData, ConsoleApi,
     FailureContext, Kpis, LogGap, LogIncidentView, OrderAsOf, OrderCursor, OrderFilter,
@@ -32,7 +31,7 @@ pub const PREFIX_MATCHES: i64 = 10_000;
 #[derive(Clone)]
 pub struct PgConsole {
     pool: PgPool,
-    kafka: Option<FutureProducer>,
+    log_ends: LogEnds,
     hub: Option<LiveHub>,
 }
 
@@ -41,15 +40,15 @@ impl PgConsole {
     pub fn new(pool: PgPool) -> Self {
         PgConsole {
             pool,
-            kafka: None,
+            log_ends: LogEnds::none(),
             hub: None,
         }
     }
 
-    pub fn with_live(pool: PgPool, kafka: FutureProducer, hub: LiveHub) -> Self {
+    pub fn with_live(pool: PgPool, log_ends: LogEnds, hub: LiveHub) -> Self {
         PgConsole {
             pool,
-            kafka: Some(kafka),
+            log_ends,
             hub: Some(hub),
         }
     }
@@ -259,47 +258,14 @@ impl PgConsole {
                 },
             )
             .collect();
-        if let Some(kafka) = self.kafka.clone() {
-            let wanted: Vec<(String, i32)> =
-                lag.iter().map(|l| (l.topic.clone(), l.partition)).collect();
-            let highs = tokio::task::spawn_blocking(move || high_watermarks(&kafka, &wanted))
-                .await
-                .unwrap_or_default();
-            for (l, h) in lag.iter_mut().zip(highs) {
-                l.high_watermark = h;
-            }
+        let wanted: Vec<(String, i32)> =
+            lag.iter().map(|l| (l.topic.clone(), l.partition)).collect();
+        let ends = self.log_ends.of(&wanted).await;
+        for (l, end) in lag.iter_mut().zip(ends) {
+            l.high_watermark = end;
         }
         Ok(lag)
     }
-}
-
-/// High watermarks, in the order asked; gives up (unknown) after the first broker error
-/// or when half a second has gone, so a broker outage cannot stall the page.
-pub(crate) fn high_watermarks(
-    kafka: &FutureProducer,
-    wanted: &[(String, i32)],
-) -> Vec<Option<i64>> {
-    use rdkafka::producer::Producer;
-    let started = std::time::Instant::now();
-    let mut out = Vec::with_capacity(wanted.len());
-    let mut failed = false;
-    for (topic, partition) in wanted {
-        if failed || started.elapsed() > Duration::from_millis(500) {
-            out.push(None);
-            continue;
-        }
-        match kafka
-            .client()
-            .fetch_watermarks(topic, *partition, Duration::from_millis(300))
-        {
-            Ok((_, high)) => out.push(Some(high)),
-            Err(_) => {
-                failed = true;
-                out.push(None);
-            }
-        }
-    }
-    out
 }
 
 /// p50 and p95 of `values` per bucket of the window.

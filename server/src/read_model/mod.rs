@@ -9,11 +9,13 @@
 //! ingest's writer.
 
 pub mod console;
+pub mod log_ends;
 pub mod orders;
 pub mod scrape;
 pub mod sources;
 
 pub use console::PgConsole;
+pub use log_ends::LogEnds;
 pub use orders::PgOps;
 
 /// `text` with `%`, `_` and `\` taken literally in a LIKE/ILIKE pattern (the escape

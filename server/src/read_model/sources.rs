@@ -4,7 +4,7 @@
 //! An operator pointing the console at their own cluster sees here whether their patterns
 //! match what they meant.
 
-use super::console::high_watermarks;
+use super::log_ends::LogEnds;
 use crate::ingest::consumer::Topics;
 use rdkafka::producer::{FutureProducer, Producer};
 use sqlx::PgPool;
@@ -20,6 +20,7 @@ pub struct Sources {
     pub group: String,
     pub topics: Topics,
     pub kafka: FutureProducer,
+    pub log_ends: LogEnds,
 }
 
 impl Sources {
@@ -94,11 +95,7 @@ impl Sources {
             .iter()
             .flat_map(|(t, n)| (0..*n).map(move |p| (t.to_string(), p)))
             .collect();
-        let kafka = self.kafka.clone();
-        let asked = wanted.clone();
-        let highs = tokio::task::spawn_blocking(move || high_watermarks(&kafka, &asked))
-            .await
-            .unwrap_or_default();
+        let highs = self.log_ends.of(&wanted).await;
         let mut lag: HashMap<String, Option<i64>> = HashMap::new();
         for ((topic, partition), high) in wanted.into_iter().zip(highs) {
             let from = stored

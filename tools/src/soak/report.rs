@@ -20,7 +20,7 @@
 //!   (a 3 ms page may take 7 ms on a busy two-core machine without anything being wrong).
 //! - **Delivered**: at most 1 % of push probes lost and of page loads failed.
 
-use super::sample::{mib, Sample, Setup};
+use super::sample::{cpu_percent, mib, Sample, Setup};
 use std::fmt::Write;
 
 /// The thresholds of the rules.
@@ -290,6 +290,9 @@ pub fn table(setup: &Setup, samples: &[Sample]) -> String {
     for p in &setup.processes {
         head.push(format!("{} MiB", p.name));
     }
+    for p in &setup.processes {
+        head.push(format!("{} cpu %", p.name));
+    }
     if let Some(first) = setup.processes.first() {
         head.push(format!("{} fds", first.name));
     }
@@ -312,10 +315,14 @@ pub fn table(setup: &Setup, samples: &[Sample]) -> String {
     }
     let _ = writeln!(out, "| {} |", head.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
-    for s in samples {
+    for (n, s) in samples.iter().enumerate() {
         let mut row = vec![format!("{:.1}", s.secs / 60.0)];
         for i in 0..setup.processes.len() {
             row.push(opt(s.rss_mib.get(i).copied().flatten(), 0));
+        }
+        for i in 0..setup.processes.len() {
+            let earlier = n.checked_sub(1).map(|m| &samples[m]);
+            row.push(opt(earlier.and_then(|e| cpu_percent(e, s, i)), 0));
         }
         if !setup.processes.is_empty() {
             row.push(opt(s.fds.first().copied().flatten().map(|f| f as f64), 0));
@@ -419,6 +426,9 @@ pub fn samples_csv(setup: &Setup, samples: &[Sample]) -> String {
     for p in &setup.processes {
         head.push(format!("fds_{}", p.name));
     }
+    for p in &setup.processes {
+        head.push(format!("cpu_s_{}", p.name));
+    }
     head.push("db_bytes".into());
     for d in &setup.other_databases {
         head.push(format!("db_bytes_{d}"));
@@ -451,6 +461,7 @@ pub fn samples_csv(setup: &Setup, samples: &[Sample]) -> String {
                 .iter()
                 .map(|f| f.map_or(String::new(), |f| f.to_string())),
         );
+        row.extend(s.cpu_secs.iter().map(|c| o(*c)));
         row.push(s.db_bytes.to_string());
         row.extend(s.other_db_bytes.iter().map(|b| b.to_string()));
         row.push(s.wal_bytes.to_string());
@@ -524,6 +535,8 @@ mod tests {
                     secs: m * 60.0,
                     rss_mib: vec![Some(rss(m)), Some(500.0 + 10.0 * m)],
                     fds: vec![Some(40), Some(12)],
+                    // Half a core for the console, a tenth for the broker.
+                    cpu_secs: vec![Some(m * 30.0), Some(m * 6.0)],
                     db_bytes: (db(m) * 1024.0 * 1024.0) as i64,
                     other_db_bytes: vec![i * 1_000_000],
                     wal_bytes: 4_000_000,
@@ -702,11 +715,16 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 4);
         assert!(lines[0].starts_with(
-            "| min | console MiB | broker MiB | console fds | db MiB | fleet MiB | WAL MiB |"
+            "| min | console MiB | broker MiB | console cpu % | broker cpu % | console fds | db MiB | fleet MiB | WAL MiB |"
         ));
         assert_eq!(
             lines[2],
-            "| 1.0 | 80 | 510 | 40 | 110.0 | 1.0 | 3.8 | 0 | 49 | 120 | 17.0 | 120 | 12 | 0 | public.events 30.0+10.0 |"
+            "| 1.0 | 80 | 510 | - | - | 40 | 110.0 | 1.0 | 3.8 | 0 | 49 | 120 | 17.0 | 120 | 12 | 0 | public.events 30.0+10.0 |"
+        );
+        assert!(
+            lines[3].starts_with("| 2.0 | 80 | 520 | 50 | 10 | 40 |"),
+            "{}",
+            lines[3]
         );
         let csv = samples_csv(&setup(), &samples);
         assert_eq!(csv.lines().count(), 61);
@@ -715,7 +733,9 @@ mod tests {
             header.split(',').count(),
             csv.lines().nth(1).unwrap().split(',').count()
         );
-        assert!(header.starts_with("secs,rss_mib_console,rss_mib_broker,fds_console,fds_broker,db_bytes,db_bytes_fleet,wal_bytes"));
+        assert!(header.starts_with(
+            "secs,rss_mib_console,rss_mib_broker,fds_console,fds_broker,cpu_s_console,cpu_s_broker,db_bytes,db_bytes_fleet,wal_bytes"
+        ));
         assert_eq!(tables_csv(&samples).lines().count(), 61);
     }
 

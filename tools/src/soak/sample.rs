@@ -54,6 +54,8 @@ pub struct Sample {
     pub rss_mib: Vec<Option<f64>>,
     /// Open file descriptors of each watched process.
     pub fds: Vec<Option<u64>>,
+    /// CPU time (user + system, seconds) each watched process has used since it started.
+    pub cpu_secs: Vec<Option<f64>>,
     /// `pg_database_size` of the console's database.
     pub db_bytes: i64,
     /// `pg_database_size` of each of [`Setup::other_databases`].
@@ -165,6 +167,36 @@ pub fn read_processes(setup: &Setup, sample: &mut Sample) {
         .map(|p| crate::push_bench::rss_mib(p.pid))
         .collect();
     sample.fds = setup.processes.iter().map(|p| open_fds(p.pid)).collect();
+    sample.cpu_secs = setup.processes.iter().map(|p| cpu_secs(p.pid)).collect();
+}
+
+/// CPU time a process has used (user + system, seconds; Linux `/proc/PID/stat`).
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_secs_of(&stat, clock_ticks())
+}
+
+/// Fields 14 and 15 (utime, stime, in clock ticks) of a `stat` line; the command name
+/// (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+fn cpu_secs_of(stat: &str, ticks_per_sec: f64) -> Option<f64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / ticks_per_sec)
+}
+
+/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on (`getconf CLK_TCK`).
+fn clock_ticks() -> f64 {
+    100.0
+}
+
+/// Share of one core each process used between two samples (percent).
+pub fn cpu_percent(earlier: &Sample, later: &Sample, i: usize) -> Option<f64> {
+    let used =
+        later.cpu_secs.get(i).copied().flatten()? - earlier.cpu_secs.get(i).copied().flatten()?;
+    let span = later.secs - earlier.secs;
+    (span > 0.0).then(|| 100.0 * used / span)
 }
 
 /// The sum of `switchyard_ingest_lag` over partitions, as `/metrics` shows it now.
@@ -196,6 +228,14 @@ mod tests {
         assert!(parse_watch("console", true).is_err());
         assert!(parse_watch("=42", true).is_err());
         assert!(parse_watch("console=x", false).is_err());
+    }
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // A command name with a space and a parenthesis, as a process may name itself.
+        let stat = "4242 (tokio (rt) w) S 1 2 3 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9";
+        assert_eq!(super::cpu_secs_of(stat, 100.0), Some(3.0));
+        assert!(super::cpu_secs(std::process::id()).is_some());
     }
 
     #[test]

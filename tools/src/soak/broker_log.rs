@@ -1,0 +1,91 @@
+//! The broker's retention, applied by the soak. A real cluster keeps a window of each
+//! topic (`retention.ms`); the soak's broker does not: Nisshi's memory storage keeps every
+//! record and lists all of a partition's batches on every fetch, so over a long run its
+//! fetches slow in proportion to the run and the soak would measure the broker, not the
+//! console (seen: push p99 46 → 369 ms in 15 minutes, the broker's memory 36 → 118 MiB).
+//! Its SQLite storage applies `retention.ms`, but at the soak's load it takes a whole core
+//! from the start (push p99 ~700 ms). So every [`EVERY`], each contract topic is cut
+//! (Kafka's DeleteRecords, as retention does) at its first record younger than the window.
+
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchyard_contract::kafka;
+use tokio::sync::watch;
+
+/// How often the log is cut.
+pub const EVERY: Duration = Duration::from_secs(60);
+
+/// Cuts the contract topics' logs at `window` until `stop`.
+pub async fn trim(brokers: String, window: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut said = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = cut(&brokers, window).await {
+            if !said {
+                eprintln!("soak: the broker's log not cut (said once): {e:#}");
+                said = true;
+            }
+        }
+    }
+}
+
+/// One cut: the offset of the first record younger than `window` in every partition
+/// (ListOffsets by timestamp), then DeleteRecords below it.
+async fn cut(brokers: &str, window: Duration) -> anyhow::Result<()> {
+    let since = SystemTime::now()
+        .checked_sub(window)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64);
+    let cuts = {
+        let brokers = brokers.to_string();
+        tokio::task::spawn_blocking(move || cut_points(&brokers, since)).await??
+    };
+    if cuts.count() == 0 {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = kafka::client_config(brokers).create()?;
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    admin.delete_records(&cuts, &opts).await?;
+    Ok(())
+}
+
+/// Per contract-topic partition, the first offset at or after `since_ms` (partitions with
+/// nothing that old to cut are left out).
+fn cut_points(brokers: &str, since_ms: i64) -> anyhow::Result<TopicPartitionList> {
+    let client: BaseConsumer = kafka::client_config(brokers).create()?;
+    let metadata = client.fetch_metadata(None, Duration::from_secs(10))?;
+    let wanted = switchyard_contract::all_topics();
+    let mut times = TopicPartitionList::new();
+    for topic in metadata
+        .topics()
+        .iter()
+        .filter(|t| wanted.iter().any(|w| w == t.name()))
+    {
+        for p in topic.partitions() {
+            times.add_partition_offset(topic.name(), p.id(), Offset::Offset(since_ms))?;
+        }
+    }
+    let mut cuts = TopicPartitionList::new();
+    if times.count() == 0 {
+        return Ok(cuts);
+    }
+    for e in client
+        .offsets_for_times(times, Duration::from_secs(10))?
+        .elements()
+    {
+        if let (Ok(()), Offset::Offset(at)) = (e.error(), e.offset()) {
+            if at > 0 {
+                cuts.add_partition_offset(e.topic(), e.partition(), Offset::Offset(at))?;
+            }
+        }
+    }
+    Ok(cuts)
+}
