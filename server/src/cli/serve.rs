@@ -100,6 +100,8 @@ pub async fn run_on(
         .build();
     let (auth, sessions) = Auth::start(pool.clone(), auth).await?;
     let (push_streams, ask_gate) = AppState::gates(&http.limits);
+    // One producer for the readiness probe and the admin page's cluster metadata.
+    let producer = kafka::producer(brokers)?;
     let log_ends = LogEnds::connect(brokers)?;
     let state = AppState {
         leptos_options,
@@ -118,12 +120,12 @@ pub async fn run_on(
                 brokers: brokers.to_string(),
                 group: ingest.group_id.clone(),
                 topics: ingest_settings.topics.clone(),
-                kafka: kafka::producer(brokers)?,
+                kafka: producer.clone(),
                 log_ends: log_ends.clone(),
             },
         )),
         assistant: Arc::new(Assistant::from_config(pool, &assistant)?),
-        kafka: kafka::producer(brokers)?,
+        kafka: producer,
         log_ends,
         ready: Default::default(),
         limits: http.limits.clone(),

@@ -11,6 +11,7 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_contract::kafka;
 use tokio::sync::watch;
@@ -20,6 +21,13 @@ pub const EVERY: Duration = Duration::from_secs(60);
 
 /// Cuts the contract topics' logs at `window` until `stop`.
 pub async fn trim(brokers: String, window: Duration, mut stop: watch::Receiver<bool>) {
+    let clients = match Clients::connect(&brokers) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            eprintln!("soak: the broker's log will not be cut: {e:#}");
+            return;
+        }
+    };
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut said = false;
@@ -28,7 +36,7 @@ pub async fn trim(brokers: String, window: Duration, mut stop: watch::Receiver<b
             _ = tick.tick() => {},
             _ = stop.wait_for(|s| *s) => return,
         }
-        if let Err(e) = cut(&brokers, window).await {
+        if let Err(e) = cut(&clients, window).await {
             if !said {
                 eprintln!("soak: the broker's log not cut (said once): {e:#}");
                 said = true;
@@ -37,30 +45,44 @@ pub async fn trim(brokers: String, window: Duration, mut stop: watch::Receiver<b
     }
 }
 
+/// The two clients a cut needs, made once for the whole soak.
+struct Clients {
+    /// Metadata and ListOffsets.
+    lookup: BaseConsumer,
+    admin: AdminClient<DefaultClientContext>,
+}
+
+impl Clients {
+    fn connect(brokers: &str) -> anyhow::Result<Self> {
+        Ok(Clients {
+            lookup: kafka::client_config(brokers).create()?,
+            admin: kafka::client_config(brokers).create()?,
+        })
+    }
+}
+
 /// One cut: the offset of the first record younger than `window` in every partition
 /// (ListOffsets by timestamp), then DeleteRecords below it.
-async fn cut(brokers: &str, window: Duration) -> anyhow::Result<()> {
+async fn cut(clients: &Arc<Clients>, window: Duration) -> anyhow::Result<()> {
     let since = SystemTime::now()
         .checked_sub(window)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis() as i64);
     let cuts = {
-        let brokers = brokers.to_string();
-        tokio::task::spawn_blocking(move || cut_points(&brokers, since)).await??
+        let clients = clients.clone();
+        tokio::task::spawn_blocking(move || cut_points(&clients.lookup, since)).await??
     };
     if cuts.count() == 0 {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = kafka::client_config(brokers).create()?;
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    admin.delete_records(&cuts, &opts).await?;
+    clients.admin.delete_records(&cuts, &opts).await?;
     Ok(())
 }
 
 /// Per contract-topic partition, the first offset at or after `since_ms` (partitions with
 /// nothing that old to cut are left out).
-fn cut_points(brokers: &str, since_ms: i64) -> anyhow::Result<TopicPartitionList> {
-    let client: BaseConsumer = kafka::client_config(brokers).create()?;
+fn cut_points(client: &BaseConsumer, since_ms: i64) -> anyhow::Result<TopicPartitionList> {
     let metadata = client.fetch_metadata(None, Duration::from_secs(10))?;
     let wanted = switchyard_contract::all_topics();
     let mut times = TopicPartitionList::new();

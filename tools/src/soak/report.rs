@@ -320,8 +320,8 @@ pub fn table(setup: &Setup, samples: &[Sample]) -> String {
         for i in 0..setup.processes.len() {
             row.push(opt(s.rss_mib.get(i).copied().flatten(), 0));
         }
+        let earlier = n.checked_sub(1).map(|m| &samples[m]);
         for i in 0..setup.processes.len() {
-            let earlier = n.checked_sub(1).map(|m| &samples[m]);
             row.push(opt(earlier.and_then(|e| cpu_percent(e, s, i)), 0));
         }
         if !setup.processes.is_empty() {

@@ -173,8 +173,11 @@ pub fn read_processes(setup: &Setup, sample: &mut Sample) {
 /// CPU time a process has used (user + system, seconds; Linux `/proc/PID/stat`).
 pub fn cpu_secs(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    cpu_secs_of(&stat, clock_ticks())
+    cpu_secs_of(&stat, CLOCK_TICKS)
 }
+
+/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on (`getconf CLK_TCK`).
+const CLOCK_TICKS: f64 = 100.0;
 
 /// Fields 14 and 15 (utime, stime, in clock ticks) of a `stat` line; the command name
 /// (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
@@ -184,11 +187,6 @@ fn cpu_secs_of(stat: &str, ticks_per_sec: f64) -> Option<f64> {
     let utime: f64 = fields.next()?.parse().ok()?;
     let stime: f64 = fields.next()?.parse().ok()?;
     Some((utime + stime) / ticks_per_sec)
-}
-
-/// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on (`getconf CLK_TCK`).
-fn clock_ticks() -> f64 {
-    100.0
 }
 
 /// Share of one core each process used between two samples (percent).
