@@ -1,11 +1,12 @@
 //! How every Switchyard client connects to Kafka: client configuration (with the user's own
-//! librdkafka properties: TLS, SASL), the producer, topics created when asked, and the
-//! embedded broker used when no broker is configured. The console, the fleet and the tools
-//! all connect through here.
+//! librdkafka properties: TLS, SASL), the producer and its renewal after a fatal error
+//! ([`renewing`]), topics created when asked, and the embedded broker used when no broker
+//! is configured. The console, the fleet and the tools all connect through here.
 
 pub mod diagnosis;
 pub mod embedded;
 pub mod properties;
+pub mod renewing;
 pub mod topic_ids;
 pub mod topics;
 

@@ -9,14 +9,18 @@
 //! - handling is idempotent: a message whose event id this group already handled
 //!   (redelivery after a crash, or an operator's replay of a message that did succeed) is
 //!   skipped, so nothing is charged or reserved twice;
-//! - offsets advance only after a message is handled or dead-lettered.
+//! - offsets advance only after a message is handled or dead-lettered;
+//! - what fails that is not the message's fault (the database, the dead-letter topic, a
+//!   producer gone fatal and renewed) is tried again on the same message with backoff: the
+//!   service neither skips the message nor stops serving.
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use sqlx::PgPool;
 use std::future::Future;
 use std::time::Duration;
+use switchyard_contract::kafka::renewing::RenewingProducer;
 use switchyard_contract::trace_context::{within, TraceParent};
 use switchyard_contract::{Envelope, DLQ_SUFFIX};
 use tokio::sync::watch;
@@ -130,7 +134,7 @@ impl Subscription {
     pub async fn run<H, F>(
         self,
         pool: PgPool,
-        producer: FutureProducer,
+        producer: RenewingProducer,
         handler: H,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()>
@@ -149,7 +153,8 @@ impl Subscription {
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         let mut quiet = Quiet::default();
-        loop {
+        let mut failing = Quiet::default();
+        'messages: loop {
             let m = tokio::select! {
                 m = consumer.recv() => m,
                 _ = shutdown.changed() => break,
@@ -175,11 +180,32 @@ impl Subscription {
             // A stop does not wait for a handler held up by the broker (a produce waits up
             // to its message timeout): the record is not stored as handled, so the next
             // run handles it again, idempotent by event id as after a crash.
-            tokio::select! {
-                handled = self.handle(&pool, &producer, &handler, &m) => handled?,
-                _ = shutdown.wait_for(|stop| *stop) => break,
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let handled = tokio::select! {
+                    handled = self.handle(&pool, &producer, &handler, &m) => handled,
+                    _ = shutdown.wait_for(|stop| *stop) => break 'messages,
+                };
+                let Err(e) = handled else {
+                    failing.ok();
+                    break;
+                };
+                if let Some(unsaid) = failing.say() {
+                    tracing::warn!(error = %e, group = %self.group, topic = m.topic(),
+                        partition = m.partition(), offset = m.offset(), unsaid,
+                        "cannot handle a message; trying it again");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => break 'messages,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
-            consumer.store_offset_from_message(&m)?;
+            // Fails only when the partition was taken away meanwhile (a long outage
+            // outlasted `max.poll.interval.ms`): its new owner handles it again.
+            if let Err(e) = consumer.store_offset_from_message(&m) {
+                tracing::warn!(error = %e, group = %self.group, "offset not stored");
+            }
         }
         // Commit what was handled, then leave the group: both wait for the broker, so both
         // are bounded (a stop with the broker gone still ends; what was not committed is
@@ -196,7 +222,7 @@ impl Subscription {
     async fn handle<H, F>(
         &self,
         pool: &PgPool,
-        producer: &FutureProducer,
+        producer: &RenewingProducer,
         handler: &H,
         m: &BorrowedMessage<'_>,
     ) -> anyhow::Result<()>
@@ -267,7 +293,7 @@ impl Subscription {
 
     async fn dead_letter(
         &self,
-        producer: &FutureProducer,
+        producer: &RenewingProducer,
         m: &BorrowedMessage<'_>,
         err: &HandlerError,
         attempts: u32,
@@ -295,10 +321,11 @@ impl Subscription {
         if let Some(v) = m.payload() {
             record = record.payload(v);
         }
-        producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(e, _)| anyhow::anyhow!("dead-letter to {topic}: {e}"))?;
+        let sent = producer.get().send(record, Duration::from_secs(30)).await;
+        if let Err((e, _)) = sent {
+            producer.renew_if_fatal();
+            anyhow::bail!("dead-letter to {topic}: {e}");
+        }
         Ok(())
     }
 }

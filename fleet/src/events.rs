@@ -8,9 +8,8 @@
 
 use super::saga::{Outcome, Phase, ORDER_STEPS};
 use chrono::Utc;
-use rdkafka::producer::FutureProducer;
 use serde_json::{json, Value};
-use switchyard_contract::publish;
+use switchyard_contract::kafka::renewing::RenewingProducer;
 use switchyard_contract::Envelope;
 use uuid::Uuid;
 
@@ -106,7 +105,7 @@ impl StepMsg {
 
 /// Publishes `kind` about `order_id` with the given id, correlated to its saga.
 pub async fn emit(
-    producer: &FutureProducer,
+    producer: &RenewingProducer,
     kind: &str,
     order_id: &str,
     saga_id: &str,
@@ -117,7 +116,7 @@ pub async fn emit(
     let mut env = Envelope::new(kind, order_id, source, data);
     env.id = id;
     env.correlation_id = saga_id.to_string();
-    publish(producer, &env).await?;
+    producer.publish(&env).await?;
     Ok(())
 }
 

@@ -32,7 +32,7 @@ pub async fn run(
     faults::set_defaults(&pool).await?;
     let fleet = Arc::new(Fleet::new(
         pool.clone(),
-        kafka::producer(brokers)?,
+        kafka::renewing::RenewingProducer::new(brokers)?,
         brokers,
         breaker::Config {
             window_size: 20,

@@ -9,7 +9,6 @@ use super::runtime::{Fleet, Mode, Service};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_contract::publish;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -55,7 +54,7 @@ impl Fleet {
         env.id = stored[0].event_id;
         env.aggregate_version = Some(1);
         env.correlation_id = saga_id.clone();
-        publish(&self.producer, &env).await?;
+        self.producer.publish(&env).await?;
         if self.mode == Mode::Orchestrated {
             self.advance(&saga_id, None).await?;
         }
@@ -82,7 +81,7 @@ impl Fleet {
         env.aggregate_version = Some(created.version);
         env.occurred_at = created.at;
         env.correlation_id = saga_id.to_string();
-        publish(&self.producer, &env).await?;
+        self.producer.publish(&env).await?;
         Ok(())
     }
 

@@ -12,14 +12,13 @@ use super::breaker::{Config, Transition};
 use super::bus::{Accept, HandlerError, RetryPolicy, Subscription};
 use super::dependency::{Dependency, Faults, SharedFaults};
 use chrono::Utc;
-use rdkafka::producer::FutureProducer;
 use serde_json::json;
 use sqlx::PgPool;
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use switchyard_contract::publish;
+use switchyard_contract::kafka::renewing::RenewingProducer;
 use switchyard_contract::Envelope;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -138,7 +137,7 @@ impl Service {
 /// the step services it runs) and the faults it last read.
 pub struct Fleet {
     pub pool: PgPool,
-    pub producer: FutureProducer,
+    pub producer: RenewingProducer,
     pub brokers: String,
     pub mode: Mode,
     /// One dependency per saga step, in [`super::saga::ORDER_STEPS`] order.
@@ -156,7 +155,7 @@ pub fn internal(e: impl std::fmt::Display) -> HandlerError {
 impl Fleet {
     pub fn new(
         pool: PgPool,
-        producer: FutureProducer,
+        producer: RenewingProducer,
         brokers: &str,
         breaker: Config,
         mode: Mode,
@@ -194,7 +193,7 @@ impl Fleet {
                 "slow_call_rate": t.slow_call_rate / 100.0, "failure_count": t.calls,
                 "at": Utc::now().to_rfc3339()});
             let env = Envelope::new("breaker.transition", dep.service, dep.service, data);
-            if let Err(e) = publish(&self.producer, &env).await {
+            if let Err(e) = self.producer.publish(&env).await {
                 tracing::warn!(error = %e, "cannot publish breaker transition");
             }
         }
@@ -216,7 +215,7 @@ impl Fleet {
                 "failure_rate": failure / 100.0, "slow_call_rate": slow / 100.0,
                 "not_permitted": not_permitted, "at": Utc::now().to_rfc3339()});
             let env = Envelope::new("breaker.metrics", dep.service, dep.service, data);
-            if let Err(e) = publish(&self.producer, &env).await {
+            if let Err(e) = self.producer.publish(&env).await {
                 tracing::warn!(error = %e, "cannot publish breaker metrics");
             }
         }

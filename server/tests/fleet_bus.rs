@@ -64,7 +64,7 @@ async fn retries_dead_letters_idempotency_and_replay() {
     };
     let service = tokio::spawn(sub.run(
         fleet_pool.clone(),
-        producer.clone(),
+        broker.renewing_producer(),
         handler,
         stop_rx.clone(),
     ));

@@ -31,7 +31,7 @@ async fn events_drive_the_saga_and_its_compensation() {
     let fleet_pool = switchyard_fleet::store::connect(&db.url).await.unwrap();
     let fleet = Arc::new(Fleet::new(
         fleet_pool.clone(),
-        broker.producer(),
+        broker.renewing_producer(),
         &broker.bootstrap,
         Config::default(),
         Mode::Choreographed,

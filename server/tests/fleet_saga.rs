@@ -53,7 +53,7 @@ async fn outage_opens_the_breaker_compensates_and_recovers() {
     };
     let fleet = Arc::new(Fleet::new(
         fleet_pool.clone(),
-        broker.producer(),
+        broker.renewing_producer(),
         &broker.bootstrap,
         breaker,
         Mode::Orchestrated,

@@ -8,17 +8,17 @@ use super::watermarks::Watermarks;
 use super::{discard, one, query};
 use crate::audit::Actor;
 use async_trait::async_trait;
-use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
 use switchyard_app::auth::Principal;
 use switchyard_app::dlq::*;
 use switchyard_app::ops::{DeadLetterFilter, OpsError};
+use switchyard_contract::kafka::renewing::RenewingProducer;
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct PgDeadLetters {
     pool: PgPool,
-    producer: FutureProducer,
+    producer: RenewingProducer,
     marks: Watermarks,
     max_replays: i32,
 }
@@ -27,7 +27,7 @@ impl PgDeadLetters {
     pub fn new(pool: PgPool, brokers: &str, max_replays: i32) -> anyhow::Result<Self> {
         Ok(PgDeadLetters {
             pool,
-            producer: switchyard_contract::kafka::producer(brokers)?,
+            producer: RenewingProducer::new(brokers)?,
             marks: Watermarks::new(brokers)?,
             max_replays,
         })
@@ -80,14 +80,16 @@ impl DeadLetterApi for PgDeadLetters {
     async fn replay_one(&self, who: &Principal, id: i64) -> Result<ReplayOneResult, OpsError> {
         let r = one::replay_one(
             &self.pool,
-            &self.producer,
+            &self.producer.get(),
             &self.marks,
             id,
             &actor(who),
             self.max_replays,
         )
-        .await
-        .map_err(|e| -> OpsError { e.to_string().into() })?;
+        .await;
+        // A send that failed because the producer went fatal: the next replay gets a new one.
+        self.producer.renew_if_fatal();
+        let r = r.map_err(|e| -> OpsError { e.to_string().into() })?;
         Ok(match r {
             Replayed::Sent {
                 replay_id,

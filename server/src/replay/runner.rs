@@ -20,11 +20,11 @@ use super::recover::{resolve_sending, Resolved};
 use super::send::{delivered, enqueue};
 use super::watermarks::{Lookup, Watermarks};
 use crate::audit::{self, Actor};
-use rdkafka::producer::FutureProducer;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use std::time::{Duration, Instant};
 use switchyard_app::states::{JobStatus, ReplayStatus};
+use switchyard_contract::kafka::renewing::RenewingProducer;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -35,7 +35,7 @@ const ORPHAN_AGE_SECS: i64 = 60;
 #[derive(Clone)]
 pub struct Runner {
     pool: PgPool,
-    producer: FutureProducer,
+    producer: RenewingProducer,
     marks: Watermarks,
     owner: Uuid,
     lease: Duration,
@@ -79,7 +79,7 @@ impl Runner {
     ) -> anyhow::Result<Self> {
         Ok(Runner {
             pool,
-            producer: switchyard_contract::kafka::producer(brokers)?,
+            producer: RenewingProducer::new(brokers)?,
             marks: Watermarks::new(brokers)?,
             owner: Uuid::now_v7(),
             lease,
@@ -253,6 +253,7 @@ impl Runner {
             let mut flights = Vec::with_capacity(claimed.len());
             let mut rest = Vec::new();
             let mut halt_rx = halt.clone();
+            let producer = self.producer.get();
             for c in claimed {
                 if *halt_rx.borrow() != Halt::Go {
                     rest.push(c);
@@ -267,7 +268,7 @@ impl Runner {
                     }
                     next_slot = next_slot.max(tokio::time::Instant::now() - iv) + iv;
                 }
-                let f = enqueue(&self.producer, &c, &job.strip, &job.actor.name).await;
+                let f = enqueue(&producer, &c, &job.strip, &job.actor.name).await;
                 flights.push((c, f));
             }
             let mut out = Resolved::default();
@@ -286,6 +287,10 @@ impl Runner {
                     }),
                     Err(e) => doubt.push((c, e)),
                 }
+            }
+            // A batch that failed on a producer gone fatal: the next batch gets a new one.
+            if !doubt.is_empty() {
+                self.producer.renew_if_fatal();
             }
             // A failed delivery may still have reached the broker: look before deciding.
             let t1 = t0.elapsed();

@@ -218,6 +218,11 @@ impl Broker {
     pub fn producer(&self) -> FutureProducer {
         switchyard_contract::kafka::producer(&self.bootstrap).unwrap()
     }
+
+    /// A producer that replaces itself after a fatal error, as the fleet and replays use.
+    pub fn renewing_producer(&self) -> switchyard_contract::kafka::renewing::RenewingProducer {
+        switchyard_contract::kafka::renewing::RenewingProducer::new(&self.bootstrap).unwrap()
+    }
 }
 
 impl Drop for Broker {
