@@ -6,6 +6,9 @@
 //! Its SQLite storage applies `retention.ms`, but at the soak's load it takes a whole core
 //! from the start (push p99 ~700 ms). So every [`EVERY`], each contract topic is cut
 //! (Kafka's DeleteRecords, as retention does) at its first record younger than the window.
+//!
+//! A partition's newest record is never cut, as Kafka's retention never deletes a
+//! partition's active segment (on a quiet partition, the last records stay).
 
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
@@ -80,8 +83,8 @@ async fn cut(clients: &Arc<Clients>, window: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Per contract-topic partition, the first offset at or after `since_ms` (partitions with
-/// nothing that old to cut are left out).
+/// Per contract-topic partition, the first offset at or after `since_ms`, but never past
+/// the newest record (partitions with nothing that old to cut are left out).
 fn cut_points(client: &BaseConsumer, since_ms: i64) -> anyhow::Result<TopicPartitionList> {
     let metadata = client.fetch_metadata(None, Duration::from_secs(10))?;
     let wanted = switchyard_contract::all_topics();
@@ -104,7 +107,13 @@ fn cut_points(client: &BaseConsumer, since_ms: i64) -> anyhow::Result<TopicParti
         .elements()
     {
         if let (Ok(()), Offset::Offset(at)) = (e.error(), e.offset()) {
-            if at > 0 {
+            if at <= 0 {
+                continue;
+            }
+            let (low, high) =
+                client.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(10))?;
+            let at = at.min(high - 1);
+            if at > low {
                 cuts.add_partition_offset(e.topic(), e.partition(), Offset::Offset(at))?;
             }
         }

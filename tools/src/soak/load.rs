@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchyard_contract::{kafka, publish, Envelope};
+use switchyard_contract::{kafka, Envelope};
 use switchyard_fleet::orders::new_order;
 use tokio::sync::watch;
 
@@ -108,7 +108,7 @@ pub async fn probes(
     push: Push,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let producer = kafka::producer(&brokers)?;
+    let producer = kafka::renewing::RenewingProducer::new(&brokers)?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec.max(0.01)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Not the thread-local generator: this task moves between threads.
@@ -132,11 +132,11 @@ pub async fn probes(
             .insert(id, Instant::now());
         let p = producer.clone();
         tokio::spawn(async move {
-            if let Err(e) = publish(&p, &created).await {
+            if let Err(e) = p.publish(&created).await {
                 eprintln!("soak: probe not produced: {e}");
                 return;
             }
-            if let Err(e) = publish(&p, &cancelled).await {
+            if let Err(e) = p.publish(&cancelled).await {
                 eprintln!("soak: probe cancellation not produced: {e}");
             }
         });

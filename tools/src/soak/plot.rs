@@ -1,9 +1,9 @@
-//! The soak's series over time as one SVG (plotters, as the console's own charts): six small
-//! panels sharing the time axis — memory, database and largest tables, WAL, ingest lag,
-//! latencies, connections — with the end of the first retention cycle marked, so "flat
+//! The soak's series over time as one SVG (plotters, as the console's own charts): seven
+//! small panels sharing the time axis — memory, database and largest tables, WAL, ingest
+//! lag, events stored per minute, latencies, connections — with the end of the first retention cycle marked, so "flat
 //! after the first cycle" can be seen as well as read from the verdict.
 
-use super::report::percentile;
+use super::report::{event_rate, percentile};
 use super::sample::{mib, Sample, Setup};
 use plotters::prelude::*;
 
@@ -71,6 +71,16 @@ fn panels(setup: &Setup, samples: &[Sample]) -> Vec<Panel> {
             series: vec![series("lag", &|s| s.lag.map(|l| l as f64))],
         },
         Panel {
+            title: "events stored per minute".into(),
+            series: vec![(
+                "events".into(),
+                samples
+                    .windows(2)
+                    .filter_map(|w| Some((min(&w[1]), event_rate(&w[0], &w[1])?)))
+                    .collect(),
+            )],
+        },
+        Panel {
             title: "latency, ms".into(),
             series: vec![
                 series("push p99", &|s| percentile(&s.push_ms, 99.0)),
@@ -88,7 +98,7 @@ fn panels(setup: &Setup, samples: &[Sample]) -> Vec<Panel> {
 pub fn svg(setup: &Setup, samples: &[Sample], warmup_secs: f64) -> anyhow::Result<String> {
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (1200, 1000)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut buf, (1200, 1320)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
         let x_max = samples
             .last()
@@ -96,7 +106,7 @@ pub fn svg(setup: &Setup, samples: &[Sample], warmup_secs: f64) -> anyhow::Resul
             .max(warmup_secs / 60.0)
             .max(0.1);
         let warmup = warmup_secs / 60.0;
-        for (area, panel) in root.split_evenly((3, 2)).iter().zip(panels(setup, samples)) {
+        for (area, panel) in root.split_evenly((4, 2)).iter().zip(panels(setup, samples)) {
             draw(area, &panel, x_max, warmup).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -191,6 +201,7 @@ mod tests {
                     index_bytes: 1 << 20,
                 }],
                 lag: Some(3),
+                events_stored: Some(i * 400),
                 push_ms: vec![12.0, 15.0],
                 page_ms: vec![4.0],
                 pg_connections: 9,
@@ -202,6 +213,7 @@ mod tests {
         for text in [
             "resident memory, MiB",
             "ingest lag, records",
+            "events stored per minute",
             "push p99",
             "page p95",
             "public.events",

@@ -19,6 +19,10 @@
 //!   a minute (one cycle of the fleet's chaos) — plus 5 ms of slack
 //!   (a 3 ms page may take 7 ms on a busy two-core machine without anything being wrong).
 //! - **Delivered**: at most 1 % of push probes lost and of page loads failed.
+//! - **Throughput held**: events stored per minute over the last third of the run are at
+//!   least 70 % of the rate over the reference window. Flat memory and latency mean
+//!   nothing if the load stopped: the 50-minute run's fleet went silent at minute 25 (a
+//!   producer gone fatal) and every other rule still passed.
 
 use super::sample::{cpu_percent, mib, Sample, Setup};
 use std::fmt::Write;
@@ -44,6 +48,8 @@ pub struct Rules {
     pub latency_slack_ms: f64,
     /// Largest share of probes lost or page loads failed.
     pub max_loss: f64,
+    /// Smallest share of the reference window's event rate the last third must keep.
+    pub min_throughput: f64,
 }
 
 impl Rules {
@@ -63,6 +69,7 @@ impl Rules {
             lag_slack: 1000.0,
             latency_slack_ms: 5.0,
             max_loss: 0.01,
+            min_throughput: 0.7,
         }
     }
 }
@@ -199,6 +206,52 @@ fn loss(name: &str, lost: usize, done: usize, what: &str, rules: &Rules) -> Chec
     }
 }
 
+/// Events stored per minute between two samples.
+pub fn event_rate(earlier: &Sample, later: &Sample) -> Option<f64> {
+    let stored = later.events_stored? - earlier.events_stored?;
+    let span = later.secs - earlier.secs;
+    (span > 0.0).then(|| stored as f64 * 60.0 / span)
+}
+
+/// Events stored per minute between consecutive samples, at the later sample's time.
+fn event_rates(samples: &[Sample]) -> Vec<(f64, f64)> {
+    samples
+        .windows(2)
+        .filter_map(|w| Some((w[1].secs, event_rate(&w[0], &w[1])?)))
+        .collect()
+}
+
+/// The throughput rule: the mean event rate of the last third against the reference's.
+fn throughput(samples: &[Sample], rules: &Rules) -> Check {
+    let rates = event_rates(samples);
+    let end = samples.last().map_or(0.0, |s| s.secs);
+    let mean = |keep: &dyn Fn(f64) -> bool| -> Option<f64> {
+        let v: Vec<f64> = rates.iter().filter(|r| keep(r.0)).map(|r| r.1).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let reference = mean(&|t| t <= rules.reference_secs + 1e-9);
+    let last = mean(&|t| t > end * 2.0 / 3.0 && t > rules.reference_secs + 1e-9);
+    let name = "events stored per minute held";
+    let (Some(r), Some(l)) = (reference, last) else {
+        return Check {
+            name: name.into(),
+            pass: false,
+            reason: "no event counts in the reference window or the last third".into(),
+        };
+    };
+    let needed = r * rules.min_throughput;
+    let pass = r > 0.0 && l >= needed;
+    Check {
+        name: name.into(),
+        pass,
+        reason: format!(
+            "{l:.0}/min over the last third vs {r:.0}/min over the first {:.0} s: {} {needed:.0}/min needed",
+            rules.reference_secs,
+            if pass { "≥" } else { "<" }
+        ),
+    }
+}
+
 /// Every rule over the samples, in a fixed order.
 pub fn verdict(setup: &Setup, samples: &[Sample], rules: &Rules) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -255,6 +308,7 @@ pub fn verdict(setup: &Setup, samples: &[Sample], rules: &Rules) -> Vec<Check> {
         .iter()
         .map(|s| (s.secs, s.push_ms.as_slice()))
         .collect();
+    checks.push(throughput(samples, rules));
     checks.push(latency("push latency p99 flat", &push, 99.0, rules));
     let pages: Vec<(f64, &[f64])> = samples
         .iter()
@@ -302,6 +356,7 @@ pub fn table(setup: &Setup, samples: &[Sample]) -> String {
     }
     for h in [
         "WAL MiB",
+        "events/min",
         "lag",
         "push p99 ms",
         "probes",
@@ -332,6 +387,7 @@ pub fn table(setup: &Setup, samples: &[Sample]) -> String {
             row.push(format!("{:.1}", mib(*b)));
         }
         row.push(format!("{:.1}", mib(s.wal_bytes)));
+        row.push(opt(earlier.and_then(|e| event_rate(e, s)), 0));
         row.push(s.lag.map_or("-".into(), |l| l.to_string()));
         row.push(opt(percentile(&s.push_ms, 99.0), 0));
         row.push(if s.push_lost > 0 {
@@ -435,6 +491,7 @@ pub fn samples_csv(setup: &Setup, samples: &[Sample]) -> String {
     }
     for h in [
         "wal_bytes",
+        "events_stored",
         "ingest_lag",
         "pg_connections",
         "push_p50_ms",
@@ -465,6 +522,7 @@ pub fn samples_csv(setup: &Setup, samples: &[Sample]) -> String {
         row.push(s.db_bytes.to_string());
         row.extend(s.other_db_bytes.iter().map(|b| b.to_string()));
         row.push(s.wal_bytes.to_string());
+        row.push(s.events_stored.map_or(String::new(), |e| e.to_string()));
         row.push(s.lag.map_or(String::new(), |l| l.to_string()));
         row.push(s.pg_connections.to_string());
         row.push(o(percentile(&s.push_ms, 50.0)));
@@ -545,6 +603,7 @@ mod tests {
                         table_bytes: 30 << 20,
                         index_bytes: 10 << 20,
                     }],
+                    events_stored: Some(i * 6_000),
                     lag: Some(if i % 7 == 0 { 300 } else { 0 }),
                     pg_connections: 12,
                     push_ms: (0..120).map(|k| push(m) + (k % 10) as f64).collect(),
@@ -587,7 +646,7 @@ mod tests {
         assert!(failed(&checks).is_empty(), "{}", verdict_text(&checks));
         // The observed broker grows without being judged.
         assert!(!checks.iter().any(|c| c.name.starts_with("broker")));
-        assert!(verdict_text(&checks).ends_with("soak: PASS (7 rules)\n"));
+        assert!(verdict_text(&checks).ends_with("soak: PASS (8 rules)\n"));
     }
 
     #[test]
@@ -595,7 +654,7 @@ mod tests {
         let samples = run(|m| 80.0 + 3.0 * m, sawtooth, |_| 40.0);
         let checks = verdict(&setup(), &samples, &rules());
         assert_eq!(failed(&checks), ["console memory bounded"]);
-        assert!(verdict_text(&checks).contains("soak: FAIL (1 of 7 rules)"));
+        assert!(verdict_text(&checks).contains("soak: FAIL (1 of 8 rules)"));
     }
 
     #[test]
@@ -644,6 +703,36 @@ mod tests {
         let c = checks.iter().find(|c| !c.pass).unwrap();
         assert!(c.reason.contains("p99 99.0 ms"), "{}", c.reason);
         assert!(c.reason.contains("vs 49.0 ms"), "{}", c.reason);
+    }
+
+    #[test]
+    fn a_load_that_stopped_fails_throughput() {
+        // The 50-minute run: the fleet went silent at minute 25, only probes went on.
+        let mut samples = run(|_| 80.0, sawtooth, |_| 40.0);
+        for s in samples.iter_mut().filter(|s| s.secs > 25.0 * 60.0) {
+            s.events_stored = Some(25 * 6_000 + (s.secs / 60.0) as i64 * 10);
+        }
+        let checks = verdict(&setup(), &samples, &rules());
+        assert_eq!(failed(&checks), ["events stored per minute held"]);
+        let c = checks.iter().find(|c| !c.pass).unwrap();
+        assert!(
+            c.reason.contains("10/min over the last third vs 6000/min"),
+            "{}",
+            c.reason
+        );
+        // A dip in one minute (a chaos outage) does not; no counts at all fail.
+        let mut samples = run(|_| 80.0, sawtooth, |_| 40.0);
+        for s in samples.iter_mut().filter(|s| s.secs >= 50.0 * 60.0) {
+            s.events_stored = s.events_stored.map(|e| e - 3_000);
+        }
+        assert!(failed(&verdict(&setup(), &samples, &rules())).is_empty());
+        for s in samples.iter_mut() {
+            s.events_stored = None;
+        }
+        assert_eq!(
+            failed(&verdict(&setup(), &samples, &rules())),
+            ["events stored per minute held"]
+        );
     }
 
     #[test]
@@ -719,10 +808,10 @@ mod tests {
         ));
         assert_eq!(
             lines[2],
-            "| 1.0 | 80 | 510 | - | - | 40 | 110.0 | 1.0 | 3.8 | 0 | 49 | 120 | 17.0 | 120 | 12 | 0 | public.events 30.0+10.0 |"
+            "| 1.0 | 80 | 510 | - | - | 40 | 110.0 | 1.0 | 3.8 | - | 0 | 49 | 120 | 17.0 | 120 | 12 | 0 | public.events 30.0+10.0 |"
         );
         assert!(
-            lines[3].starts_with("| 2.0 | 80 | 520 | 50 | 10 | 40 |"),
+            lines[3].starts_with("| 2.0 | 80 | 520 | 50 | 10 | 40 | 120.0 | 1.9 | 3.8 | 6000 |"),
             "{}",
             lines[3]
         );
@@ -734,7 +823,7 @@ mod tests {
             csv.lines().nth(1).unwrap().split(',').count()
         );
         assert!(header.starts_with(
-            "secs,rss_mib_console,rss_mib_broker,fds_console,fds_broker,cpu_s_console,cpu_s_broker,db_bytes,db_bytes_fleet,wal_bytes"
+            "secs,rss_mib_console,rss_mib_broker,fds_console,fds_broker,cpu_s_console,cpu_s_broker,db_bytes,db_bytes_fleet,wal_bytes,events_stored"
         ));
         assert_eq!(tables_csv(&samples).lines().count(), 61);
     }

@@ -64,6 +64,9 @@ pub struct Sample {
     pub wal_bytes: i64,
     /// The largest tables, largest first.
     pub tables: Vec<TableSize>,
+    /// Events the console has stored since it started (the event store's id sequence),
+    /// if it answered: per-interval differences are the run's throughput.
+    pub events_stored: Option<i64>,
     /// Sum of `switchyard_ingest_lag` over partitions (records), if `/metrics` answered.
     pub lag: Option<i64>,
     /// Connections to the console's database (`pg_stat_activity`).
@@ -116,6 +119,14 @@ pub async fn read_database(
     .await?;
     sample.db_bytes = db;
     sample.pg_connections = conns;
+    // `last_value` before the first `nextval` is the start value, not a stored event.
+    sample.events_stored =
+        sqlx::query_as::<_, (i64, bool)>("SELECT last_value, is_called FROM events_id_seq")
+            .fetch_optional(pool)
+            .await
+            .ok()
+            .flatten()
+            .map(|(v, called)| if called { v } else { 0 });
     sample.wal_bytes = last_wal.map_or(0, |w| wal - w);
     sample.other_db_bytes.clear();
     for name in &setup.other_databases {
