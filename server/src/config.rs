@@ -450,7 +450,8 @@ pub struct RetentionConfig {
     #[arg(long, env = "SWITCHYARD_RETAIN_QUARANTINE", default_value = "30d", value_parser = humantime::parse_duration)]
     pub retain_quarantine: Duration,
 
-    /// Dead letters once resolved (replayed or discarded), counted from their resolution;
+    /// Dead letters once resolved (replayed or discarded) or back as a newer dead letter
+    /// (`failed_again`), counted from then;
     /// unresolved ones are kept until they are.
     #[arg(long, env = "SWITCHYARD_RETAIN_RESOLVED_DEAD_LETTERS", default_value = "30d", value_parser = humantime::parse_duration)]
     pub retain_resolved_dead_letters: Duration,

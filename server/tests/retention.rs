@@ -61,6 +61,14 @@ async fn seed_other_tables(pool: &PgPool) {
                      VALUES ('dl-{tag}', 0, 0, 'bare', 'payment.completed', {at}, 'discarded', {at}, 'ops', 'test')"),
             format!("INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, dialect, original_topic, failed_at)
                      VALUES ('dl-pending-{tag}', 0, 0, 'bare', 'payment.completed', {at})"),
+            // Replayed and back as a newer dead letter: superseded, aged from then.
+            format!("INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, dialect, original_topic, failed_at,
+                                               status, ingested_at)
+                     VALUES ('dl-again-{tag}', 0, 0, 'bare', 'payment.completed', {at}, 'failed_again', {at})"),
+            // Too many replays: waits for a person however old.
+            format!("INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, dialect, original_topic, failed_at,
+                                               status, ingested_at)
+                     VALUES ('dl-parked-{tag}', 0, 0, 'bare', 'payment.completed', {at}, 'parked', {at})"),
             format!("INSERT INTO replay_jobs (id, kind, status, strip_headers, max_replays, created_by, created_at, finished_at)
                      VALUES (gen_random_uuid(), 'selected', 'completed', '{{}}', 3, 'job-{tag}', {at}, {at})"),
             format!("INSERT INTO assistant_conversations (id, owner, backend, created_at, updated_at)
@@ -268,6 +276,16 @@ async fn retention_drops_old_partitions_and_rows_while_ingest_runs() {
         (
             "pending dead letters",
             "SELECT count(*) FROM dead_letters WHERE topic LIKE 'dl-pending-%'",
+            2,
+        ),
+        (
+            "dead letters that failed again",
+            "SELECT count(*) FROM dead_letters WHERE topic LIKE 'dl-again-%'",
+            1,
+        ),
+        (
+            "parked dead letters",
+            "SELECT count(*) FROM dead_letters WHERE topic LIKE 'dl-parked-%'",
             2,
         ),
         (

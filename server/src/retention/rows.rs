@@ -6,8 +6,11 @@
 //! - `breaker_transitions`, `minute_rollups`, `quarantine`: by their own time;
 //! - `replay_jobs` (with their items and topics) once finished, from their end; the
 //!   replays they sent stay with their dead letters (their `job_id` is cleared);
-//! - `dead_letters` once resolved (replayed or discarded), from their resolution, with
-//!   their replays and job items; unresolved ones are kept however old;
+//! - `dead_letters` once resolved (replayed or discarded) or superseded (`failed_again`:
+//!   replayed and back as a newer dead letter, which carries the story and its replay
+//!   count on), from then, with their replays and job items; unresolved ones (pending,
+//!   parked) are kept however old. Without `failed_again` here, every replay that fails
+//!   again left a row for ever (the 2-hour soak: 1,063 of them in 70 minutes);
 //! - `assistant_conversations` from their last turn (turns go with them);
 //! - `orders` once finished (completed, failed, cancelled), from their last change;
 //! - `log_incidents` once resolved, with the quarantine's window;
@@ -165,7 +168,7 @@ pub async fn trim(pool: &PgPool, w: &Windows) -> sqlx::Result<Vec<(&'static str,
             pool,
             &format!(
                 "SELECT d.id::text FROM dead_letters d
-                  WHERE d.status IN ('replayed', 'discarded')
+                  WHERE d.status IN ('replayed', 'discarded', 'failed_again')
                     AND COALESCE(d.discarded_at,
                                  (SELECT max(r.finished_at) FROM replays r WHERE r.dead_letter_id = d.id),
                                  d.ingested_at) < {OLDER}
