@@ -80,11 +80,7 @@ impl RenewingProducer {
 
     /// [`crate::publish`] on the current instance, renewing it if the send found it fatal.
     pub async fn publish(&self, env: &Envelope) -> anyhow::Result<(i32, i64)> {
-        let sent = crate::publish(&self.get(), env).await;
-        if sent.is_err() {
-            self.renew_if_fatal();
-        }
-        sent
+        self.renewed_on_error(crate::publish(&self.get(), env).await)
     }
 
     /// [`crate::publish_raw`] on the current instance, renewing it if the send found it fatal.
@@ -94,7 +90,11 @@ impl RenewingProducer {
         key: Option<&[u8]>,
         value: &[u8],
     ) -> anyhow::Result<(i32, i64)> {
-        let sent = crate::publish_raw(&self.get(), topic, key, value).await;
+        self.renewed_on_error(crate::publish_raw(&self.get(), topic, key, value).await)
+    }
+
+    /// A send's outcome, after renewing the producer if it failed on a fatal one.
+    fn renewed_on_error<T>(&self, sent: anyhow::Result<T>) -> anyhow::Result<T> {
         if sent.is_err() {
             self.renew_if_fatal();
         }
