@@ -67,11 +67,24 @@ pub async fn run_on(
         retention,
         no_ingest,
     } = args;
-    let pool = db::connect_with(&db.database_url, db.db_pool, db.db_statement_timeout_ms).await?;
-
+    let connected = db::connect_with(&db.database_url, db.db_pool, db.db_statement_timeout_ms);
+    let Some(pool) = unless_stopped(&stop_rx, connected).await.transpose()? else {
+        return stopped_in_start_up();
+    };
     // Partitions exist before anything is written; retention runs here whether or not
     // this instance ingests (several instances take turns by advisory locks).
-    let retention_task = crate::retention::start(&pool, retention, stop_rx.clone()).await?;
+    let retention = crate::retention::start(&pool, retention, stop_rx.clone());
+    let Some(retention_task) = unless_stopped(&stop_rx, retention).await.transpose()? else {
+        return stopped_in_start_up();
+    };
+    let Some((auth, sessions)) = unless_stopped(&stop_rx, Auth::start(pool.clone(), auth))
+        .await
+        .transpose()?
+    else {
+        retention_task.abort();
+        return stopped_in_start_up();
+    };
+    // From here on Kafka clients exist: the stop goes through the orderly path below.
     let ingest_settings = super::ingest::settings(brokers, &db, &ingest)?;
     let ingest_task = (!no_ingest).then(|| {
         let (pool, settings, stop) = (pool.clone(), ingest_settings.clone(), stop_rx.clone());
@@ -98,7 +111,6 @@ pub async fn run_on(
         .site_pkg_dir("pkg")
         .site_addr(http.addr)
         .build();
-    let (auth, sessions) = Auth::start(pool.clone(), auth).await?;
     let (push_streams, ask_gate) = AppState::gates(&http.limits);
     // One producer for the readiness probe and the admin page's cluster metadata.
     let producer = kafka::producer(brokers)?;
@@ -157,5 +169,31 @@ pub async fn run_on(
     hub_task.abort();
     retention_task.abort();
     tracing::info!("console stopped");
+    Ok(())
+}
+
+/// Runs one start-up step (migrations, partitions, sessions) unless a stop comes first.
+/// A signal while the database is slow ends the start-up there, before any Kafka client
+/// exists, rather than after every step has run and the orderly stop has its own waits.
+async fn unless_stopped<T>(
+    stop: &watch::Receiver<bool>,
+    step: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let mut stop = stop.clone();
+    let stopped = async move {
+        if stop.wait_for(|s| *s).await.is_err() {
+            // The sender is gone without a stop: nothing will ever stop this step.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = stopped => None,
+        v = step => Some(v),
+    }
+}
+
+fn stopped_in_start_up() -> anyhow::Result<()> {
+    tracing::info!("stopped during start-up");
     Ok(())
 }
