@@ -248,6 +248,13 @@ pub struct IngestConfig {
     )]
     pub dead_letter_topics: Vec<String>,
 
+    /// A TOML file of envelope mappings: how other teams' topics say what an event is
+    /// (where the id, type, order id and time are; their type names; their field names).
+    /// Their topics are read as event topics. CloudEvents need no mapping. The format and
+    /// a worked example: `examples/envelopes/spring-orders.toml`.
+    #[arg(long, env = "SWITCHYARD_ENVELOPES")]
+    pub envelopes: Option<std::path::PathBuf>,
+
     /// How often, in milliseconds, the list of topics is refreshed: a topic created while
     /// the console runs is read within this time when a pattern matches it.
     #[arg(long, env = "SWITCHYARD_TOPIC_REFRESH_MS", default_value_t = 10_000)]
@@ -322,13 +329,24 @@ impl IngestConfig {
             .iter()
             .map(|p| p.to_string())
             .collect();
+        let envelopes = match &self.envelopes {
+            Some(path) => crate::ingest::envelopes::Envelopes::load(path)?,
+            None => Default::default(),
+        };
+        let mut events = expand(&self.topics, "contract", contract);
+        for entry in envelopes.topic_entries() {
+            if !events.iter().any(|e| e == entry) {
+                events.push(entry.to_string());
+            }
+        }
         let topics = crate::ingest::consumer::Topics {
-            events: TopicSelection::parse(&expand(&self.topics, "contract", contract))?,
+            events: TopicSelection::parse(&events)?,
             dead_letters: TopicSelection::parse(&expand(
                 &self.dead_letter_topics,
                 "default",
                 defaults,
             ))?,
+            envelopes: std::sync::Arc::new(envelopes),
         };
         if topics.events.is_empty() && topics.dead_letters.is_empty() {
             anyhow::bail!("SWITCHYARD_TOPICS and SWITCHYARD_DEAD_LETTER_TOPICS are both empty: nothing to read");

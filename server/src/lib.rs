@@ -16,6 +16,7 @@ pub mod fanout;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod payload;
 pub mod read_model;
 pub mod replay;
 pub mod retention;

@@ -282,7 +282,7 @@ async fn copy_rows(pool: &PgPool, records: &[Record], streams: usize) -> anyhow:
         .enumerate()
         .map(|(i, r)| r.raw(i as i32 % kafka::topics::DEFAULT_PARTITIONS, i as i64))
         .collect();
-    let batch = batch_of(&raws, &Topics::contract().dead_letters);
+    let batch = batch_of(&raws, &Topics::contract());
     let mut bodies: Vec<Vec<(&str, CopyRows)>> = Vec::new();
     for lane in 0..streams {
         let mine = |topic: &str, p: i32| lane_of(topic, p, streams) == lane;

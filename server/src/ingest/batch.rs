@@ -4,10 +4,11 @@
 
 use super::dead_letter::DeadLetterRow;
 use super::decode::{decode_on, Decoded};
+use super::envelopes::mapping::Mapping;
 use super::record::{EventRow, QuarantineRow, RawRecord};
+use super::topics::Topics;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use std::collections::{BTreeMap, HashMap};
-use switchyard_contract::topic_selection::TopicSelection;
 
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -69,13 +70,13 @@ pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
     }
 }
 
-/// Decodes records into a batch, with the positions they advance; `dead_letters` says
-/// which topics hold dead letters.
-pub fn batch_of(records: &[RawRecord], dead_letters: &TopicSelection) -> Batch {
+/// Decodes records into a batch, with the positions they advance; `topics` says which
+/// topics hold dead letters and which envelope mapping reads which topic.
+pub fn batch_of(records: &[RawRecord], topics: &Topics) -> Batch {
     let mut batch = Batch::default();
     // Keyed by the records' own topic names: one topic copy per partition, not per record.
     let mut spans: HashMap<(&str, i32), Span> = HashMap::new();
-    let mut dead_letter_topic: HashMap<&str, bool> = HashMap::new();
+    let mut per_topic: HashMap<&str, (bool, Option<&Mapping>)> = HashMap::new();
     for rec in records {
         if let Some(ts) = rec.timestamp_ms {
             batch.oldest_ms = Some(batch.oldest_ms.map_or(ts, |o| o.min(ts)));
@@ -89,10 +90,14 @@ pub fn batch_of(records: &[RawRecord], dead_letters: &TopicSelection) -> Batch {
             });
         span.first = span.first.min(rec.offset);
         span.next = span.next.max(rec.offset + 1);
-        let on_dead_letters = *dead_letter_topic
-            .entry(rec.topic.as_str())
-            .or_insert_with(|| dead_letters.matches(&rec.topic));
-        match decode_on(rec, on_dead_letters) {
+        let (on_dead_letters, mapping) =
+            *per_topic.entry(rec.topic.as_str()).or_insert_with(|| {
+                (
+                    topics.dead_letters.matches(&rec.topic),
+                    topics.envelopes.mapping_for(&rec.topic),
+                )
+            });
+        match decode_on(rec, on_dead_letters, &topics.envelopes, mapping) {
             Decoded::Event(e) => batch.events.push(e),
             Decoded::DeadLetter(d) => batch.dead_letters.push(d),
             Decoded::Quarantine(q) => {

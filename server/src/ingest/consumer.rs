@@ -19,6 +19,7 @@ use super::batch::{batch_of, Batch};
 use super::fetch::{self, Signal};
 use super::positions::PositionsContext;
 use super::record::{QuarantineRow, RawRecord};
+pub use super::topics::Topics;
 use super::writer::{write_batch, Outcome};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -26,7 +27,6 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_contract::kafka::client_config;
-use switchyard_contract::topic_selection::TopicSelection;
 use tokio::sync::{mpsc, watch};
 
 #[derive(Clone, Debug)]
@@ -53,39 +53,6 @@ pub struct IngestSettings {
     pub lanes: usize,
 }
 
-/// Which topics ingest reads.
-#[derive(Clone, Debug)]
-pub struct Topics {
-    pub events: TopicSelection,
-    pub dead_letters: TopicSelection,
-}
-
-impl Topics {
-    /// The fleet's contract: its event topics and every convention's dead-letter topics.
-    pub fn contract() -> Topics {
-        Topics {
-            events: TopicSelection::contract_events(),
-            dead_letters: TopicSelection::default_dead_letters(),
-        }
-    }
-
-    /// What the consumer subscribes to: both lists, each entry once.
-    pub fn subscription(&self) -> Vec<String> {
-        let mut all: Vec<String> = Vec::new();
-        for e in self
-            .events
-            .entries()
-            .iter()
-            .chain(self.dead_letters.entries())
-        {
-            if !all.contains(e) {
-                all.push(e.clone());
-            }
-        }
-        all
-    }
-}
-
 /// Whether PostgreSQL refused the data itself (retrying the same rows cannot help):
 /// data exceptions (22), integrity violations (23), program limits such as an index row
 /// too large (54).
@@ -100,7 +67,7 @@ fn is_data_error(e: &sqlx::Error) -> bool {
 async fn store(
     pool: &PgPool,
     group: &str,
-    dead_letters: &TopicSelection,
+    topics: &Topics,
     records: &[RawRecord],
     batch: Batch,
     shutdown: &mut watch::Receiver<bool>,
@@ -129,9 +96,9 @@ async fn store(
                     let (_, o) = Box::pin(store(
                         pool,
                         group,
-                        dead_letters,
+                        topics,
                         half,
-                        part_of(&batch, half, dead_letters),
+                        part_of(&batch, half, topics),
                         shutdown,
                     ))
                     .await?;
@@ -145,7 +112,7 @@ async fn store(
             Err(e) if is_data_error(&e) => {
                 let rec = &records[0];
                 tracing::warn!(error = %e, topic = %rec.topic, offset = rec.offset, "record refused by the database; quarantined");
-                let mut q = batch_of(&[], dead_letters);
+                let mut q = batch_of(&[], topics);
                 q.positions = batch.positions.clone();
                 q.quarantined.push(QuarantineRow {
                     topic: rec.topic.clone(),
@@ -181,8 +148,8 @@ async fn store(
 }
 
 /// `records`, part of `whole`, as a batch of their own read from the same incarnations.
-fn part_of(whole: &Batch, records: &[RawRecord], dead_letters: &TopicSelection) -> Batch {
-    let mut part = batch_of(records, dead_letters);
+fn part_of(whole: &Batch, records: &[RawRecord], topics: &Topics) -> Batch {
+    let mut part = batch_of(records, topics);
     part.set_incarnations(|t, p| {
         whole
             .positions
@@ -281,7 +248,7 @@ pub async fn run(
         writers.push(tokio::spawn(write_stage(
             pool.clone(),
             settings.group_id.clone(),
-            settings.topics.dead_letters.clone(),
+            settings.topics.clone(),
             consumer.clone(),
             rx,
             shutdown.clone(),
@@ -290,7 +257,7 @@ pub async fn run(
     let fetch_settings = fetch::Settings {
         batch_max: settings.batch_max,
         batch_wait: settings.batch_wait,
-        dead_letters: settings.topics.dead_letters.clone(),
+        topics: settings.topics.clone(),
     };
     // A thread of its own, not `spawn_blocking`: a runtime shutting down waits for its
     // blocking tasks, and would hang on a fetch stage whose caller never said stop.
@@ -338,7 +305,7 @@ pub async fn run(
 async fn write_stage(
     pool: PgPool,
     group: String,
-    dead_letters: TopicSelection,
+    topics: Topics,
     consumer: Arc<BaseConsumer<PositionsContext>>,
     mut rx: mpsc::Receiver<(Vec<RawRecord>, Batch)>,
     mut shutdown: watch::Receiver<bool>,
@@ -349,7 +316,7 @@ async fn write_stage(
     while let Some((records, batch)) = rx.recv().await {
         let started = Instant::now();
         let Some((batch, outcome)) =
-            store(&pool, &group, &dead_letters, &records, batch, &mut shutdown).await
+            store(&pool, &group, &topics, &records, batch, &mut shutdown).await
         else {
             break;
         };
@@ -415,6 +382,7 @@ fn commit_to_kafka(consumer: &BaseConsumer<PositionsContext>, batch: &Batch) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchyard_contract::topic_selection::TopicSelection;
 
     /// A caller that fails before saying stop drops the sender: ingest must stop then too
     /// (the fetch stage is a thread, and a thread nobody stops keeps the process alive).
@@ -430,6 +398,7 @@ mod tests {
             topics: Topics {
                 events: TopicSelection::parse(&["order.created"]).unwrap(),
                 dead_letters: TopicSelection::default_dead_letters(),
+                envelopes: Default::default(),
             },
             metadata_refresh_ms: 10_000,
             log_check_secs: 30,

@@ -3,10 +3,12 @@
 //! broken, and any record whose headers name an original topic) or a [`QuarantineRow`]
 //! with a reason — never a panic, never nothing.
 //!
-//! Two JSON shapes are accepted: the contract's envelope, and the seed's older
+//! Accepted: the contract's envelope; other teams' envelopes — CloudEvents, and the
+//! mappings of configuration ([`envelopes`](super::envelopes)); and the seed's older
 //! `{...fields, metadata: {timestamp, source, correlationId}}` (whose type is its topic).
 
 use super::dead_letter::{decode_dead_letter, names_original_topic, DeadLetterRow};
+use super::envelopes::{mapping::Mapping, Envelopes};
 use super::project::reads_data;
 use super::record::{has_nul, headers_json_without};
 pub use super::record::{headers_json, without_nul, EventRow, QuarantineRow, RawRecord};
@@ -31,16 +33,26 @@ pub enum Decoded {
 
 /// Decodes a record; `dead_letters` says which topics hold dead letters.
 pub fn decode(rec: &RawRecord, dead_letters: &TopicSelection) -> Decoded {
-    decode_on(rec, dead_letters.matches(&rec.topic))
+    let none = Envelopes::default();
+    decode_on(rec, dead_letters.matches(&rec.topic), &none, None)
 }
 
-/// Decodes a record on a topic already known to hold dead letters or not (a batch asks
-/// once per topic, not once per record).
-pub fn decode_on(rec: &RawRecord, dead_letter_topic: bool) -> Decoded {
+/// Decodes a record on a topic already known to hold dead letters or not, and whose
+/// envelope mapping, if any, is known (a batch asks once per topic, not once per record).
+pub fn decode_on(
+    rec: &RawRecord,
+    dead_letter_topic: bool,
+    envelopes: &Envelopes,
+    mapping: Option<&Mapping>,
+) -> Decoded {
     if dead_letter_topic || names_original_topic(rec) {
-        return Decoded::DeadLetter(decode_dead_letter(rec));
+        let mut row = decode_dead_letter(rec);
+        if let Some(order) = foreign_order_id(&row, rec, envelopes) {
+            row.order_id = Some(order);
+        }
+        return Decoded::DeadLetter(row);
     }
-    match decode_event(rec) {
+    match decode_event(rec, mapping) {
         Ok(ev) => Decoded::Event(ev),
         Err(reason) => Decoded::Quarantine(QuarantineRow {
             topic: rec.topic.clone(),
@@ -54,19 +66,29 @@ pub fn decode_on(rec: &RawRecord, dead_letter_topic: bool) -> Decoded {
     }
 }
 
-fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
-    let bytes = rec.value.as_deref().ok_or("empty value (tombstone)")?;
+/// The contract's envelope first (the common case, on the fast path), then another
+/// team's envelope — a CloudEvent or the topic's mapping
+/// ([`envelopes`](super::envelopes)) —, then the seed's older shape.
+fn decode_event(rec: &RawRecord, mapping: Option<&Mapping>) -> Result<EventRow, String> {
+    let bytes = match rec.value.as_deref() {
+        Some(b) => b,
+        // A binary-mode CloudEvent may carry no data; anything else empty is a tombstone.
+        None => return read_foreign(rec, mapping).unwrap_or(Err("empty value (tombstone)".into())),
+    };
     if bytes.len() > MAX_VALUE_BYTES {
         return Err(format!(
             "oversized value: {} bytes (limit {MAX_VALUE_BYTES})",
             bytes.len()
         ));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| format!("invalid UTF-8 after byte {}", e.valid_up_to()))?;
-    if let Some(row) = fast_envelope(rec, text) {
+    let text = std::str::from_utf8(bytes);
+    if let Some(row) = text.ok().and_then(|t| fast_envelope(rec, t)) {
         return Ok(row);
     }
+    if let Some(read) = read_foreign(rec, mapping) {
+        return read;
+    }
+    let text = text.map_err(|e| format!("invalid UTF-8 after byte {}", e.valid_up_to()))?;
     let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     if has_nul(&value) {
         return Err("JSON holds a NUL character (\\u0000), which PostgreSQL cannot store".into());
@@ -89,6 +111,24 @@ fn decode_event(rec: &RawRecord) -> Result<EventRow, String> {
     }
     row.headers = stored_headers(&rec.headers, &row);
     Ok(row)
+}
+
+/// The order a dead letter belongs to, when its original is another team's event (a
+/// CloudEvent, or a record of a topic with a mapping): what that envelope names as the
+/// order, which the record key (a customer, say) may not be.
+fn foreign_order_id(dl: &DeadLetterRow, rec: &RawRecord, envelopes: &Envelopes) -> Option<String> {
+    let original = RawRecord {
+        topic: dl.original_topic.clone(),
+        value: dl.replay_value.clone(),
+        ..rec.clone()
+    };
+    let row = read_foreign(&original, envelopes.mapping_for(&original.topic))?.ok()?;
+    Some(without_nul(&row.aggregate_id))
+}
+
+/// The record read as another team's envelope, when it is one.
+fn read_foreign(rec: &RawRecord, mapping: Option<&Mapping>) -> Option<Result<EventRow, String>> {
+    Envelopes::reader_for(rec, mapping).map(|r| r.read(rec))
 }
 
 /// The contract's envelope, borrowed from the record's text, with `data` left as text.

@@ -66,8 +66,8 @@ struct Partition {
 pub(crate) struct Settings {
     pub batch_max: usize,
     pub batch_wait: Duration,
-    /// Which topics hold dead letters.
-    pub dead_letters: switchyard_contract::topic_selection::TopicSelection,
+    /// Which topics hold dead letters, and how each topic's records are read.
+    pub topics: super::topics::Topics,
 }
 
 struct Fetcher {
@@ -264,7 +264,7 @@ pub(crate) fn run(
                 continue;
             }
             let w = Instant::now();
-            let mut batch = batch_of(&records, &settings.dead_letters);
+            let mut batch = batch_of(&records, &settings.topics);
             batch.set_incarnations(|t, p| f.consumer.context().incarnation(t, p));
             t.decoding += w.elapsed().as_secs_f64();
             let w = Instant::now();

@@ -1,7 +1,8 @@
 //! Ingest: Kafka records into PostgreSQL, exactly once.
 //!
 //! - [`decode`] turns one raw record into an event, a dead letter or a quarantine row
-//!   (pure, no I/O); [`dead_letter`] reads every dead-letter dialect.
+//!   (pure, no I/O); [`dead_letter`] reads every dead-letter dialect, [`envelopes`]
+//!   other teams' event envelopes (CloudEvents, mappings from configuration).
 //! - [`project`] folds a batch of events into projection deltas (pure).
 //! - [`writer`] writes a batch in one transaction: events, quarantine, projections,
 //!   consumer positions, and a NOTIFY for live push, all or nothing.
@@ -19,11 +20,13 @@ pub mod consumer;
 pub mod copy_binary;
 pub mod dead_letter;
 pub mod decode;
+pub mod envelopes;
 pub mod fetch;
 pub mod log_incidents;
 pub mod positions;
 pub mod project;
 pub mod record;
+pub mod topics;
 pub mod verify;
 pub mod writer;
 
