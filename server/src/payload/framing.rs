@@ -74,9 +74,7 @@ pub fn encode_message_indexes(indexes: &[i64]) -> Vec<u8> {
 fn varint(bytes: &[u8], mut at: usize) -> Result<(u64, usize), String> {
     let mut v: u64 = 0;
     for shift in (0..64).step_by(7) {
-        let b = *bytes
-            .get(at)
-            .ok_or("Protobuf message indexes cut short")?;
+        let b = *bytes.get(at).ok_or("Protobuf message indexes cut short")?;
         at += 1;
         v |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
@@ -123,7 +121,10 @@ mod tests {
 
     #[test]
     fn message_indexes_round_trip_and_the_first_message_is_one_zero_byte() {
-        assert_eq!(message_indexes(&[0, 9, 9]).unwrap(), (vec![0], &[9u8, 9][..]));
+        assert_eq!(
+            message_indexes(&[0, 9, 9]).unwrap(),
+            (vec![0], &[9u8, 9][..])
+        );
         for path in [vec![1], vec![0, 2], vec![3, 0, 1], vec![70]] {
             let mut bytes = encode_message_indexes(&path);
             bytes.extend_from_slice(b"rest");
