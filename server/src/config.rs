@@ -371,6 +371,71 @@ pub struct ReplayConfig {
     pub replay_batch: usize,
 }
 
+/// The Confluent Schema Registry that decodes framed payloads (Avro, JSON Schema) on the
+/// dead-letter pages. Without a URL, framed payloads are shown raw and said to be framed.
+#[derive(Args, Clone, Debug, Default)]
+pub struct RegistryConfig {
+    /// The registry's base URL, e.g. `https://registry.example.com:8081`.
+    #[arg(long, env = "SWITCHYARD_SCHEMA_REGISTRY_URL")]
+    pub schema_registry_url: Option<String>,
+
+    /// Basic credentials as `user:password` (Confluent's `basic.auth.user.info`).
+    #[arg(
+        long,
+        env = "SWITCHYARD_SCHEMA_REGISTRY_USER_INFO",
+        hide_env_values = true
+    )]
+    pub schema_registry_user_info: Option<String>,
+
+    /// A bearer token instead of basic credentials.
+    #[arg(long, env = "SWITCHYARD_SCHEMA_REGISTRY_TOKEN", hide_env_values = true)]
+    pub schema_registry_token: Option<String>,
+
+    /// How long one request to the registry may take, in milliseconds.
+    #[arg(
+        long,
+        env = "SWITCHYARD_SCHEMA_REGISTRY_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub schema_registry_timeout_ms: u64,
+}
+
+impl RegistryConfig {
+    /// The registry client, when a URL is configured.
+    pub fn registry(
+        &self,
+    ) -> anyhow::Result<Option<std::sync::Arc<crate::payload::registry::Registry>>> {
+        use crate::payload::registry::{Auth, Registry};
+        let Some(url) = self
+            .schema_registry_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let auth = match (&self.schema_registry_user_info, &self.schema_registry_token) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "set SWITCHYARD_SCHEMA_REGISTRY_USER_INFO or SWITCHYARD_SCHEMA_REGISTRY_TOKEN, not both"
+            ),
+            (Some(info), None) => {
+                let (user, password) = info.split_once(':').ok_or_else(|| {
+                    anyhow::anyhow!("SWITCHYARD_SCHEMA_REGISTRY_USER_INFO is not user:password")
+                })?;
+                Auth::Basic {
+                    user: user.to_string(),
+                    password: password.to_string(),
+                }
+            }
+            (None, Some(token)) => Auth::Bearer(token.clone()),
+            (None, None) => Auth::None,
+        };
+        let timeout = std::time::Duration::from_millis(self.schema_registry_timeout_ms.max(1));
+        Ok(Some(std::sync::Arc::new(Registry::new(
+            url, auth, timeout,
+        )?)))
+    }
+}
+
 /// Which model answers the assistant's questions.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AssistantBackendKind {

@@ -142,6 +142,11 @@ pub struct DeadLetterDetail {
     pub exception_message: Option<String>,
     pub attempts: Option<i32>,
     pub payload: Payload,
+    /// How a framed payload was decoded ("avro, schema 7"), when it was.
+    pub payload_format: Option<String>,
+    /// Why the payload is shown raw when it looks decodable (a schema the registry does
+    /// not know, a registry that is down, no registry configured).
+    pub payload_note: Option<String>,
     /// The value a replay sends, when it differs from the stored one (the seed dialect
     /// wraps the original event).
     pub replay_payload: Option<Payload>,

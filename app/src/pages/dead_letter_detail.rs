@@ -111,7 +111,13 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
             <FlashMessage of=FormAction::Discard />
         </div>
 
-        <h2>"Payload "<span class="badge">{d.payload.kind()}</span></h2>
+        <h2>"Payload "<span class="badge" data-testid="payload-format">
+            {d.payload_format.clone().unwrap_or_else(|| d.payload.kind().to_string())}
+        </span></h2>
+        {d.payload_note.clone().map(|n| view! { <p class="note" data-testid="payload-note">{n}</p> })}
+        {d.payload_format.is_some().then(|| view! {
+            <p class="note">"Decoded for reading; a replay sends the original bytes."</p>
+        })}
         <pre class="payload" data-testid="payload">{d.payload.text().to_string()}</pre>
         {d.replay_payload.clone().map(|p| view! {
             <h2>"Replayed as "<span class="badge">{p.kind()}</span></h2>

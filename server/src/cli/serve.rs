@@ -4,7 +4,8 @@
 use crate::assistant::Assistant;
 use crate::auth::Auth;
 use crate::config::{
-    AssistantConfig, AuthConfig, Db, Http, IngestConfig, ReplayConfig, RetentionConfig,
+    AssistantConfig, AuthConfig, Db, Http, IngestConfig, RegistryConfig, ReplayConfig,
+    RetentionConfig,
 };
 use crate::fanout::LiveHub;
 use crate::http::{router, AppState};
@@ -35,6 +36,8 @@ pub struct ServeArgs {
     pub assistant: AssistantConfig,
     #[command(flatten)]
     pub retention: RetentionConfig,
+    #[command(flatten)]
+    pub registry: RegistryConfig,
     /// Serve only; leave ingest to other instances.
     #[arg(long)]
     pub no_ingest: bool,
@@ -43,6 +46,7 @@ pub struct ServeArgs {
 pub async fn run(common: &Common, args: ServeArgs) -> anyhow::Result<()> {
     let stop = process::stop_on_signal();
     args.ingest.topic_lists()?; // a bad pattern is said before connecting anywhere
+    args.registry.registry()?; // and a bad registry setting
     let (brokers, _embedded) = kafka::brokers_or_embedded(
         common.kafka_brokers.as_deref(),
         args.ingest.topic_creation(),
@@ -65,8 +69,10 @@ pub async fn run_on(
         auth,
         assistant,
         retention,
+        registry,
         no_ingest,
     } = args;
+    let registry = registry.registry()?;
     let connected = db::connect_with(&db.database_url, db.db_pool, db.db_statement_timeout_ms);
     let Some(pool) = unless_stopped(&stop_rx, connected).await.transpose()? else {
         return stopped_in_start_up();
@@ -121,11 +127,9 @@ pub async fn run_on(
         pool: pool.clone(),
         hub,
         ops: Arc::new(PgOps::new(pool.clone())),
-        dlq: Arc::new(PgDeadLetters::new(
-            pool.clone(),
-            brokers,
-            replay.max_replays,
-        )?),
+        dlq: Arc::new(
+            PgDeadLetters::new(pool.clone(), brokers, replay.max_replays)?.with_registry(registry),
+        ),
         admin: Arc::new(admin::PgAdmin::with_sources(
             pool.clone(),
             Sources {

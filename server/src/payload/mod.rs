@@ -8,3 +8,42 @@
 pub mod avro;
 pub mod framing;
 pub mod registry;
+
+use registry::{Decoder, Registry};
+use serde_json::Value;
+
+/// A framed payload read with its schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Read {
+    pub json: Value,
+    /// `avro` or `json-schema`.
+    pub format: &'static str,
+    pub schema_id: u32,
+}
+
+/// The value `framed` holds, read with the schema the registry has for it; the reason,
+/// naming the schema id, when it cannot be.
+pub async fn read_framed(registry: &Registry, framed: framing::Framed<'_>) -> Result<Read, String> {
+    let id = framed.schema_id;
+    let decoder = registry
+        .decoder(id)
+        .await
+        .map_err(|m| format!("schema {id}: {m}"))?;
+    let (json, format) = match &*decoder {
+        Decoder::Avro(schema) => (schema.decode(framed.rest), "avro"),
+        Decoder::Json => (
+            serde_json::from_slice(framed.rest).map_err(|e| format!("the body is not JSON: {e}")),
+            "json-schema",
+        ),
+        Decoder::Protobuf => (
+            Err("Protobuf bodies are not decoded yet".to_string()),
+            "protobuf",
+        ),
+    };
+    json.map(|json| Read {
+        json,
+        format,
+        schema_id: id,
+    })
+    .map_err(|e| format!("schema {id} ({format}): {e}"))
+}

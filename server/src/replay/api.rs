@@ -7,8 +7,10 @@ use super::one::Replayed;
 use super::watermarks::Watermarks;
 use super::{discard, one, query};
 use crate::audit::Actor;
+use crate::payload::registry::Registry;
 use async_trait::async_trait;
 use sqlx::PgPool;
+use std::sync::Arc;
 use switchyard_app::auth::Principal;
 use switchyard_app::dlq::*;
 use switchyard_app::ops::{DeadLetterFilter, OpsError};
@@ -21,6 +23,7 @@ pub struct PgDeadLetters {
     producer: RenewingProducer,
     marks: Watermarks,
     max_replays: i32,
+    registry: Option<Arc<Registry>>,
 }
 
 impl PgDeadLetters {
@@ -30,7 +33,14 @@ impl PgDeadLetters {
             producer: RenewingProducer::new(brokers)?,
             marks: Watermarks::new(brokers)?,
             max_replays,
+            registry: None,
         })
+    }
+
+    /// Framed payloads on the detail page are read through this Schema Registry.
+    pub fn with_registry(mut self, registry: Option<Arc<Registry>>) -> Self {
+        self.registry = registry;
+        self
     }
 }
 
@@ -67,7 +77,7 @@ impl DeadLetterApi for PgDeadLetters {
     }
 
     async fn detail(&self, id: i64) -> Result<Option<DeadLetterDetail>, OpsError> {
-        Ok(query::detail(&self.pool, id).await?)
+        Ok(query::detail_with(&self.pool, id, self.registry.as_deref()).await?)
     }
 
     async fn dry_run(&self, scope: &ReplayScope) -> Result<DryRun, OpsError> {

@@ -5,6 +5,8 @@
 
 use super::filter::{push_filter, push_scope, ERROR_LABEL};
 use super::view;
+use crate::payload::framing;
+use crate::payload::registry::Registry;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, QueryBuilder};
 use switchyard_app::dlq::*;
@@ -165,6 +167,15 @@ type ReplayRow = (
 );
 
 pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDetail>> {
+    detail_with(pool, id, None).await
+}
+
+/// [`detail`], with framed payloads (Confluent wire format) read through `registry`.
+pub async fn detail_with(
+    pool: &PgPool,
+    id: i64,
+    registry: Option<&Registry>,
+) -> sqlx::Result<Option<DeadLetterDetail>> {
     let Some(it) = sqlx::query_as::<_, ItemRow>(&format!(
         "SELECT {ITEM_COLUMNS} FROM dead_letters d WHERE d.id = $1"
     ))
@@ -222,7 +233,7 @@ pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDet
             }
         })
         .collect();
-    let payload = view::payload(d.7.as_deref());
+    let (payload, payload_format, payload_note) = readable(d.7.as_deref(), registry).await;
     let replay_payload = (d.8 != d.7).then(|| view::payload(d.8.as_deref()));
     Ok(Some(DeadLetterDetail {
         item: it,
@@ -234,6 +245,8 @@ pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDet
         exception_message: d.5,
         attempts: d.6,
         payload,
+        payload_format,
+        payload_note,
         replay_payload,
         headers: view::headers(&d.9),
         origin_note: d.10,
@@ -326,6 +339,37 @@ pub async fn dry_run(pool: &PgPool, scope: &ReplayScope, max_replays: i32) -> sq
     .fetch_all(pool)
     .await?;
     Ok(out)
+}
+
+/// The stored value for reading: a framed one (Confluent wire format) decoded with the
+/// registry's schema, with its format, or shown raw with the reason; anything else as
+/// [`view::payload`] shows it.
+async fn readable(
+    bytes: Option<&[u8]>,
+    registry: Option<&Registry>,
+) -> (Payload, Option<String>, Option<String>) {
+    let Some(framed) = bytes.and_then(framing::framed) else {
+        return (view::payload(bytes), None, None);
+    };
+    let id = framed.schema_id;
+    let Some(registry) = registry else {
+        let note = format!(
+            "starts like the Schema Registry's wire format (schema {id}); set SWITCHYARD_SCHEMA_REGISTRY_URL to decode it"
+        );
+        return (view::payload(bytes), None, Some(note));
+    };
+    match crate::payload::read_framed(registry, framed).await {
+        Ok(read) => {
+            let pretty = serde_json::to_string_pretty(&read.json).unwrap_or_default();
+            let format = format!("{}, schema {}", read.format, read.schema_id);
+            (Payload::Json(pretty), Some(format), None)
+        }
+        Err(why) => (
+            view::payload(bytes),
+            None,
+            Some(format!("shown raw: {why}")),
+        ),
+    }
 }
 
 #[cfg(test)]

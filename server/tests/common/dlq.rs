@@ -20,6 +20,8 @@ pub struct Landed {
     pub offset: i64,
     pub key: Option<String>,
     pub value: Option<String>,
+    /// The value's bytes, exactly.
+    pub raw: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -71,6 +73,7 @@ pub fn read_topic(broker: &Broker, topic: &str) -> Vec<Landed> {
             offset: m.offset(),
             key: text(m.key()),
             value: text(m.payload()),
+            raw: m.payload().map(<[u8]>::to_vec),
             headers: m
                 .headers()
                 .map(|hs| {

@@ -1,0 +1,202 @@
+//! Schema Registry payloads on the dead-letter pages, end to end: `switchyard serve` with
+//! `SWITCHYARD_SCHEMA_REGISTRY_URL` pointing at a registry on loopback that speaks the
+//! Confluent REST API (no real one installs here; the console's real client talks to it),
+//! dead letters in the Confluent wire format written to a real broker. An Avro and a JSON
+//! Schema dead letter are shown decoded, and a replay sends the original bytes; a schema
+//! id the registry does not know is shown raw with that reason; with the registry stopped
+//! ingest goes on and the pages still answer, saying so.
+
+mod common;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::dlq::{produce_with_headers, replays_on};
+use common::{add_user, eventually, Broker, Console, TestDb};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const ORDER_PLACED: &str = r#"{"type": "record", "name": "OrderPlaced", "namespace": "com.acme",
+  "fields": [{"name": "orderId", "type": "string"}, {"name": "totalCents", "type": "long"},
+             {"name": "currency", "type": {"type": "enum", "name": "Currency", "symbols": ["EUR", "USD"]}}]}"#;
+
+/// The registry: schema 7 (Avro `OrderPlaced`), 8 (JSON Schema), 40403 for any other id;
+/// answers 503 once `down` is set (as a registry behind a load balancer with no backend).
+async fn registry(down: Arc<AtomicBool>) -> String {
+    let by_id = |State(down): State<Arc<AtomicBool>>, Path(id): Path<u32>| async move {
+        if down.load(Ordering::SeqCst) {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error_code": 50003, "message": "no backend"})),
+            );
+        }
+        match id {
+            7 => (StatusCode::OK, Json(json!({"schema": ORDER_PLACED}))),
+            8 => (
+                StatusCode::OK,
+                Json(json!({"schemaType": "JSON", "schema": "{\"type\": \"object\"}"})),
+            ),
+            _ => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error_code": 40403, "message": format!("Schema {id} not found")})),
+            ),
+        }
+    };
+    let app = Router::new()
+        .route("/schemas/ids/{id}", get(by_id))
+        .with_state(down);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// `0, id (4 bytes big-endian), body`: what a Confluent serializer writes.
+fn framed(id: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![0];
+    v.extend_from_slice(&id.to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+/// OrderPlaced{orderId, totalCents, currency} in Avro's binary encoding.
+fn avro_order(order: &str, cents: i64) -> Vec<u8> {
+    let zigzag = |n: i64| ((n << 1) ^ (n >> 63)) as u64;
+    let varint = |mut v: u64, out: &mut Vec<u8>| {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    };
+    let mut out = Vec::new();
+    varint(zigzag(order.len() as i64), &mut out);
+    out.extend_from_slice(order.as_bytes());
+    varint(zigzag(cents), &mut out);
+    varint(zigzag(1), &mut out); // USD
+    out
+}
+
+async fn dead_letter(broker: &Broker, key: &str, value: &[u8]) {
+    produce_with_headers(
+        broker,
+        "shop.orders.DLT",
+        key,
+        value,
+        &[
+            ("kafka_dlt-original-topic", b"shop.orders".as_slice()),
+            (
+                "kafka_dlt-exception-message",
+                b"DeserializationException".as_slice(),
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framed_dead_letters_are_shown_decoded_and_replayed_byte_for_byte() {
+    let down = Arc::new(AtomicBool::new(false));
+    let url = registry(down.clone()).await;
+    let db = TestDb::new().await;
+    let broker = Broker::start_bare().await;
+    broker
+        .create_topics(&["shop.orders", "shop.orders.DLT"], 1)
+        .await;
+    let console = Console::start(
+        &db.url,
+        Some(&broker.bootstrap),
+        &[("SWITCHYARD_SCHEMA_REGISTRY_URL", url.as_str())],
+    )
+    .await;
+    let avro = framed(7, &avro_order("ORD-77", 4200));
+    dead_letter(&broker, "ORD-77", &avro).await;
+    dead_letter(
+        &broker,
+        "ORD-78",
+        &framed(8, br#"{"orderId": "ORD-78", "totalCents": 12}"#),
+    )
+    .await;
+    dead_letter(&broker, "ORD-79", &framed(42, b"\x02\x04whatever")).await;
+    eventually(Duration::from_secs(60), "three dead letters", || async {
+        db.count("SELECT count(*) FROM dead_letters").await == 3
+    })
+    .await;
+    let id = |key: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM dead_letters WHERE order_id = $1")
+                .bind(key)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    add_user(&db.url, "olga", "operator", "operator-password-1");
+    let (http, csrf) = console.login("olga", "operator-password-1").await;
+    let page = |id: i64| {
+        let (http, url) = (http.clone(), console.url(&format!("/dead-letters/{id}")));
+        async move {
+            let r = http.get(&url).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+            r.text().await.unwrap()
+        }
+    };
+
+    let avro_id = id("ORD-77").await;
+    let html = page(avro_id).await;
+    assert!(html.contains("avro, schema 7"), "the format badge");
+    assert!(
+        html.contains("&quot;orderId&quot;: &quot;ORD-77&quot;")
+            || html.contains("\"orderId\": \"ORD-77\""),
+        "decoded: {html}"
+    );
+    assert!(html.contains("4200") && html.contains("USD"));
+    let json_html = page(id("ORD-78").await).await;
+    assert!(json_html.contains("json-schema, schema 8"));
+    let unknown = page(id("ORD-79").await).await;
+    assert!(unknown.contains("data-testid=\"payload-note\""));
+    assert!(
+        unknown.contains("schema 42") && unknown.contains("40403"),
+        "the reason"
+    );
+
+    // A replay sends the bytes that were read, not the JSON shown.
+    let sent = http
+        .post(console.url("/api/ops/dlq/replay"))
+        .header("accept", "application/json")
+        .form(&[("id", avro_id.to_string()), ("csrf", csrf.clone())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let landed = replays_on(&broker, "shop.orders");
+    assert_eq!(landed.len(), 1);
+    assert_eq!(
+        landed[0].raw.as_deref(),
+        Some(avro.as_slice()),
+        "byte for byte"
+    );
+
+    // The registry goes down: ingest goes on, pages answer, new ids say why they are raw.
+    down.store(true, Ordering::SeqCst);
+    dead_letter(&broker, "ORD-80", &framed(9, b"\x00")).await;
+    eventually(Duration::from_secs(60), "ingest goes on", || async {
+        db.count("SELECT count(*) FROM dead_letters").await == 4
+    })
+    .await;
+    let down_html = page(id("ORD-80").await).await;
+    assert!(
+        down_html.contains("schema 9") && down_html.contains("unavailable"),
+        "{down_html}"
+    );
+    assert!(
+        page(avro_id).await.contains("avro, schema 7"),
+        "a schema read once is kept"
+    );
+    drop(console);
+    db.drop_db().await;
+}
