@@ -10,6 +10,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use switchyard_app::ops::percent_encode;
 
 /// How the console signs in to the registry.
 #[derive(Clone, Debug, Default)]
@@ -253,17 +254,6 @@ fn without_url(e: &reqwest::Error) -> String {
     } else {
         format!("{kind} ({inner})")
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -69,9 +69,16 @@ fn looks_structured(value: &[u8]) -> bool {
 /// The event `rec` carries as a CloudEvent.
 pub fn read(rec: &RawRecord) -> Result<Foreign, String> {
     match mode(rec) {
-        Some(Mode::Binary) => read_binary(rec),
-        Some(Mode::Structured) => read_structured(rec),
+        Some(m) => read_in(rec, m),
         None => Err("not a CloudEvent".into()),
+    }
+}
+
+/// The event `rec` carries in the mode [`mode`] already found (not looked for again).
+pub fn read_in(rec: &RawRecord, mode: Mode) -> Result<Foreign, String> {
+    match mode {
+        Mode::Binary => read_binary(rec),
+        Mode::Structured => read_structured(rec),
     }
 }
 

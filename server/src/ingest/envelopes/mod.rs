@@ -37,6 +37,7 @@ pub enum Reader<'a> {
     /// A CloudEvent; `vocabulary` is the mapping of its topic, when one matches (its
     /// types and fields apply; its field places do not — CloudEvents say where they are).
     CloudEvent {
+        mode: cloudevents::Mode,
         vocabulary: Option<&'a Mapping>,
     },
     Mapped(&'a Mapping),
@@ -75,8 +76,9 @@ impl Envelopes {
     /// How to read `rec` given its topic's mapping: a CloudEvent by its own markers first
     /// (they are explicit), else the mapping.
     pub fn reader_for<'a>(rec: &RawRecord, mapping: Option<&'a Mapping>) -> Option<Reader<'a>> {
-        if cloudevents::mode(rec).is_some() {
+        if let Some(mode) = cloudevents::mode(rec) {
             return Some(Reader::CloudEvent {
+                mode,
                 vocabulary: mapping,
             });
         }
@@ -88,7 +90,7 @@ impl Reader<'_> {
     /// The event `rec` holds, or the reason it cannot be read this way.
     pub fn read(&self, rec: &RawRecord) -> Result<EventRow, String> {
         match self {
-            Reader::CloudEvent { vocabulary } => cloudevents::read(rec)
+            Reader::CloudEvent { mode, vocabulary } => cloudevents::read_in(rec, *mode)
                 .and_then(|f| f.into_row(rec, *vocabulary))
                 .map_err(|e| format!("as a CloudEvent: {e}")),
             Reader::Mapped(m) => m
