@@ -56,8 +56,11 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let total = Duration::from_secs_f64(args.minutes.max(0.1) * 60.0);
     let mut rules = report::Rules::new(total.as_secs_f64(), args.warmup_secs);
     eprintln!(
-        "soak: {:.0} min, a sample every {} s; judged after the first retention cycle ({:.0} s); latency reference: the first {:.0} s",
-        args.minutes, args.sample_secs, args.warmup_secs, rules.reference_secs
+        "soak: {:.0} min, a sample every {} s; judged after the first retention cycle ({:.0} s); latency reference: {}",
+        args.minutes,
+        args.sample_secs,
+        args.warmup_secs,
+        rules.reference_label()
     );
 
     // The size of the empty schema, before the load adds anything of its own.
