@@ -255,6 +255,14 @@ pub struct IngestConfig {
     #[arg(long, env = "SWITCHYARD_ENVELOPES")]
     pub envelopes: Option<std::path::PathBuf>,
 
+    /// A TOML file of masking rules: fields (JSON pointers, name patterns) and headers
+    /// masked per topic pattern, and which value detectors run. Without it the built-in
+    /// rules apply: secrets and personal identifiers by field and header name, card
+    /// numbers, e-mail addresses, international phone numbers and secrets in text
+    /// anywhere. The format: `examples/masking.toml`.
+    #[arg(long, env = "SWITCHYARD_MASKING")]
+    pub masking: Option<std::path::PathBuf>,
+
     /// How often, in milliseconds, the list of topics is refreshed: a topic created while
     /// the console runs is read within this time when a pattern matches it.
     #[arg(long, env = "SWITCHYARD_TOPIC_REFRESH_MS", default_value_t = 10_000)]
@@ -347,6 +355,7 @@ impl IngestConfig {
                 defaults,
             ))?,
             envelopes: std::sync::Arc::new(envelopes),
+            masker: crate::masking::Masker::load(self.masking.as_deref())?,
         };
         if topics.events.is_empty() && topics.dead_letters.is_empty() {
             anyhow::bail!("SWITCHYARD_TOPICS and SWITCHYARD_DEAD_LETTER_TOPICS are both empty: nothing to read");

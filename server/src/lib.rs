@@ -15,6 +15,7 @@ pub mod errors;
 pub mod fanout;
 pub mod http;
 pub mod ingest;
+pub mod masking;
 pub mod metrics;
 pub mod payload;
 pub mod read_model;

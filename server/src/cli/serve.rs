@@ -92,6 +92,7 @@ pub async fn run_on(
     };
     // From here on Kafka clients exist: the stop goes through the orderly path below.
     let ingest_settings = super::ingest::settings(brokers, &db, &ingest)?;
+    let masker = ingest_settings.topics.masker.clone();
     let ingest_task = (!no_ingest).then(|| {
         let (pool, settings, stop) = (pool.clone(), ingest_settings.clone(), stop_rx.clone());
         tokio::spawn(async move {
@@ -126,9 +127,11 @@ pub async fn run_on(
         auth,
         pool: pool.clone(),
         hub,
-        ops: Arc::new(PgOps::new(pool.clone())),
+        ops: Arc::new(PgOps::new(pool.clone()).with_masker(masker.clone())),
         dlq: Arc::new(
-            PgDeadLetters::new(pool.clone(), brokers, replay.max_replays)?.with_registry(registry),
+            PgDeadLetters::new(pool.clone(), brokers, replay.max_replays)?
+                .with_registry(registry)
+                .with_masker(masker.clone()),
         ),
         admin: Arc::new(admin::PgAdmin::with_sources(
             pool.clone(),

@@ -5,10 +5,13 @@
 use super::dead_letter::DeadLetterRow;
 use super::decode::{decode_on, Decoded};
 use super::envelopes::mapping::Mapping;
+use super::mask;
 use super::record::{EventRow, QuarantineRow, RawRecord};
 use super::topics::Topics;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
+use crate::masking::TopicRules;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -76,7 +79,7 @@ pub fn batch_of(records: &[RawRecord], topics: &Topics) -> Batch {
     let mut batch = Batch::default();
     // Keyed by the records' own topic names: one topic copy per partition, not per record.
     let mut spans: HashMap<(&str, i32), Span> = HashMap::new();
-    let mut per_topic: HashMap<&str, (bool, Option<&Mapping>)> = HashMap::new();
+    let mut per_topic: HashMap<&str, (bool, Option<&Mapping>, Arc<TopicRules>)> = HashMap::new();
     for rec in records {
         if let Some(ts) = rec.timestamp_ms {
             batch.oldest_ms = Some(batch.oldest_ms.map_or(ts, |o| o.min(ts)));
@@ -90,17 +93,25 @@ pub fn batch_of(records: &[RawRecord], topics: &Topics) -> Batch {
             });
         span.first = span.first.min(rec.offset);
         span.next = span.next.max(rec.offset + 1);
-        let (on_dead_letters, mapping) =
-            *per_topic.entry(rec.topic.as_str()).or_insert_with(|| {
+        let (on_dead_letters, mapping, rules) =
+            per_topic.entry(rec.topic.as_str()).or_insert_with(|| {
                 (
                     topics.dead_letters.matches(&rec.topic),
                     topics.envelopes.mapping_for(&rec.topic),
+                    topics.masker.for_topic(&rec.topic),
                 )
             });
-        match decode_on(rec, on_dead_letters, &topics.envelopes, mapping) {
-            Decoded::Event(e) => batch.events.push(e),
-            Decoded::DeadLetter(d) => batch.dead_letters.push(d),
-            Decoded::Quarantine(q) => {
+        match decode_on(rec, *on_dead_letters, &topics.envelopes, *mapping) {
+            Decoded::Event(mut e) => {
+                mask::event(&mut e, rules);
+                batch.events.push(e)
+            }
+            Decoded::DeadLetter(mut d) => {
+                mask::dead_letter(&mut d, &topics.masker);
+                batch.dead_letters.push(d)
+            }
+            Decoded::Quarantine(mut q) => {
+                mask::quarantined(&mut q, &topics.masker);
                 tracing::warn!(topic = %q.topic, partition = q.partition, offset = q.offset,
                     reason = %q.reason, "record quarantined");
                 batch.quarantined.push(q)

@@ -399,6 +399,7 @@ mod tests {
                 events: TopicSelection::parse(&["order.created"]).unwrap(),
                 dead_letters: TopicSelection::default_dead_letters(),
                 envelopes: Default::default(),
+                masker: Default::default(),
             },
             metadata_refresh_ms: 10_000,
             log_check_secs: 30,

@@ -23,6 +23,7 @@ pub mod decode;
 pub mod envelopes;
 pub mod fetch;
 pub mod log_incidents;
+pub mod mask;
 pub mod positions;
 pub mod project;
 pub mod record;

@@ -3,6 +3,7 @@
 //! Built once from configuration (`config::IngestConfig::topic_lists`), handed to the
 //! consumer (its subscription) and to every batch (how each topic is decoded).
 
+use crate::masking::Masker;
 use super::envelopes::Envelopes;
 use std::sync::Arc;
 use switchyard_contract::topic_selection::TopicSelection;
@@ -13,6 +14,8 @@ pub struct Topics {
     pub dead_letters: TopicSelection,
     /// Envelope mappings by topic pattern; their topics are among `events`.
     pub envelopes: Arc<Envelopes>,
+    /// What is masked in what ingest stores ([`crate::masking`]).
+    pub masker: Masker,
 }
 
 impl Topics {
@@ -22,6 +25,7 @@ impl Topics {
             events: TopicSelection::contract_events(),
             dead_letters: TopicSelection::default_dead_letters(),
             envelopes: Arc::default(),
+            masker: Masker::default(),
         }
     }
 

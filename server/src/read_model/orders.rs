@@ -1,6 +1,7 @@
 //! The read-model queries behind the pages: the server's implementation of the UI's
 //! [`OpsApi`] contract over PostgreSQL.
 
+use crate::masking::Masker;
 use async_trait::async_trait;
 use sqlx::PgPool;
 use switchyard_app::ops::{
@@ -12,11 +13,29 @@ use switchyard_app::states::{DeadLetterStatus, OrderStatus};
 #[derive(Clone)]
 pub struct PgOps {
     pool: PgPool,
+    masker: Masker,
 }
 
 impl PgOps {
     pub fn new(pool: PgPool) -> Self {
-        PgOps { pool }
+        PgOps {
+            pool,
+            masker: Masker::default(),
+        }
+    }
+
+    /// What viewers may see of stored text that was not masked at rest: a quarantined
+    /// record's bytes, exception text stored before masking was configured.
+    pub fn with_masker(mut self, masker: Masker) -> Self {
+        self.masker = masker;
+        self
+    }
+
+    fn masked(&self, text: String) -> String {
+        match self.masker.text(&text) {
+            std::borrow::Cow::Owned(m) => m,
+            std::borrow::Cow::Borrowed(_) => text,
+        }
     }
 }
 
@@ -175,7 +194,7 @@ impl OpsApi for PgOps {
                 id,
                 original_topic,
                 dialect,
-                exception_message,
+                exception_message: exception_message.map(|m| self.masked(m)),
                 status: DeadLetterStatus::from_db(&status),
                 failed_at,
             },
@@ -224,10 +243,12 @@ impl OpsApi for PgOps {
                         topic,
                         partition,
                         offset,
-                        reason,
+                        reason: self.masked(reason),
                         size,
-                        preview: String::from_utf8_lossy(head.as_deref().unwrap_or_default())
-                            .into_owned(),
+                        preview: self.masked(
+                            String::from_utf8_lossy(head.as_deref().unwrap_or_default())
+                                .into_owned(),
+                        ),
                         quarantined_at,
                     }
                 },

@@ -5,8 +5,9 @@
 use super::job::{self, JobError};
 use super::one::Replayed;
 use super::watermarks::Watermarks;
-use super::{discard, one, query};
+use super::{discard, one, query, view};
 use crate::audit::Actor;
+use crate::masking::Masker;
 use crate::payload::registry::Registry;
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -24,6 +25,7 @@ pub struct PgDeadLetters {
     marks: Watermarks,
     max_replays: i32,
     registry: Option<Arc<Registry>>,
+    masker: Masker,
 }
 
 impl PgDeadLetters {
@@ -34,6 +36,7 @@ impl PgDeadLetters {
             marks: Watermarks::new(brokers)?,
             max_replays,
             registry: None,
+            masker: Masker::default(),
         })
     }
 
@@ -41,6 +44,19 @@ impl PgDeadLetters {
     pub fn with_registry(mut self, registry: Option<Arc<Registry>>) -> Self {
         self.registry = registry;
         self
+    }
+
+    /// What viewers may see of payloads, headers, keys and errors ([`crate::masking`]).
+    pub fn with_masker(mut self, masker: Masker) -> Self {
+        self.masker = masker;
+        self
+    }
+
+    /// A filter fit to run: valid, and searching for no value that is masked.
+    fn checked(&self, filter: &DeadLetterFilter) -> Result<(), OpsError> {
+        super::filter::validate(filter)?;
+        super::filter::searchable(filter, &self.masker)?;
+        Ok(())
     }
 }
 
@@ -62,8 +78,14 @@ fn refusal(e: JobError) -> OpsError {
 #[async_trait]
 impl DeadLetterApi for PgDeadLetters {
     async fn groups(&self, filter: &DeadLetterFilter) -> Result<DeadLetterGroups, OpsError> {
-        super::filter::validate(filter)?;
-        Ok(query::groups(&self.pool, filter).await?)
+        self.checked(filter)?;
+        let mut groups = query::groups(&self.pool, filter).await?;
+        for g in &mut groups.by_error {
+            if let std::borrow::Cow::Owned(m) = self.masker.text(&g.label) {
+                g.label = m;
+            }
+        }
+        Ok(groups)
     }
 
     async fn list(
@@ -72,17 +94,25 @@ impl DeadLetterApi for PgDeadLetters {
         after: Option<&str>,
         limit: i64,
     ) -> Result<DeadLetterPage, OpsError> {
-        super::filter::validate(filter)?;
-        Ok(query::list(&self.pool, filter, after, limit).await?)
+        self.checked(filter)?;
+        let mut page = query::list(&self.pool, filter, after, limit).await?;
+        page.rows = page
+            .rows
+            .into_iter()
+            .map(|it| view::masked_item(it, &self.masker))
+            .collect();
+        Ok(page)
     }
 
     async fn detail(&self, id: i64) -> Result<Option<DeadLetterDetail>, OpsError> {
-        Ok(query::detail_with(&self.pool, id, self.registry.as_deref()).await?)
+        Ok(query::detail_with(&self.pool, id, self.registry.as_deref())
+            .await?
+            .map(|d| view::masked_detail(d, &self.masker)))
     }
 
     async fn dry_run(&self, scope: &ReplayScope) -> Result<DryRun, OpsError> {
         if let ReplayScope::Filter { filter } = scope {
-            super::filter::validate(filter)?;
+            self.checked(filter)?;
         }
         Ok(query::dry_run(&self.pool, scope, self.max_replays).await?)
     }

@@ -31,6 +31,22 @@ pub fn validate(f: &DeadLetterFilter) -> Result<(), String> {
     }
 }
 
+/// Refuses a filter that searches for a value viewers see masked ([`crate::masking`]):
+/// what is stored for searching is masked, so such a search finds nothing, and whether
+/// it did must not tell anyone the value is there.
+pub fn searchable(f: &DeadLetterFilter, masker: &crate::masking::Masker) -> Result<(), String> {
+    for (field, v) in [("key", &f.key), ("error", &f.error)] {
+        if let Some(v) = given(v) {
+            if let std::borrow::Cow::Owned(_) = masker.text(v) {
+                return Err(format!(
+                    "the {field} searched for holds a value that is masked (a card number, an e-mail address, a phone number or a secret): masked values cannot be searched"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Appends ` AND …` for each narrowing field of `f`, on table alias `d`.
 pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &DeadLetterFilter) {
     if let Some(t) = given(&f.topic) {
