@@ -305,15 +305,7 @@ fn a_broken_mapping_file_is_refused_at_start_naming_the_entry() {
         "[[envelope]]\ntopics = [\"t\"]\nevent_type = \"/type\"\n[envelope.types]\nPlaced = \"order.placed\"\n",
     )
     .unwrap();
-    let out = common::switchyard()
-        .arg("serve")
-        .env("SWITCHYARD_ENVELOPES", &path)
-        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
-        .env_remove("KAFKA_BROKERS")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::serve_refuses_with("SWITCHYARD_ENVELOPES", &path);
     assert!(
         err.contains("team.toml") && err.contains("#1") && err.contains("\"order.placed\""),
         "{err}"

@@ -37,6 +37,14 @@ pub trait DeadLetterApi: Send + Sync + 'static {
     /// Discards dead letters (pending, parked or failed again) with a required reason;
     /// returns how many were discarded.
     async fn discard(&self, who: &Principal, ids: &[i64], reason: &str) -> Result<u64, OpsError>;
+    /// One dead letter as it came — payload, headers, key and error unmasked — for an admin
+    /// who says why (required; audited before anything is returned).
+    async fn reveal(
+        &self,
+        who: &Principal,
+        id: i64,
+        reason: &str,
+    ) -> Result<Option<DeadLetterDetail>, OpsError>;
 }
 
 /// The handle server functions find in context.

@@ -137,3 +137,19 @@ pub async fn discard_dead_letters(
         .await
         .map_err(failed("could not discard"))
 }
+
+/// An admin's reveal of one dead letter's unmasked payload and headers, with a reason;
+/// under `admin/reveal/` so the kill-switch (which stops changes) does not stop it.
+#[server(endpoint = "admin/reveal/dead-letter", output = crate::codec::Json)]
+pub async fn reveal_dead_letter(
+    id: i64,
+    reason: String,
+    csrf: String,
+) -> Result<Option<DeadLetterDetail>, ServerFnError> {
+    let who = crate::auth::require(crate::auth::Role::Admin)?;
+    let _ = csrf;
+    dlq()?
+        .reveal(&who, id, &reason)
+        .await
+        .map_err(failed("could not reveal"))
+}

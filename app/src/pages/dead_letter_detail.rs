@@ -110,6 +110,18 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
             <FlashMessage of=FormAction::ReplayOne testid="replay-result" />
             <FlashMessage of=FormAction::Discard />
         </div>
+        <IfRole role=crate::auth::Role::Admin>
+            <details class="reveal">
+                <summary>"Reveal the original (admin, audited)"</summary>
+                <p class="note">"Values are masked for every viewer. An admin may see this dead letter as it came, once, with a reason the audit log keeps."</p>
+                <RevealIsland>
+                    <CsrfField />
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <label>"Reason"<input name="reason" required=true maxlength="1000" placeholder="why you need the unmasked values" /></label>
+                    <button class="btn" type="submit" data-testid="reveal">"Reveal"</button>
+                </RevealIsland>
+            </details>
+        </IfRole>
 
         <h2>"Payload "<span class="badge" data-testid="payload-format">
             {d.payload_format.clone().unwrap_or_else(|| d.payload.kind().to_string())}
@@ -156,6 +168,35 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
                 </table>
             }.into_any()
         }}
+    }
+}
+
+/// The reveal form and, once the server answered, what it revealed — held in this page's
+/// memory only (nothing is stored in the browser; a reload shows the masked page again).
+#[island]
+pub fn RevealIsland(children: Children) -> impl IntoView {
+    let action = ServerAction::<RevealDeadLetter>::new();
+    view! {
+        <ActionForm action attr:class="inline" attr:data-testid="reveal-form">
+            {children()}
+        </ActionForm>
+        {move || action.value().get().map(|r| match r {
+            Ok(Some(d)) => view! {
+                <div class="revealed" data-testid="revealed">
+                    <p class="note">"Unmasked, for you only; this reveal is in the audit log."</p>
+                    <pre class="payload" data-testid="revealed-payload">{d.payload.text().to_string()}</pre>
+                    <table class="grid" data-testid="revealed-headers">
+                        <tbody>
+                            {d.headers.into_iter().map(|h| view! {
+                                <tr><td class="mono">{h.key}</td><td class="mono wrap">{h.value}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any(),
+            Ok(None) => view! { <p class="error">"No such dead letter."</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })}
     }
 }
 

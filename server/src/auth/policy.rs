@@ -57,6 +57,8 @@ const PUBLIC_PREFIXES: &[&str] = &["/pkg/", "/style/"];
 const WRITE_CLASSES: &[(&str, Role, bool)] = &[
     // The kill-switch itself must stay reachable while writes are off.
     ("/api/admin/settings/", Role::Admin, true),
+    // A reveal changes nothing (it is audited): it stays open while writes are off.
+    ("/api/admin/reveal/", Role::Admin, true),
     ("/api/admin/", Role::Admin, false),
     ("/api/ops/", Role::Operator, false),
     ("/api/assistant/", Role::Viewer, true),

@@ -8,8 +8,8 @@ use super::envelopes::mapping::Mapping;
 use super::mask;
 use super::record::{EventRow, QuarantineRow, RawRecord};
 use super::topics::Topics;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
 use crate::masking::TopicRules;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 

@@ -3,8 +3,8 @@
 //! Built once from configuration (`config::IngestConfig::topic_lists`), handed to the
 //! consumer (its subscription) and to every batch (how each topic is decoded).
 
-use crate::masking::Masker;
 use super::envelopes::Envelopes;
+use crate::masking::Masker;
 use std::sync::Arc;
 use switchyard_contract::topic_selection::TopicSelection;
 

@@ -8,9 +8,10 @@
 //! a card's last four digits (`****1111`), an address's domain (`****@example.com`), a
 //! phone number's last two digits (`+****42`); a secret keeps nothing. Detection is tuned
 //! against what an event stream is full of: a card is 14–19 digits starting with 3–6
-//! (the networks' ranges; epoch milliseconds are 13 digits, epoch microseconds start with
-//! 1) and must pass the Luhn check; a phone number must be written internationally (`+`
-//! and 7–15 digits), as bare digit runs are ids, amounts and times far more often.
+//! (the networks' ranges; epoch milliseconds have 13 digits, epoch microseconds begin
+//! with a 1) and must pass the Luhn check; a phone number must be written
+//! internationally (`+` and 7–15 digits), as bare digit runs are ids, amounts and times
+//! far more often.
 
 use regex::{Captures, Regex};
 use std::borrow::Cow;
@@ -94,7 +95,7 @@ pub fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `****` and the last four digits.
@@ -183,7 +184,10 @@ mod tests {
     #[test]
     fn cards_keep_their_last_four_and_only_real_cards_are_cards() {
         assert_eq!(all("4111 1111 1111 1111"), "****1111");
-        assert_eq!(all("card 4111-1111-1111-1111 declined"), "card ****1111 declined");
+        assert_eq!(
+            all("card 4111-1111-1111-1111 declined"),
+            "card ****1111 declined"
+        );
         assert_eq!(all("amex 378282246310005."), "amex ****0005.");
         // Not Luhn-valid, epoch milliseconds, epoch microseconds, an order number.
         for keep in [

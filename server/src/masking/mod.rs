@@ -131,7 +131,10 @@ impl TopicRules {
         !self.keys.is_empty()
             || !self.fields.is_empty()
             || detect::may_find(json, &self.detectors)
-            || self.names_in_json.as_ref().is_some_and(|r| r.is_match(json))
+            || self
+                .names_in_json
+                .as_ref()
+                .is_some_and(|r| r.is_match(json))
     }
 
     /// Masks `v` in place; true if anything changed.
@@ -225,7 +228,8 @@ impl TopicRules {
         for h in list.iter_mut().filter_map(Value::as_object_mut) {
             let key = h.get("key").and_then(Value::as_str).unwrap_or_default();
             if self.header_masked(key) {
-                let already = h.get("text").and_then(Value::as_str) == Some(MASK) && !h.contains_key("hex");
+                let already =
+                    h.get("text").and_then(Value::as_str) == Some(MASK) && !h.contains_key("hex");
                 if !already && (h.contains_key("text") || h.contains_key("hex")) {
                     h.remove("hex");
                     h.insert("text".into(), Value::String(MASK.into()));
@@ -359,6 +363,9 @@ mod tests {
         let m = masker("defaults = false\n[[rule]]\nkeys = [\"^ssn$\"]");
         let mut v = json!({"ssn": "1", "password": "p", "email": "a@b.io"});
         assert!(m.for_topic("t").value(&mut v));
-        assert_eq!(v, json!({"ssn": "****", "password": "p", "email": "a@b.io"}));
+        assert_eq!(
+            v,
+            json!({"ssn": "****", "password": "p", "email": "a@b.io"})
+        );
     }
 }

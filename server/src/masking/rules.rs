@@ -25,7 +25,8 @@ use serde::Deserialize;
 use switchyard_contract::topic_selection::TopicSelection;
 
 /// Built-in names masked when they appear anywhere in a field name.
-const CONTAINS: &str = r"passw|passphrase|secret|token|api[_-]?key|credential|private[_-]?key|authorization|cookie";
+const CONTAINS: &str =
+    r"passw|passphrase|secret|token|api[_-]?key|credential|private[_-]?key|authorization|cookie";
 /// Built-in names masked when they are the whole field name.
 const EXACT: &str = r"pwd|pin|cvv2?|cvc|pan|ssn|iban|card[_-]?(?:number|no)|cc[_-]?(?:number|no)|phone(?:[_-]?(?:number|no))?|mobile|msisdn|e[_-]?mail(?:[_-]?address)?";
 
@@ -110,7 +111,9 @@ impl Default for Config {
 /// An RFC 6901 JSON pointer (`/a/b~1c/*`) as segments.
 fn pointer(p: &str) -> Result<Vec<Seg>, String> {
     let Some(rest) = p.strip_prefix('/') else {
-        return Err(format!("field {p:?} is not a JSON pointer (it starts with /)"));
+        return Err(format!(
+            "field {p:?} is not a JSON pointer (it starts with /)"
+        ));
     };
     Ok(rest
         .split('/')
@@ -150,7 +153,8 @@ pub fn parse(text: &str) -> Result<Config, String> {
             .keys
             .iter()
             .map(|k| {
-                Regex::new(k).map_err(|err| format!("keys {k:?} is not a regular expression: {err}"))
+                Regex::new(k)
+                    .map_err(|err| format!("keys {k:?} is not a regular expression: {err}"))
             })
             .collect::<Result<_, _>>()
             .map_err(at)?;
@@ -198,7 +202,14 @@ mod tests {
         ] {
             assert!(re.is_match(hit), "{hit}");
         }
-        for miss in ["order_id", "shipping", "company", "pinned", "emails_sent", "span"] {
+        for miss in [
+            "order_id",
+            "shipping",
+            "company",
+            "pinned",
+            "emails_sent",
+            "span",
+        ] {
             assert!(!re.is_match(miss), "{miss}");
         }
         let scan = default_names_in_json();
@@ -230,9 +241,18 @@ mod tests {
         let off = parse("defaults = false").unwrap();
         assert!(!off.defaults && off.detectors.is_empty());
         for (bad, says) in [
-            ("[[rule]]\nfields = [\"customer\"]", "rule 1: field \"customer\" is not a JSON pointer"),
-            ("[[rule]]\nkeys = [\"(\"]", "rule 1: keys \"(\" is not a regular expression"),
-            ("[[rule]]\ntopics = [\"a\"]", "rule 1: names no fields, keys or headers"),
+            (
+                "[[rule]]\nfields = [\"customer\"]",
+                "rule 1: field \"customer\" is not a JSON pointer",
+            ),
+            (
+                "[[rule]]\nkeys = [\"(\"]",
+                "rule 1: keys \"(\" is not a regular expression",
+            ),
+            (
+                "[[rule]]\ntopics = [\"a\"]",
+                "rule 1: names no fields, keys or headers",
+            ),
             ("detectors = [\"ssn\"]", "unknown detector \"ssn\""),
             ("mask = true", "unknown field `mask`"),
         ] {

@@ -195,4 +195,32 @@ impl DeadLetterApi for PgDeadLetters {
             .await
             .map_err(refusal)
     }
+
+    async fn reveal(
+        &self,
+        who: &Principal,
+        id: i64,
+        reason: &str,
+    ) -> Result<Option<DeadLetterDetail>, OpsError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err("say why: a reveal needs a reason, which the audit log keeps".into());
+        }
+        if reason.chars().count() > 1000 {
+            return Err("the reason is longer than 1,000 characters".into());
+        }
+        let Some(d) = query::detail_with(&self.pool, id, self.registry.as_deref()).await? else {
+            return Ok(None);
+        };
+        // Audited before anything is returned: no record, no reveal.
+        crate::audit::record(
+            &self.pool,
+            &actor(who),
+            "dead_letter.reveal",
+            Some(&id.to_string()),
+            serde_json::json!({ "reason": reason, "original_topic": d.item.original_topic }),
+        )
+        .await?;
+        Ok(Some(d))
+    }
 }

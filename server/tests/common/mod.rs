@@ -265,6 +265,20 @@ pub fn switchyard() -> Command {
 
 /// The fleet's binary, `switchyard-fleet`, from the same target directory
 /// (`cargo test --workspace` builds it; `make test` runs that).
+/// `switchyard serve` with one configuration variable set, expected to refuse to start
+/// before it connects anywhere: its stderr.
+pub fn serve_refuses_with(var: &str, value: &std::path::Path) -> String {
+    let out = switchyard()
+        .arg("serve")
+        .env(var, value)
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("KAFKA_BROKERS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "serve started with a bad {var}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 pub fn switchyard_fleet() -> Command {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_switchyard")).with_file_name("switchyard-fleet");
     assert!(
