@@ -1,8 +1,9 @@
 //! Schema Registry payloads on the dead-letter pages, end to end: `switchyard serve` with
 //! `SWITCHYARD_SCHEMA_REGISTRY_URL` pointing at a registry on loopback that speaks the
 //! Confluent REST API (no real one installs here; the console's real client talks to it),
-//! dead letters in the Confluent wire format written to a real broker. An Avro and a JSON
-//! Schema dead letter are shown decoded, and a replay sends the original bytes; a schema
+//! dead letters in the Confluent wire format written to a real broker. An Avro, a
+//! Protobuf (with message indexes and an imported file) and a JSON Schema dead letter are
+//! shown decoded, and a replay sends the original bytes; a schema
 //! id the registry does not know is shown raw with that reason; with the registry stopped
 //! ingest goes on and the pages still answer, saying so.
 
@@ -23,7 +24,18 @@ const ORDER_PLACED: &str = r#"{"type": "record", "name": "OrderPlaced", "namespa
   "fields": [{"name": "orderId", "type": "string"}, {"name": "totalCents", "type": "long"},
              {"name": "currency", "type": {"type": "enum", "name": "Currency", "symbols": ["EUR", "USD"]}}]}"#;
 
-/// The registry: schema 7 (Avro `OrderPlaced`), 8 (JSON Schema), 40403 for any other id;
+const COMMON_PROTO: &str = r#"syntax = "proto3";
+package acme.common;
+message Money { string currency = 1; int64 cents = 2; }"#;
+
+const ORDERS_PROTO: &str = r#"syntax = "proto3";
+package acme.orders;
+import "acme/common.proto";
+message Ignored { string x = 1; }
+message OrderPlaced { string order_id = 1; acme.common.Money total = 2; }"#;
+
+/// The registry: schema 7 (Avro `OrderPlaced`), 8 (JSON Schema), 9 (Protobuf, importing
+/// `acme/common.proto` from subject `common-value` version 1), 40403 for any other id;
 /// answers 503 once `down` is set (as a registry behind a load balancer with no backend).
 async fn registry(down: Arc<AtomicBool>) -> String {
     let by_id = |State(down): State<Arc<AtomicBool>>, Path(id): Path<u32>| async move {
@@ -39,14 +51,34 @@ async fn registry(down: Arc<AtomicBool>) -> String {
                 StatusCode::OK,
                 Json(json!({"schemaType": "JSON", "schema": "{\"type\": \"object\"}"})),
             ),
+            9 => (
+                StatusCode::OK,
+                Json(json!({"schemaType": "PROTOBUF", "schema": ORDERS_PROTO,
+                    "references": [{"name": "acme/common.proto", "subject": "common-value", "version": 1}]})),
+            ),
             _ => (
                 StatusCode::NOT_FOUND,
                 Json(json!({"error_code": 40403, "message": format!("Schema {id} not found")})),
             ),
         }
     };
+    let by_subject = |Path((subject, version)): Path<(String, u32)>| async move {
+        if (subject.as_str(), version) == ("common-value", 1) {
+            (
+                StatusCode::OK,
+                Json(json!({"subject": subject, "version": 1, "id": 10,
+                    "schemaType": "PROTOBUF", "schema": COMMON_PROTO})),
+            )
+        } else {
+            (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error_code": 40402, "message": "Version not found"})),
+            )
+        }
+    };
     let app = Router::new()
         .route("/schemas/ids/{id}", get(by_id))
+        .route("/subjects/{subject}/versions/{version}", get(by_subject))
         .with_state(down);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -77,6 +109,28 @@ fn avro_order(order: &str, cents: i64) -> Vec<u8> {
     out.extend_from_slice(order.as_bytes());
     varint(zigzag(cents), &mut out);
     varint(zigzag(1), &mut out); // USD
+    out
+}
+
+/// OrderPlaced{order_id, total: Money{currency, cents}} in Protobuf's binary encoding,
+/// after the message indexes `[1]` (the file's second message) a serializer writes.
+fn protobuf_order(order: &str, currency: &str, cents: u64) -> Vec<u8> {
+    let varint = |mut v: u64, out: &mut Vec<u8>| {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    };
+    let mut money = vec![0x0a, currency.len() as u8];
+    money.extend_from_slice(currency.as_bytes());
+    money.push(0x10);
+    varint(cents, &mut money);
+    let mut out = vec![0x02, 0x02]; // one index, zig-zag 1
+    out.extend([0x0a, order.len() as u8]);
+    out.extend_from_slice(order.as_bytes());
+    out.extend([0x12, money.len() as u8]);
+    out.extend(money);
     out
 }
 
@@ -121,8 +175,10 @@ async fn framed_dead_letters_are_shown_decoded_and_replayed_byte_for_byte() {
     )
     .await;
     dead_letter(&broker, "ORD-79", &framed(42, b"\x02\x04whatever")).await;
-    eventually(Duration::from_secs(60), "three dead letters", || async {
-        db.count("SELECT count(*) FROM dead_letters").await == 3
+    let proto = framed(9, &protobuf_order("ORD-81", "EUR", 4200));
+    dead_letter(&broker, "ORD-81", &proto).await;
+    eventually(Duration::from_secs(60), "four dead letters", || async {
+        db.count("SELECT count(*) FROM dead_letters").await == 4
     })
     .await;
     let id = |key: &'static str| {
@@ -157,6 +213,12 @@ async fn framed_dead_letters_are_shown_decoded_and_replayed_byte_for_byte() {
     assert!(html.contains("4200") && html.contains("USD"));
     let json_html = page(id("ORD-78").await).await;
     assert!(json_html.contains("json-schema, schema 8"));
+    let proto_id = id("ORD-81").await;
+    let proto_html = page(proto_id).await;
+    assert!(proto_html.contains("protobuf, schema 9"), "{proto_html}");
+    for shown in ["orderId", "ORD-81", "currency", "EUR", "cents", "4200"] {
+        assert!(proto_html.contains(shown), "{shown} decoded: {proto_html}");
+    }
     let unknown = page(id("ORD-79").await).await;
     assert!(unknown.contains("data-testid=\"payload-note\""));
     assert!(
@@ -164,33 +226,44 @@ async fn framed_dead_letters_are_shown_decoded_and_replayed_byte_for_byte() {
         "the reason"
     );
 
-    // A replay sends the bytes that were read, not the JSON shown.
-    let sent = http
-        .post(console.url("/api/ops/dlq/replay"))
-        .header("accept", "application/json")
-        .form(&[("id", avro_id.to_string()), ("csrf", csrf.clone())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 200);
-    let landed = replays_on(&broker, "shop.orders");
-    assert_eq!(landed.len(), 1);
-    assert_eq!(
-        landed[0].raw.as_deref(),
-        Some(avro.as_slice()),
-        "byte for byte"
-    );
+    // A replay sends the bytes that were read, not the JSON shown: Avro, JSON Schema and
+    // Protobuf alike.
+    let json_framed = framed(8, br#"{"orderId": "ORD-78", "totalCents": 12}"#);
+    for (n, (dl, bytes)) in [
+        (avro_id, &avro),
+        (id("ORD-78").await, &json_framed),
+        (proto_id, &proto),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sent = http
+            .post(console.url("/api/ops/dlq/replay"))
+            .header("accept", "application/json")
+            .form(&[("id", dl.to_string()), ("csrf", csrf.clone())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 200);
+        let landed = replays_on(&broker, "shop.orders");
+        assert_eq!(landed.len(), n + 1);
+        assert_eq!(
+            landed[n].raw.as_deref(),
+            Some(bytes.as_slice()),
+            "byte for byte"
+        );
+    }
 
     // The registry goes down: ingest goes on, pages answer, new ids say why they are raw.
     down.store(true, Ordering::SeqCst);
-    dead_letter(&broker, "ORD-80", &framed(9, b"\x00")).await;
+    dead_letter(&broker, "ORD-80", &framed(11, b"\x00")).await;
     eventually(Duration::from_secs(60), "ingest goes on", || async {
-        db.count("SELECT count(*) FROM dead_letters").await == 4
+        db.count("SELECT count(*) FROM dead_letters").await == 5
     })
     .await;
     let down_html = page(id("ORD-80").await).await;
     assert!(
-        down_html.contains("schema 9") && down_html.contains("unavailable"),
+        down_html.contains("schema 11") && down_html.contains("unavailable"),
         "{down_html}"
     );
     assert!(

@@ -3,10 +3,12 @@
 //!
 //! - [`framing`]: the Confluent wire format (schema id, Protobuf message indexes).
 //! - [`avro`]: Avro bodies decoded with the writer's schema.
+//! - [`protobuf`]: Protobuf bodies decoded with the writer's `.proto` and its imports.
 //! - [`registry`]: the Schema Registry client (schemas by id, cached, misses as reasons).
 
 pub mod avro;
 pub mod framing;
+pub mod protobuf;
 pub mod registry;
 
 use registry::{Decoder, Registry};
@@ -16,7 +18,7 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Read {
     pub json: Value,
-    /// `avro` or `json-schema`.
+    /// `avro`, `protobuf` or `json-schema`.
     pub format: &'static str,
     pub schema_id: u32,
 }
@@ -35,10 +37,7 @@ pub async fn read_framed(registry: &Registry, framed: framing::Framed<'_>) -> Re
             serde_json::from_slice(framed.rest).map_err(|e| format!("the body is not JSON: {e}")),
             "json-schema",
         ),
-        Decoder::Protobuf => (
-            Err("Protobuf bodies are not decoded yet".to_string()),
-            "protobuf",
-        ),
+        Decoder::Protobuf(schema) => (schema.decode(framed.rest), "protobuf"),
     };
     json.map(|json| Read {
         json,

@@ -6,6 +6,7 @@
 //! stuck reader. A miss is a reason the caller shows beside the raw bytes.
 
 use super::avro::AvroSchema;
+use super::protobuf::ProtoSchema;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,8 +31,8 @@ pub enum Decoder {
     Avro(AvroSchema),
     /// JSON Schema: the body is JSON text; the schema is not needed to read it.
     Json,
-    /// Protobuf: the schema's text, until it is compiled (not yet: shown raw, said so).
-    Protobuf,
+    /// Protobuf: the compiled `.proto` with its imports.
+    Protobuf(ProtoSchema),
 }
 
 /// Why no schema: said beside the bytes.
@@ -82,6 +83,9 @@ struct SchemaResponse {
 
 #[derive(Deserialize)]
 struct Reference {
+    /// The name the schema uses for it (a Protobuf import path, an Avro type name).
+    #[serde(default)]
+    name: String,
     subject: String,
     version: i64,
 }
@@ -149,25 +153,32 @@ impl Registry {
             .to_ascii_uppercase();
         match kind.as_str() {
             "AVRO" => {
-                let mut texts = Vec::new();
-                self.referenced(&found.references, &mut texts, 0).await?;
+                let mut refs = Vec::new();
+                self.referenced(&found.references, &mut refs, 0).await?;
+                let texts: Vec<String> = refs.into_iter().map(|(_, text)| text).collect();
                 AvroSchema::parse(&found.schema, &texts)
                     .map(|s| Arc::new(Decoder::Avro(s)))
                     .map_err(|e| Miss::Unusable(format!("schema {id}: {e}")))
             }
             "JSON" => Ok(Arc::new(Decoder::Json)),
-            "PROTOBUF" => Ok(Arc::new(Decoder::Protobuf)),
+            "PROTOBUF" => {
+                let mut refs = Vec::new();
+                self.referenced(&found.references, &mut refs, 0).await?;
+                ProtoSchema::parse(&found.schema, &refs)
+                    .map(|s| Arc::new(Decoder::Protobuf(s)))
+                    .map_err(|e| Miss::Unusable(format!("schema {id}: {e}")))
+            }
             other => Err(Miss::Unusable(format!(
                 "schema {id} is of type {other}, which the console does not read"
             ))),
         }
     }
 
-    /// The texts of the schemas `refs` name, their own references first.
+    /// The schemas `refs` name, as (name, text), their own references first.
     async fn referenced(
         &self,
         refs: &[Reference],
-        out: &mut Vec<String>,
+        out: &mut Vec<(String, String)>,
         depth: usize,
     ) -> Result<(), Miss> {
         if refs.is_empty() {
@@ -189,8 +200,8 @@ impl Registry {
                 ))
             })?;
             Box::pin(self.referenced(&found.references, out, depth + 1)).await?;
-            if !out.contains(&found.schema) {
-                out.push(found.schema);
+            if !out.iter().any(|(_, text)| *text == found.schema) {
+                out.push((r.name.clone(), found.schema));
             }
         }
         Ok(())
