@@ -189,6 +189,44 @@ async fn masked_at_rest_masked_on_every_page_revealed_only_to_an_audited_admin()
     assert_masked("the list's server function", &list);
     assert!(list.contains("****@example.org"), "the key, masked: {list}");
 
+    // The payload as search and the tools read it: decoded and masked, behind ingest.
+    eventually(Duration::from_secs(30), "the dead letter read", || async {
+        db.count("SELECT count(*) FROM dead_letters WHERE readable IS NOT NULL")
+            .await
+            == 1
+    })
+    .await;
+    let readable: String = sqlx::query_scalar("SELECT readable FROM dead_letters")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_masked("dead_letters.readable", &readable);
+    assert!(readable.contains("call +****58"), "{readable}");
+    let search = |text: &'static str| {
+        let (http, url) = (viewer.clone(), console.url(LoadDeadLetterPage::PATH));
+        async move {
+            http.get(url)
+                .query(&[("filter[payload]", text)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        search("+****58").await.contains("\"id\":"),
+        "what is shown is found"
+    );
+    for hidden in ["hunter2", "7946 0958", "ann@"] {
+        let found = search(hidden).await;
+        assert!(
+            found.contains("\"rows\":[]") || found.contains("masked values cannot be searched"),
+            "{hidden} found: {found}"
+        );
+    }
+
     // Searching for a masked value is refused, not answered with nothing.
     for q in [
         ("filter[key]", "ann@example.org"),

@@ -15,10 +15,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::dlq::{produce_with_headers, replays_on};
 use common::{add_user, eventually, Broker, Console, TestDb};
+use leptos::server_fn::ServerFn;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_app::dlq::server_fns::LoadDeadLetterPage;
 
 const ORDER_PLACED: &str = r#"{"type": "record", "name": "OrderPlaced", "namespace": "com.acme",
   "fields": [{"name": "orderId", "type": "string"}, {"name": "totalCents", "type": "long"},
@@ -158,7 +160,7 @@ async fn framed_dead_letters_are_shown_decoded_and_replayed_byte_for_byte() {
     let db = TestDb::new().await;
     let broker = Broker::start_bare().await;
     broker
-        .create_topics(&["shop.orders", "shop.orders.DLT"], 1)
+        .create_topics(&["shop.orders", "shop.orders.DLT", "order.created"], 1)
         .await;
     let console = Console::start(
         &db.url,
@@ -177,8 +179,21 @@ async fn framed_dead_letters_are_shown_decoded_and_replayed_byte_for_byte() {
     dead_letter(&broker, "ORD-79", &framed(42, b"\x02\x04whatever")).await;
     let proto = framed(9, &protobuf_order("ORD-81", "EUR", 4200));
     dead_letter(&broker, "ORD-81", &proto).await;
+    // The order ORD-81's dead letter belongs to, for the assistant's order tool.
+    let created = json!({"id": "0193a1b2-0000-7000-8000-000000000081", "type": "order.created",
+        "aggregate_id": "ORD-81", "occurred_at": "2026-12-05T10:00:00Z", "source": "orders",
+        "correlation_id": "c-81", "data": {"order_id": "ORD-81", "customer_id": "acme"}});
+    produce_with_headers(
+        &broker,
+        "order.created",
+        "ORD-81",
+        &serde_json::to_vec(&created).unwrap(),
+        &[],
+    )
+    .await;
     eventually(Duration::from_secs(60), "four dead letters", || async {
         db.count("SELECT count(*) FROM dead_letters").await == 4
+            && db.count("SELECT count(*) FROM orders").await == 1
     })
     .await;
     let id = |key: &'static str| {
@@ -224,6 +239,52 @@ async fn framed_dead_letters_are_shown_decoded_and_replayed_byte_for_byte() {
     assert!(
         unknown.contains("schema 42") && unknown.contains("40403"),
         "the reason"
+    );
+
+    // Decoded payloads are searchable and reach the assistant's tools, read behind ingest.
+    eventually(
+        Duration::from_secs(30),
+        "every dead letter read",
+        || async {
+            db.count("SELECT count(*) FROM dead_letters WHERE readable IS NULL")
+                .await
+                == 0
+        },
+    )
+    .await;
+    let format: Option<String> =
+        sqlx::query_scalar("SELECT readable_format FROM dead_letters WHERE id = $1")
+            .bind(proto_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(format.as_deref(), Some("protobuf, schema 9"));
+    let found = http
+        .get(console.url(LoadDeadLetterPage::PATH))
+        .query(&[("filter[payload]", "\"currency\": \"EUR\"")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        found.contains(&format!("\"id\":{proto_id},")) && found.matches("\"id\":").count() == 1,
+        "the Protobuf dead letter, found by what it decodes to: {found}"
+    );
+    let tool = switchyard::assistant::tools::run(
+        &db.pool,
+        "order_status",
+        &json!({"order_id": "ORD-81"}),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let dl = &tool.content["dead_letters"][0];
+    assert_eq!(dl["payload_format"], "protobuf, schema 9");
+    assert!(
+        dl["payload_preview"].as_str().unwrap().contains("EUR"),
+        "{dl}"
     );
 
     // A replay sends the bytes that were read, not the JSON shown: Avro, JSON Schema and

@@ -309,10 +309,11 @@ pub struct FilterForm {
     pub since: String,
     pub until: String,
     pub dlq_topic: String,
+    pub payload: String,
 }
 
 impl FilterForm {
-    pub const FIELDS: [&'static str; 7] = [
+    pub const FIELDS: [&'static str; 8] = [
         "topic",
         "error",
         "status",
@@ -320,6 +321,7 @@ impl FilterForm {
         "since",
         "until",
         "dlq_topic",
+        "payload",
     ];
 
     pub fn get(&self, field: &str) -> &str {
@@ -331,6 +333,7 @@ impl FilterForm {
             "since" => &self.since,
             "until" => &self.until,
             "dlq_topic" => &self.dlq_topic,
+            "payload" => &self.payload,
             _ => "",
         }
     }
@@ -345,6 +348,7 @@ impl FilterForm {
             since: f("since"),
             until: f("until"),
             dlq_topic: f("dlq_topic"),
+            payload: f("payload"),
         }
     }
 
@@ -358,6 +362,7 @@ impl FilterForm {
             since: parse_local(&self.since),
             until: parse_local(&self.until),
             dlq_topic: text(&self.dlq_topic),
+            payload: text(&self.payload),
         }
     }
 

@@ -185,6 +185,9 @@ pub struct DeadLetterFilter {
     /// stored before it existed.)
     #[serde(default)]
     pub dlq_topic: Option<String>,
+    /// Case-insensitive substring of the payload as the page shows it (decoded, masked).
+    #[serde(default)]
+    pub payload: Option<String>,
 }
 
 /// HTML-escapes text for element content and quoted attribute values (for markup the

@@ -182,6 +182,7 @@ fn FilterFields(f: FilterForm) -> impl IntoView {
             </label>
             <label>"Key"<input name="key" value=f.key.clone() placeholder="ORD-1042" /></label>
             <label>"Dead-letter topic"<input name="dlq_topic" value=f.dlq_topic.clone() placeholder="orders.DLT" /></label>
+            <label>"Payload"<input name="payload" value=f.payload.clone() placeholder="ORD-1042 or \"sku\"" /></label>
             <label>"Since"<input type="datetime-local" name="since" value=f.since.clone() /></label>
             <label>"Until"<input type="datetime-local" name="until" value=f.until.clone() /></label>
             <button class="btn" type="submit">"Filter"</button>
@@ -209,6 +210,7 @@ fn job_filter_fields(f: &FilterForm) -> Vec<(String, String)> {
         ("status", filter.status),
         ("key", filter.key),
         ("dlq_topic", filter.dlq_topic),
+        ("payload", filter.payload),
     ] {
         if let Some(v) = v {
             fields.push((k, v));

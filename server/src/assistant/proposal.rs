@@ -51,6 +51,7 @@ impl Scope {
             since: self.since,
             until: self.until,
             dlq_topic: None,
+            payload: None,
         }
     }
 }

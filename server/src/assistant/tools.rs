@@ -248,6 +248,18 @@ async fn order_status(pool: &PgPool, a: Args) -> Result<ToolOutput, ToolError> {
     };
     let o = &d.order;
     let skip = d.steps.len().saturating_sub(30);
+    // The dead letters' payloads as the console has read them (decoded, masked).
+    let previews: std::collections::HashMap<i64, (String, Option<String>)> =
+        sqlx::query_as::<_, (i64, String, Option<String>)>(
+            "SELECT id, left(readable, 400), readable_format FROM dead_letters
+         WHERE order_id = $1 AND readable IS NOT NULL LIMIT 500",
+        )
+        .bind(&o.order_id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(id, text, format)| (id, (text, format)))
+        .collect();
     let content = json!({
         "found": true,
         "order_id": o.order_id,
@@ -265,7 +277,9 @@ async fn order_status(pool: &PgPool, a: Args) -> Result<ToolOutput, ToolError> {
         "event_count": d.events.len(),
         "dead_letters": d.dead_letters.iter().map(|dl| json!({
             "id": dl.id, "original_topic": dl.original_topic, "error": dl.exception_message,
-            "status": dl.status, "failed_at": ts(dl.failed_at)
+            "status": dl.status, "failed_at": ts(dl.failed_at),
+            "payload_preview": previews.get(&dl.id).map(|p| &p.0),
+            "payload_format": previews.get(&dl.id).and_then(|p| p.1.as_deref()),
         })).collect::<Vec<_>>(),
         "link": order_href(&o.order_id),
     });

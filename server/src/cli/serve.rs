@@ -111,6 +111,12 @@ pub async fn run_on(
         replay.replay_batch,
     )?;
     let runner_task = tokio::spawn(runner.run(stop_rx.clone()));
+    let readable_task = tokio::spawn(crate::replay::readable::run(
+        pool.clone(),
+        registry.clone(),
+        masker.clone(),
+        stop_rx.clone(),
+    ));
 
     let leptos_options = LeptosOptions::builder()
         .output_name("switchyard")
@@ -175,6 +181,7 @@ pub async fn run_on(
     );
     hub_task.abort();
     retention_task.abort();
+    readable_task.abort();
     tracing::info!("console stopped");
     Ok(())
 }

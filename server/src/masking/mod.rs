@@ -236,6 +236,9 @@ impl TopicRules {
                     changed = true;
                 }
             } else if let Some(Value::String(t)) = h.get_mut("text") {
+                if !detect::may_find(t.as_bytes(), &self.detectors) {
+                    continue;
+                }
                 if let Cow::Owned(m) = detect::mask_text(t, &self.detectors) {
                     *t = m;
                     changed = true;

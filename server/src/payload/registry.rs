@@ -50,11 +50,14 @@ impl std::fmt::Display for Miss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Miss::NotFound(id) => write!(f, "schema {id} is not in the Schema Registry (40403)"),
-            Miss::Unavailable(why) => write!(f, "the Schema Registry is unavailable: {why}"),
+            Miss::Unavailable(why) => write!(f, "{UNAVAILABLE}: {why}"),
             Miss::Unusable(why) => write!(f, "{why}"),
         }
     }
 }
+
+/// How a miss because the registry did not answer begins (readers retry those later).
+pub const UNAVAILABLE: &str = "the Schema Registry is unavailable";
 
 const CAPACITY: usize = 10_000;
 const NOT_FOUND_FOR: Duration = Duration::from_secs(60);

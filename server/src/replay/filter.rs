@@ -35,7 +35,11 @@ pub fn validate(f: &DeadLetterFilter) -> Result<(), String> {
 /// what is stored for searching is masked, so such a search finds nothing, and whether
 /// it did must not tell anyone the value is there.
 pub fn searchable(f: &DeadLetterFilter, masker: &crate::masking::Masker) -> Result<(), String> {
-    for (field, v) in [("key", &f.key), ("error", &f.error)] {
+    for (field, v) in [
+        ("key", &f.key),
+        ("error", &f.error),
+        ("payload", &f.payload),
+    ] {
         if let Some(v) = given(v) {
             if let std::borrow::Cow::Owned(_) = masker.text(v) {
                 return Err(format!(
@@ -75,6 +79,10 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &DeadLetterFilter) {
     }
     if let Some(t) = given(&f.dlq_topic) {
         q.push(" AND d.topic = ").push_bind(t.to_string());
+    }
+    if let Some(p) = given(&f.payload) {
+        let pattern = format!("%{}%", crate::read_model::like_escape(p));
+        q.push(" AND d.readable ILIKE ").push_bind(pattern);
     }
 }
 

@@ -24,6 +24,7 @@ pub mod headers;
 pub mod job;
 pub mod one;
 pub mod query;
+pub mod readable;
 pub mod recover;
 pub mod runner;
 pub mod send;

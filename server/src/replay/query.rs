@@ -6,7 +6,7 @@
 use super::filter::{push_filter, push_scope, ERROR_LABEL};
 use super::view;
 use crate::payload::framing;
-use crate::payload::registry::Registry;
+use crate::payload::registry::{self, Registry};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, QueryBuilder};
 use switchyard_app::dlq::*;
@@ -233,7 +233,12 @@ pub async fn detail_with(
             }
         })
         .collect();
-    let (payload, payload_format, payload_note) = readable(d.7.as_deref(), registry).await;
+    let Readable {
+        payload,
+        format: payload_format,
+        note: payload_note,
+        ..
+    } = readable(d.7.as_deref(), registry).await;
     let replay_payload = (d.8 != d.7).then(|| view::payload(d.8.as_deref()));
     Ok(Some(DeadLetterDetail {
         item: it,
@@ -341,34 +346,48 @@ pub async fn dry_run(pool: &PgPool, scope: &ReplayScope, max_replays: i32) -> sq
     Ok(out)
 }
 
+/// A stored value as a person reads it (not yet masked).
+pub struct Readable {
+    pub payload: Payload,
+    /// How a framed value was decoded ("avro, schema 7").
+    pub format: Option<String>,
+    /// Why a value that looks framed is shown raw.
+    pub note: Option<String>,
+    /// False when the registry could not be asked: reading again later may decode it.
+    pub settled: bool,
+}
+
 /// The stored value for reading: a framed one (Confluent wire format) decoded with the
 /// registry's schema, with its format, or shown raw with the reason; anything else as
 /// [`view::payload`] shows it.
-async fn readable(
-    bytes: Option<&[u8]>,
-    registry: Option<&Registry>,
-) -> (Payload, Option<String>, Option<String>) {
+pub async fn readable(bytes: Option<&[u8]>, registry: Option<&Registry>) -> Readable {
+    let raw = |note: Option<String>, settled: bool| Readable {
+        payload: view::payload(bytes),
+        format: None,
+        note,
+        settled,
+    };
     let Some(framed) = bytes.and_then(framing::framed) else {
-        return (view::payload(bytes), None, None);
+        return raw(None, true);
     };
     let id = framed.schema_id;
     let Some(registry) = registry else {
         let note = format!(
             "starts like the Schema Registry's wire format (schema {id}); set SWITCHYARD_SCHEMA_REGISTRY_URL to decode it"
         );
-        return (view::payload(bytes), None, Some(note));
+        return raw(Some(note), true);
     };
     match crate::payload::read_framed(registry, framed).await {
-        Ok(read) => {
-            let pretty = serde_json::to_string_pretty(&read.json).unwrap_or_default();
-            let format = format!("{}, schema {}", read.format, read.schema_id);
-            (Payload::Json(pretty), Some(format), None)
+        Ok(read) => Readable {
+            payload: Payload::Json(serde_json::to_string_pretty(&read.json).unwrap_or_default()),
+            format: Some(format!("{}, schema {}", read.format, read.schema_id)),
+            note: None,
+            settled: true,
+        },
+        Err(why) => {
+            let settled = !why.contains(registry::UNAVAILABLE);
+            raw(Some(format!("shown raw: {why}")), settled)
         }
-        Err(why) => (
-            view::payload(bytes),
-            None,
-            Some(format!("shown raw: {why}")),
-        ),
     }
 }
 
