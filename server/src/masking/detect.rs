@@ -142,15 +142,44 @@ pub fn mask_text<'a>(text: &'a str, detectors: &[Detector]) -> Cow<'a, str> {
 /// each kind needs (`@`, `+` and a digit, a long digit run, a secret's word) before the
 /// patterns run.
 pub fn may_find(text: &[u8], detectors: &[Detector]) -> bool {
+    may_find_by_characters(text, detectors)
+        || (detectors.contains(&Detector::Secret) && has_secret_word(text))
+}
+
+/// [`may_find`] without the secret detector's words (a caller that looks for words
+/// itself, all at once: [`super::TopicRules::may_need`]).
+pub fn may_find_by_characters(text: &[u8], detectors: &[Detector]) -> bool {
     detectors.iter().any(|d| match d {
         Detector::Card => has_digit_run(text, 14),
         Detector::Email => memchr::memchr(b'@', text).is_some(),
-        Detector::Phone => text
-            .windows(2)
-            .any(|w| w[0] == b'+' && w[1].is_ascii_digit()),
-        Detector::Secret => SECRET_WORDS.is_match(text),
+        Detector::Phone => {
+            memchr::memchr_iter(b'+', text).any(|i| text.get(i + 1).is_some_and(u8::is_ascii_digit))
+        }
+        Detector::Secret => false,
     })
 }
+
+/// Whether `text` holds a word the secret detector starts from.
+pub fn has_secret_word(text: &[u8]) -> bool {
+    SECRET_WORDS.is_match(text)
+}
+
+/// The secret detector's words as plain text, for a literal search that comes first
+/// ([`super::TopicRules::may_need`]).
+pub const SECRET_WORD_LITERALS: &[&str] = &[
+    "bearer",
+    "basic",
+    "passw",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+];
 
 static SECRET_WORDS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
     regex::bytes::Regex::new(r"(?i)bearer|basic|passw|pwd|secret|token|api[_-]?key|access[_-]?key")

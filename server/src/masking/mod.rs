@@ -45,6 +45,8 @@ struct Inner {
     config: rules::Config,
     names: Regex,
     names_in_json: regex::bytes::Regex,
+    /// The built-in names' and the secret detector's words, any case, in one pass.
+    words: Arc<aho_corasick::AhoCorasick>,
     topics: Mutex<HashMap<String, Arc<TopicRules>>>,
 }
 
@@ -62,6 +64,16 @@ impl Masker {
                 config,
                 names: rules::default_names(),
                 names_in_json: rules::default_names_in_json(),
+                words: Arc::new(
+                    aho_corasick::AhoCorasick::builder()
+                        .ascii_case_insensitive(true)
+                        .build(
+                            rules::NAME_LITERALS
+                                .iter()
+                                .chain(detect::SECRET_WORD_LITERALS),
+                        )
+                        .expect("literal words"),
+                ),
                 topics: Mutex::default(),
             }),
         }
@@ -96,6 +108,7 @@ impl Masker {
             detectors: c.detectors.clone(),
             names: c.defaults.then(|| self.inner.names.clone()),
             names_in_json: c.defaults.then(|| self.inner.names_in_json.clone()),
+            words: self.inner.words.clone(),
             keys: own.iter().flat_map(|r| r.keys.iter().cloned()).collect(),
             fields: own.iter().flat_map(|r| r.fields.iter().cloned()).collect(),
             headers: own.iter().flat_map(|r| r.headers.iter().cloned()).collect(),
@@ -118,6 +131,7 @@ pub struct TopicRules {
     /// The built-in names (when the defaults are on).
     names: Option<Regex>,
     names_in_json: Option<regex::bytes::Regex>,
+    words: Arc<aho_corasick::AhoCorasick>,
     keys: Vec<Regex>,
     fields: Vec<Vec<Seg>>,
     /// Lower case.
@@ -128,9 +142,17 @@ impl TopicRules {
     /// Whether a JSON document with this text may hold something to mask. `false` is
     /// certain; `true` means parse it and see.
     pub fn may_need(&self, json: &[u8]) -> bool {
-        !self.keys.is_empty()
+        if !self.keys.is_empty()
             || !self.fields.is_empty()
-            || detect::may_find(json, &self.detectors)
+            || detect::may_find_by_characters(json, &self.detectors)
+        {
+            return true;
+        }
+        let secret = self.detectors.contains(&Detector::Secret);
+        if !(secret || self.names_in_json.is_some()) || !self.words.is_match(json) {
+            return false;
+        }
+        (secret && detect::has_secret_word(json))
             || self
                 .names_in_json
                 .as_ref()
