@@ -159,6 +159,15 @@ impl TopicRules {
                 .is_some_and(|r| r.is_match(json))
     }
 
+    /// Whether the detectors may find something in `text` ([`detect::may_find`], with the
+    /// literal pass first).
+    fn may_find(&self, text: &[u8]) -> bool {
+        detect::may_find_by_characters(text, &self.detectors)
+            || (self.detectors.contains(&Detector::Secret)
+                && self.words.is_match(text)
+                && detect::has_secret_word(text))
+    }
+
     /// Masks `v` in place; true if anything changed.
     pub fn value(&self, v: &mut Value) -> bool {
         let mut path = Vec::new();
@@ -172,7 +181,10 @@ impl TopicRules {
 
     /// Whether a field of this name is masked whole.
     fn name_masked(&self, name: &str) -> bool {
-        self.names.as_ref().is_some_and(|r| r.is_match(name))
+        // Every built-in name holds one of the literal words (`rules::NAME_LITERALS`).
+        self.names
+            .as_ref()
+            .is_some_and(|r| self.words.is_match(name) && r.is_match(name))
             || self.keys.iter().any(|r| r.is_match(name))
     }
 
@@ -258,7 +270,7 @@ impl TopicRules {
                     changed = true;
                 }
             } else if let Some(Value::String(t)) = h.get_mut("text") {
-                if !detect::may_find(t.as_bytes(), &self.detectors) {
+                if !self.may_find(t.as_bytes()) {
                     continue;
                 }
                 if let Cow::Owned(m) = detect::mask_text(t, &self.detectors) {
