@@ -55,17 +55,13 @@ pub fn dead_letter(d: &mut DeadLetterRow, masker: &Masker) {
         .into_iter()
         .flatten()
     {
-        if let Cow::Owned(m) = rules.text(t) {
-            *t = m;
-        }
+        rules.mask(t);
     }
 }
 
 /// Masks a quarantined record's reason (a reader may quote what it could not read).
 pub fn quarantined(q: &mut QuarantineRow, masker: &Masker) {
-    if let Cow::Owned(m) = masker.text(&q.reason) {
-        q.reason = m;
-    }
+    masker.mask(&mut q.reason);
 }
 
 #[cfg(test)]

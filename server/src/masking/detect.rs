@@ -138,16 +138,10 @@ pub fn mask_text<'a>(text: &'a str, detectors: &[Detector]) -> Cow<'a, str> {
     out
 }
 
-/// Whether any detector could find something in `text`: a cheap look for the characters
-/// each kind needs (`@`, `+` and a digit, a long digit run, a secret's word) before the
-/// patterns run.
-pub fn may_find(text: &[u8], detectors: &[Detector]) -> bool {
-    may_find_by_characters(text, detectors)
-        || (detectors.contains(&Detector::Secret) && has_secret_word(text))
-}
-
-/// [`may_find`] without the secret detector's words (a caller that looks for words
-/// itself, all at once: [`super::TopicRules::may_need`]).
+/// Whether a detector other than the secret one could find something in `text`: a
+/// cheap look for the characters each kind needs (`@`, `+` and a digit, a long digit
+/// run) before the patterns run. The secret detector's words are looked for by the
+/// caller, with the built-in names', in one pass ([`super::TopicRules::may_need`]).
 pub fn may_find_by_characters(text: &[u8], detectors: &[Detector]) -> bool {
     detectors.iter().any(|d| match d {
         Detector::Card => has_digit_run(text, 14),
@@ -205,6 +199,10 @@ fn has_digit_run(text: &[u8], n: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn may_find(text: &[u8], detectors: &[Detector]) -> bool {
+        may_find_by_characters(text, detectors) || has_secret_word(text)
+    }
 
     fn all(text: &str) -> String {
         mask_text(text, &Detector::ALL).into_owned()

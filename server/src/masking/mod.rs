@@ -122,6 +122,13 @@ impl Masker {
     pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         detect::mask_text(text, &self.inner.config.detectors)
     }
+
+    /// [`Self::text`] in place.
+    pub fn mask(&self, text: &mut String) {
+        if let Cow::Owned(m) = self.text(text) {
+            *text = m;
+        }
+    }
 }
 
 /// The masking rules of one topic.
@@ -159,8 +166,8 @@ impl TopicRules {
                 .is_some_and(|r| r.is_match(json))
     }
 
-    /// Whether the detectors may find something in `text` ([`detect::may_find`], with the
-    /// literal pass first).
+    /// Whether the detectors may find something in `text`: the characters first, then the
+    /// literal pass, the secret patterns last.
     fn may_find(&self, text: &[u8]) -> bool {
         detect::may_find_by_characters(text, &self.detectors)
             || (self.detectors.contains(&Detector::Secret)
@@ -177,6 +184,13 @@ impl TopicRules {
     /// The detectors over free text.
     pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         detect::mask_text(text, &self.detectors)
+    }
+
+    /// [`Self::text`] in place.
+    pub fn mask(&self, text: &mut String) {
+        if let Cow::Owned(m) = self.text(text) {
+            *text = m;
+        }
     }
 
     /// Whether a field of this name is masked whole.
@@ -273,7 +287,7 @@ impl TopicRules {
                 if !self.may_find(t.as_bytes()) {
                     continue;
                 }
-                if let Cow::Owned(m) = detect::mask_text(t, &self.detectors) {
+                if let Cow::Owned(m) = self.text(t) {
                     *t = m;
                     changed = true;
                 }

@@ -31,11 +31,9 @@ impl PgOps {
         self
     }
 
-    fn masked(&self, text: String) -> String {
-        match self.masker.text(&text) {
-            std::borrow::Cow::Owned(m) => m,
-            std::borrow::Cow::Borrowed(_) => text,
-        }
+    fn masked(&self, mut text: String) -> String {
+        self.masker.mask(&mut text);
+        text
     }
 }
 

@@ -81,9 +81,7 @@ impl DeadLetterApi for PgDeadLetters {
         self.checked(filter)?;
         let mut groups = query::groups(&self.pool, filter).await?;
         for g in &mut groups.by_error {
-            if let std::borrow::Cow::Owned(m) = self.masker.text(&g.label) {
-                g.label = m;
-            }
+            self.masker.mask(&mut g.label);
         }
         Ok(groups)
     }
