@@ -57,6 +57,16 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         log_check_secs: u32,
     },
+    /// What decoding (and masking) costs per record on the synthetic mix, with masking off
+    /// as the baseline in the same run; no broker, no database (see BENCHMARKS.md).
+    DecodeBench {
+        /// Records to decode per round.
+        #[arg(long, default_value_t = 200_000)]
+        records: usize,
+        /// Rounds; the best of each is kept.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Replay N dead letters as one unthrottled job and check the target topic for
     /// duplicates and losses (see BENCHMARKS.md).
     ReplayBench {
@@ -223,6 +233,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::DecodeBench { records, rounds } => crate::decode_bench::run(records, rounds),
         Command::ReplayBench {
             db,
             records,

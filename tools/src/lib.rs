@@ -7,6 +7,7 @@
 
 pub mod assistant_eval;
 pub mod cli;
+pub mod decode_bench;
 pub mod demo;
 pub mod ingest_bench;
 pub mod page_bench;

@@ -139,16 +139,15 @@ pub fn mask_text<'a>(text: &'a str, detectors: &[Detector]) -> Cow<'a, str> {
 }
 
 /// Whether a detector other than the secret one could find something in `text`: a
-/// cheap look for the characters each kind needs (`@`, `+` and a digit, a long digit
-/// run) before the patterns run. The secret detector's words are looked for by the
+/// cheap look for the characters each kind needs (`@`; `+`, a digit 1–9 and six more; a
+/// long digit run) before the patterns run — never `false` where a pattern would match,
+/// and rarely `true` on what events are full of (a time's `+00:00` is not a phone). The secret detector's words are looked for by the
 /// caller, with the built-in names', in one pass ([`super::TopicRules::may_need`]).
 pub fn may_find_by_characters(text: &[u8], detectors: &[Detector]) -> bool {
     detectors.iter().any(|d| match d {
         Detector::Card => has_digit_run(text, 14),
         Detector::Email => memchr::memchr(b'@', text).is_some(),
-        Detector::Phone => {
-            memchr::memchr_iter(b'+', text).any(|i| text.get(i + 1).is_some_and(u8::is_ascii_digit))
-        }
+        Detector::Phone => memchr::memchr_iter(b'+', text).any(|i| phone_at(&text[i + 1..])),
         Detector::Secret => false,
     })
 }
@@ -180,18 +179,62 @@ static SECRET_WORDS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
         .expect("secret words")
 });
 
-/// Whether `text` holds at least `n` digits in a row, spaces and dashes between them allowed.
-fn has_digit_run(text: &[u8], n: usize) -> bool {
-    let mut run = 0;
-    for &b in text {
+/// Whether what follows a `+` starts as [`PHONE`] needs: a digit 1–9, then at least six
+/// digits with at most two of ` .()-` between any two.
+fn phone_at(after_plus: &[u8]) -> bool {
+    let Some((b'1'..=b'9', rest)) = after_plus.split_first() else {
+        return false;
+    };
+    let (mut digits, mut gap) = (0, 0);
+    for &b in rest {
         if b.is_ascii_digit() {
-            run += 1;
-            if run >= n {
+            digits += 1;
+            if digits >= 6 {
                 return true;
             }
-        } else if b != b' ' && b != b'-' {
-            run = 0;
+            gap = 0;
+        } else if matches!(b, b' ' | b'.' | b'(' | b')' | b'-') && gap < 2 {
+            gap += 1;
+        } else {
+            return false;
         }
+    }
+    false
+}
+
+/// Whether `text` holds at least `n` digits in a row, spaces and dashes between them allowed.
+///
+/// Such a run spans at least `n` bytes, so a run starting anywhere in `i..i + n` covers
+/// byte `i + n - 1`: when that byte cannot be part of a run, none starts there and the
+/// look jumps `n` bytes ahead. Ordinary text is passed over a byte in `n` or so.
+fn has_digit_run(text: &[u8], n: usize) -> bool {
+    let n = n.max(1);
+    let in_run = |b: u8| b.is_ascii_digit() || b == b' ' || b == b'-';
+    let mut i = 0;
+    while i + n <= text.len() {
+        if !in_run(text[i + n - 1]) {
+            i += n;
+            continue;
+        }
+        // Count from `i` until a run is long enough or one breaks past `i + n - 1`.
+        let mut run = 0;
+        let mut j = i;
+        while j < text.len() {
+            let b = text[j];
+            if b.is_ascii_digit() {
+                run += 1;
+                if run >= n {
+                    return true;
+                }
+            } else if !in_run(b) {
+                run = 0;
+                if j >= i + n - 1 {
+                    break;
+                }
+            }
+            j += 1;
+        }
+        i = j + 1;
     }
     false
 }
@@ -279,15 +322,98 @@ mod tests {
             "4111 1111 1111 1111",
             "a@b.io",
             "+442079460958",
+            "call +44 20 7946 0958 now",
+            "+1 (415) 555-0132",
+            "+49-(0)-30.1234567",
             "password=x",
             "Bearer abcdefgh",
         ] {
             assert!(may_find(text.as_bytes(), &Detector::ALL), "{text}");
             assert_ne!(all(text), text);
         }
-        assert!(!may_find(
-            br#"{"order_id":"o-1","amount":12.5,"at":1733370000000}"#,
-            &Detector::ALL
-        ));
+        // What events are full of: times with their offset, amounts with a sign.
+        for text in [
+            r#"{"order_id":"o-1","amount":12.5,"at":1733370000000}"#,
+            r#"{"occurred_at":"2026-12-05T10:00:00.123456+00:00","tz":"+05:30"}"#,
+            "delta +12.50, +1234 units, +1 234 5",
+        ] {
+            assert!(!may_find(text.as_bytes(), &Detector::ALL), "{text}");
+            assert_eq!(all(text), text);
+        }
+    }
+
+    #[test]
+    fn the_digit_run_look_skips_without_missing_a_run() {
+        let naive = |text: &[u8], n: usize| {
+            let mut run = 0;
+            text.iter().any(|&b| {
+                if b.is_ascii_digit() {
+                    run += 1;
+                } else if b != b' ' && b != b'-' {
+                    run = 0;
+                }
+                run >= n
+            })
+        };
+        let pieces = [b'1', b'7', b' ', b'-', b'x', b'"', b':', b'0'];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..60 {
+            for _ in 0..2_000 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        // Mostly digits, so long runs happen.
+                        let r = (seed >> 33) as usize;
+                        if r.is_multiple_of(3) {
+                            pieces[r / 3 % pieces.len()]
+                        } else {
+                            b'0' + (r % 10) as u8
+                        }
+                    })
+                    .collect();
+                for n in [1, 3, 14] {
+                    assert_eq!(
+                        has_digit_run(&text, n),
+                        naive(&text, n),
+                        "{n} {:?}",
+                        String::from_utf8_lossy(&text)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_phone_look_agrees_with_the_pattern() {
+        // Texts around the pattern's edges (a fixed pseudo-random walk over its
+        // characters): wherever the pattern finds a phone, the look must say so.
+        let pieces = [
+            b'+', b'0', b'1', b'5', b'9', b' ', b'-', b'(', b')', b'.', b':', b'x',
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let (mut found, mut looked) = (0, 0);
+        for _ in 0..200_000 {
+            let mut t = vec![b'+'];
+            for _ in 0..14 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                t.push(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            let text = String::from_utf8(t).unwrap();
+            let look = may_find_by_characters(text.as_bytes(), &[Detector::Phone]);
+            looked += usize::from(look);
+            if PHONE.is_match(&text) {
+                found += 1;
+                assert!(look, "{text:?}");
+            }
+        }
+        assert!(found > 100, "the walk reaches phones: {found}");
+        assert!(
+            looked < 2 * found + 1000,
+            "the look is close: {looked} for {found}"
+        );
     }
 }

@@ -19,8 +19,10 @@
 //!
 //! Cost. Most events hold nothing to mask, and ingest's fast path stores their data as the
 //! text that arrived. [`TopicRules::may_need`] looks at that text first — a few byte scans
-//! and one pattern over it — and only a document it flags is parsed, masked and printed
-//! again. A topic with rules of its own (fields or key patterns) parses every document.
+//! ([`detect::may_find_by_characters`]) and one literal pass over the built-in names' and
+//! the secret detector's words, the patterns only when a word is there — and only a
+//! document it flags is parsed, masked and printed again (decode-bench in BENCHMARKS.md:
+//! about one event in a thousand of the synthetic mix). A topic with rules of its own (fields or key patterns) parses every document.
 
 pub mod detect;
 pub mod rules;
