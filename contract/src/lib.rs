@@ -8,6 +8,7 @@
 //! - [`trace_context`]: W3C `traceparent` in Kafka headers;
 //! - [`kafka`]: how every Switchyard client connects (client settings, the producer,
 //!   missing topics created, the embedded broker), and [`publish`]: an envelope on its topic;
+//! - [`services`]: the fleet's service map — who consumes what, behind which breaker;
 //! - [`process`]: what every Switchyard process shares — the broker and log settings, log
 //!   setup, and the stop signal.
 //!
@@ -17,6 +18,7 @@ pub mod envelope;
 pub mod kafka;
 pub mod process;
 pub mod publish;
+pub mod services;
 pub mod topic_selection;
 pub mod topics;
 pub mod trace_context;

@@ -252,6 +252,20 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchyard_contract::services;
+
+    #[test]
+    fn the_contracts_service_map_names_what_each_step_consumes() {
+        for (step, name) in ORDER_STEPS.iter().enumerate() {
+            let d = services::dependency_of(name).expect("a dependency per step");
+            let mut consumed: Vec<&str> = triggers(step).iter().map(|(t, _)| *t).collect();
+            consumed.push(SAGA_STEP);
+            consumed.sort();
+            let mut said = d.consumes.to_vec();
+            said.sort();
+            assert_eq!(consumed, said, "{name}");
+        }
+    }
 
     #[test]
     fn failures_travel_back_through_the_steps() {

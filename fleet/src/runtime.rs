@@ -11,6 +11,7 @@
 use super::breaker::{Config, Transition};
 use super::bus::{Accept, HandlerError, RetryPolicy, Subscription};
 use super::dependency::{Dependency, Faults, SharedFaults};
+use super::saga::ORDER_STEPS;
 use chrono::Utc;
 use serde_json::json;
 use sqlx::PgPool;
@@ -19,6 +20,7 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use switchyard_contract::kafka::renewing::RenewingProducer;
+use switchyard_contract::services;
 use switchyard_contract::Envelope;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -160,21 +162,15 @@ impl Fleet {
         breaker: Config,
         mode: Mode,
     ) -> Self {
-        let deps = vec![
-            Arc::new(Dependency::new(
-                "inventory",
-                "warehouse-api",
-                breaker.clone(),
-                32,
-            )),
-            Arc::new(Dependency::new(
-                "payment",
-                "payment-gateway",
-                breaker.clone(),
-                32,
-            )),
-            Arc::new(Dependency::new("shipment", "carrier-api", breaker, 32)),
-        ];
+        // One per saga step, named by the contract's service map (the console holds
+        // replays back on these breakers).
+        let deps = ORDER_STEPS
+            .iter()
+            .map(|step| {
+                let d = services::dependency_of(step).expect("every step has a dependency");
+                Arc::new(Dependency::new(d.service, d.breaker, breaker.clone(), 32))
+            })
+            .collect();
         Fleet {
             pool,
             producer,

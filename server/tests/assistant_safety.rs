@@ -246,6 +246,7 @@ async fn a_confirmed_proposal_replays_exactly_what_the_card_showed() {
         scope: switchyard_app::dlq::ReplayScope::Ids { ids: p.ids.clone() },
         throttle: 0,
         strip_headers: None,
+        hold_on: None,
     };
     let who = switchyard::audit::Actor::new("olga", "test");
     let job = switchyard::replay::job::start(&db.pool, &who, &request, 3)

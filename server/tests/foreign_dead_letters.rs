@@ -15,7 +15,6 @@ use switchyard::ingest::consumer::{run, IngestSettings, Topics};
 use switchyard::read_model::sources::Sources;
 use switchyard::read_model::LogEnds;
 use switchyard::replay::query;
-use switchyard::replay::runner::Runner;
 use switchyard_app::states::JobStatus;
 use switchyard_contract::topic_selection::TopicSelection;
 use tokio::sync::watch;
@@ -68,14 +67,7 @@ impl Console {
             let (pool, stop_rx) = (db.pool.clone(), stop_rx.clone());
             async move { run(pool, settings, stop_rx).await.unwrap() }
         });
-        let runner = Runner::new(
-            db.pool.clone(),
-            &broker.bootstrap,
-            Duration::from_secs(2),
-            100,
-        )
-        .unwrap();
-        let runner = tokio::spawn(runner.run(stop_rx));
+        let runner = spawn_runner(&db, &broker, 100, stop_rx);
         Console {
             db,
             broker,

@@ -10,7 +10,6 @@ use common::{eventually, ingest_settings, Broker, TestDb};
 use std::time::Duration;
 use switchyard::ingest::consumer::run;
 use switchyard::replay::query;
-use switchyard::replay::runner::Runner;
 use switchyard_app::states::{DeadLetterStatus, JobStatus, ReplayStatus};
 use tokio::sync::watch;
 
@@ -31,14 +30,7 @@ async fn every_dialect_goes_back_to_its_original_topic() {
         ingest_settings(&broker, &db, "console"),
         stop_rx.clone(),
     ));
-    let runner = Runner::new(
-        db.pool.clone(),
-        &broker.bootstrap,
-        Duration::from_secs(2),
-        100,
-    )
-    .unwrap();
-    let runner = tokio::spawn(runner.run(stop_rx));
+    let runner = spawn_runner(&db, &broker, 100, stop_rx);
 
     // (DLQ topic, key, headers, value, where it must go)
     let spring_offset = 77i64.to_be_bytes();

@@ -10,7 +10,6 @@ use common::{Broker, TestDb};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use switchyard::replay::job;
-use switchyard::replay::runner::Runner;
 use switchyard::replay::watermarks::Watermarks;
 use switchyard::replay::{discard, query, replay_one, Replayed};
 use switchyard_app::dlq::ReplayScope;
@@ -19,15 +18,8 @@ use switchyard_app::states::{DeadLetterStatus, JobStatus};
 use tokio::sync::watch;
 
 fn runner(db: &TestDb, broker: &Broker) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    let r = Runner::new(
-        db.pool.clone(),
-        &broker.bootstrap,
-        Duration::from_secs(2),
-        1000,
-    )
-    .unwrap();
     let (tx, rx) = watch::channel(false);
-    (tx, tokio::spawn(r.run(rx)))
+    (tx, spawn_runner(db, broker, 1000, rx))
 }
 
 async fn audit_actions(db: &TestDb) -> Vec<(String, String, serde_json::Value)> {

@@ -77,6 +77,7 @@ pub async fn run(
         },
         throttle: 0,
         strip_headers: None,
+        hold_on: None,
     };
     let runner = Runner::new(pool.clone(), brokers, Duration::from_secs(5), batch)?;
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -65,6 +65,7 @@ pub async fn confirm_replay_proposal(csrf: String, ids: Vec<i64>) -> Result<Stri
         None,
         None,
         None,
+        None,
         csrf,
     )
     .await?;

@@ -31,6 +31,8 @@ pub trait DeadLetterApi: Send + Sync + 'static {
     ) -> Result<ReplayJobView, OpsError>;
     /// Stops a running job within a second; what was sent stays sent.
     async fn cancel_job(&self, who: &Principal, job_id: &str) -> Result<ReplayJobView, OpsError>;
+    /// Lets a job held by its breakers send now (it waits on none from then on); audited.
+    async fn stop_waiting(&self, who: &Principal, job_id: &str) -> Result<ReplayJobView, OpsError>;
     /// Recent jobs, running ones first.
     async fn jobs(&self, limit: i64) -> Result<Vec<ReplayJobView>, OpsError>;
     async fn job(&self, job_id: &str) -> Result<Option<ReplayJobView>, OpsError>;

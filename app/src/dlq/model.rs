@@ -199,6 +199,12 @@ pub struct DryRun {
     /// Header-name prefixes a job strips unless the operator says otherwise (the server's
     /// policy, shown in the job form).
     pub strip_headers: Vec<String>,
+    /// Breakers a job would wait on by default (the service map's, for the target topics).
+    #[serde(default)]
+    pub hold_on: Vec<String>,
+    /// Whether one of them would hold it now, as its progress would say.
+    #[serde(default)]
+    pub holding_now: Option<String>,
 }
 
 impl ReplayScope {
@@ -229,6 +235,10 @@ pub struct JobRequest {
     /// Header-name prefixes not carried; `None`: the server's default (stale trace
     /// context and replication bookkeeping, [`DryRun::strip_headers`]).
     pub strip_headers: Option<Vec<String>>,
+    /// Breakers to wait on while they are not closed; `None`: those the contract's service
+    /// map puts behind the target topics ([`DryRun::hold_on`]); empty: never wait.
+    #[serde(default)]
+    pub hold_on: Option<Vec<String>>,
 }
 
 /// A replay job with its live progress.
@@ -254,6 +264,12 @@ pub struct ReplayJobView {
     pub dlq_topics: Vec<String>,
     pub error: Option<String>,
     pub cancelled_by: Option<String>,
+    /// The breakers the job waits on while they are not closed.
+    #[serde(default)]
+    pub hold_on: Vec<String>,
+    /// While it holds: why ("waiting: payment-gateway OPEN since 10:42:03 UTC").
+    #[serde(default)]
+    pub waiting: Option<String>,
 }
 
 impl ReplayJobView {
@@ -295,6 +311,22 @@ pub fn parse_prefixes(s: &str) -> Vec<String> {
         .map(|p| p.trim().to_ascii_lowercase())
         .filter(|p| !p.is_empty())
         .collect()
+}
+
+/// Names typed into a form field (commas, spaces or lines between), as typed, each once:
+/// the breakers a replay job waits on.
+pub fn parse_names(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in s
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        if !out.iter().any(|o| o == n) {
+            out.push(n.to_string());
+        }
+    }
+    out
 }
 
 /// The filter form's fields as typed (the page's query string): kept as text so the
@@ -394,6 +426,15 @@ pub fn parse_local(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_keep_their_case_and_come_once() {
+        assert_eq!(
+            parse_names(" PaymentGateway, b  PaymentGateway,\nc "),
+            ["PaymentGateway", "b", "c"]
+        );
+        assert!(parse_names("  , ").is_empty());
+    }
 
     #[test]
     fn filter_forms_become_filters_and_queries() {

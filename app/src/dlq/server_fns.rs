@@ -97,6 +97,7 @@ pub async fn start_replay_job(
     filter: Option<DeadLetterFilter>,
     throttle: Option<u32>,
     strip_headers: Option<String>,
+    hold_on: Option<String>,
     csrf: String,
 ) -> Result<ReplayJobView, ServerFnError> {
     let who = crate::auth::require(crate::auth::Role::Operator)?;
@@ -105,6 +106,7 @@ pub async fn start_replay_job(
         scope: ReplayScope::from_form(&scope, ids, filter).map_err(ServerFnError::new)?,
         throttle: throttle.unwrap_or(0),
         strip_headers: strip_headers.map(|s| parse_prefixes(&s)),
+        hold_on: hold_on.map(|s| parse_names(&s)),
     };
     let job = dlq()?
         .start_job(&who, &request)
@@ -122,6 +124,17 @@ pub async fn cancel_replay_job(job: String, csrf: String) -> Result<ReplayJobVie
         .cancel_job(&who, &job)
         .await
         .map_err(failed("could not cancel the job"))
+}
+
+/// Lets a job held by its breakers send now.
+#[server(endpoint = "ops/dlq/stop-waiting", output = crate::codec::Json)]
+pub async fn stop_job_waiting(job: String, csrf: String) -> Result<ReplayJobView, ServerFnError> {
+    let who = crate::auth::require(crate::auth::Role::Operator)?;
+    let _ = csrf;
+    dlq()?
+        .stop_waiting(&who, &job)
+        .await
+        .map_err(failed("could not stop the job waiting"))
 }
 
 #[server(endpoint = "ops/dlq/discard", output = crate::codec::Json)]

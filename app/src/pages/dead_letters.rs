@@ -268,6 +268,8 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
                         };
                         let nothing = d.to_send + d.to_park == 0;
                         let strip = d.strip_headers.join(", ");
+                        let hold_on = d.hold_on.join(", ");
+                        let holding_now = d.holding_now.clone();
                         let busy = !d.busy_topics.is_empty();
                         view! {
                             <p data-testid="dry-run-summary">
@@ -294,6 +296,12 @@ fn PreviewPanel(preview: Preview, form: FilterForm) -> impl IntoView {
                                 <label class="wide">"Strip headers (prefixes)"
                                     <input name="strip_headers" value=strip />
                                 </label>
+                                <label class="wide">"Wait while these breakers are not closed (blank: never wait)"
+                                    <input name="hold_on" value=hold_on data-testid="hold-on" />
+                                </label>
+                                {holding_now.map(|h| view! {
+                                    <p class="note" data-testid="holding-now">"The job would start by "{h}"; it sends once the breaker closes."</p>
+                                })}
                                 <button class="btn primary" type="submit" disabled=nothing || busy data-testid="confirm-replay">
                                     "Confirm replay"
                                 </button>

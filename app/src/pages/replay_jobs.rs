@@ -51,6 +51,7 @@ pub fn JobsPanel(
 ) -> impl IntoView {
     session::provide(session);
     let cancel = ServerAction::<CancelReplayJob>::new();
+    let send_now = ServerAction::<StopJobWaiting>::new();
     let loaded = RwSignal::new(jobs);
     let error = RwSignal::new(error);
     let reload = move || {
@@ -64,9 +65,9 @@ pub fn JobsPanel(
             }
         })
     };
-    // Reloaded after a cancel.
+    // Reloaded after a cancel or a "send now".
     Effect::new(move |_| {
-        if cancel.version().get() > 0 {
+        if cancel.version().get() + send_now.version().get() > 0 {
             reload();
         }
     });
@@ -135,13 +136,14 @@ pub fn JobsPanel(
                     <ul class="job-list">
                         {jobs.into_iter().map(|j| {
                             let highlighted = highlight.with_value(|h| h.as_deref() == Some(j.id.as_str()));
-                            view! { <JobLine j highlighted cancel /> }
+                            view! { <JobLine j highlighted cancel send_now /> }
                         }).collect_view()}
                     </ul>
                 }.into_any()
             }}
             {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
             {move || cancel.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error">{e.to_string()}</p> })}
+            {move || send_now.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error">{e.to_string()}</p> })}
         </section>
     }
 }
@@ -151,6 +153,7 @@ fn JobLine(
     j: ReplayJobView,
     highlighted: bool,
     cancel: ServerAction<CancelReplayJob>,
+    send_now: ServerAction<StopJobWaiting>,
 ) -> impl IntoView {
     let class = format!(
         "job job-{}{}",
@@ -175,6 +178,7 @@ fn JobLine(
             .collect::<String>();
     let label = format!("Replay job {short}: {done} of {}", j.total);
     let id = j.id.clone();
+    let waiting = j.waiting.is_some();
     view! {
         <li class=class data-job-id=j.id.clone() data-status=j.status.as_str()>
             <div class="job-top">
@@ -193,6 +197,7 @@ fn JobLine(
                 <span>" of "{j.total}</span>
                 <span class="muted">{rate}</span>
                 {eta.map(|e| view! { <span class="muted">{e}</span> })}
+                {j.waiting.clone().map(|w| view! { <span class="waiting" data-testid="job-waiting">{w}</span> })}
                 {j.cancelled_by.clone().map(|b| view! { <span class="muted">"cancelled by "{b}</span> })}
                 {j.error.clone().map(|e| view! { <span class="error">{e}</span> })}
             </div>
@@ -200,11 +205,21 @@ fn JobLine(
                 let id = StoredValue::new(id);
                 view! {
                     <IfRole role=crate::auth::Role::Operator>
+                        <div class="job-actions">
                         <ActionForm action=cancel attr:class="inline">
                             <CsrfField />
                             <input type="hidden" name="job" value=id.get_value() />
                             <button class="btn small danger" type="submit" data-testid="cancel-job">"Cancel"</button>
                         </ActionForm>
+                        {waiting.then(|| view! {
+                            <ActionForm action=send_now attr:class="inline">
+                                <CsrfField />
+                                <input type="hidden" name="job" value=id.get_value() />
+                                <button class="btn small" type="submit" data-testid="send-now"
+                                    title="Send without waiting for the breaker">"Send now"</button>
+                            </ActionForm>
+                        })}
+                        </div>
                     </IfRole>
                 }
             })}
@@ -238,6 +253,8 @@ mod tests {
             dlq_topics: vec![],
             error: None,
             cancelled_by: None,
+            hold_on: vec![],
+            waiting: None,
         }
     }
 

@@ -180,6 +180,16 @@ impl DeadLetterApi for PgDeadLetters {
             .ok_or_else(|| "the job vanished".into())
     }
 
+    async fn stop_waiting(&self, who: &Principal, id: &str) -> Result<ReplayJobView, OpsError> {
+        let id = job_id(id)?;
+        job::stop_waiting(&self.pool, &actor(who), id)
+            .await
+            .map_err(refusal)?;
+        job::job_view(&self.pool, id)
+            .await?
+            .ok_or_else(|| "the job vanished".into())
+    }
+
     async fn jobs(&self, limit: i64) -> Result<Vec<ReplayJobView>, OpsError> {
         Ok(job::job_views(&self.pool, limit.clamp(1, 100)).await?)
     }

@@ -3,6 +3,7 @@
 //! to every console instance. The [`super::runner`] does the sending.
 
 use super::filter::{push_scope, validate};
+use super::hold;
 use crate::audit::{self, Actor};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -53,6 +54,10 @@ fn check(req: &JobRequest, strip_headers: &[String]) -> Result<(), JobError> {
         )),
         ReplayScope::Filter { filter } => validate(filter).map_err(JobError::Refused),
         _ => Ok(()),
+    }?;
+    match &req.hold_on {
+        Some(names) => hold::check(names).map_err(JobError::Refused),
+        None => Ok(()),
     }
 }
 
@@ -126,6 +131,20 @@ pub async fn start(
             busy.join(", ")
         ));
     }
+    let hold_on = match &req.hold_on {
+        Some(names) => names.clone(),
+        None => {
+            let targets: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT d.original_topic
+                 FROM replay_job_items i JOIN dead_letters d ON d.id = i.dead_letter_id
+                 WHERE i.job_id = $1 ORDER BY 1",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            hold::default_for(targets.iter().map(String::as_str))
+        }
+    };
     let taken = sqlx::query(
         "INSERT INTO replay_job_topics (job_id, dlq_topic) SELECT $1, UNNEST($2::text[])",
     )
@@ -139,9 +158,10 @@ pub async fn start(
         }
     }
     taken?;
-    sqlx::query("UPDATE replay_jobs SET total = $2 WHERE id = $1")
+    sqlx::query("UPDATE replay_jobs SET total = $2, hold_breakers = $3 WHERE id = $1")
         .bind(id)
         .bind(total as i32)
+        .bind(&hold_on)
         .execute(&mut *tx)
         .await?;
     audit::record(
@@ -155,6 +175,7 @@ pub async fn start(
             "throttle": req.throttle,
             "strip_headers": strip_headers,
             "dlq_topics": topics.iter().map(|t| &t.0).collect::<Vec<_>>(),
+            "hold_on": hold_on,
         }),
     )
     .await?;
@@ -248,6 +269,44 @@ pub async fn cancel(pool: &PgPool, actor: &Actor, job: Uuid) -> Result<(), JobEr
     Ok(())
 }
 
+/// Lets a running job send without waiting for its breakers (an operator who knows the
+/// dependency is back, or a breaker the read model will not see close); audited with the
+/// breakers it was waiting on and what held it.
+pub async fn stop_waiting(pool: &PgPool, actor: &Actor, job: Uuid) -> Result<(), JobError> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(String, Vec<String>, Option<String>)> = sqlx::query_as(
+        "SELECT status, hold_breakers, waiting FROM replay_jobs WHERE id = $1 FOR UPDATE",
+    )
+    .bind(job)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((status, breakers, waiting)) = row else {
+        return refused("no such job");
+    };
+    if JobStatus::from_db(&status) != JobStatus::Running {
+        return refused(format!("the job is {status}, not running"));
+    }
+    if breakers.is_empty() {
+        return refused("the job waits on no breaker");
+    }
+    sqlx::query("UPDATE replay_jobs SET hold_breakers = '{}' WHERE id = $1")
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+    hold::set_waiting(&mut tx, job, None).await?;
+    audit::record(
+        &mut *tx,
+        actor,
+        "replay_job_stop_waiting",
+        Some(&job.to_string()),
+        json!({ "breakers": breakers, "was": waiting }),
+    )
+    .await?;
+    notify(&mut tx, job).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 type JobRow = (
     Uuid,
     String,
@@ -261,12 +320,14 @@ type JobRow = (
     Option<Vec<String>>,
     Option<String>,
     Option<String>,
+    Vec<String>,
+    Option<String>,
 );
 
 const JOB_SELECT: &str = "SELECT j.id, j.kind, j.status, j.created_by, j.created_at, j.finished_at,
         j.progress_at, j.throttle, ROW(j.total, j.sent, j.skipped, j.parked, j.failed, j.cancelled),
         (SELECT array_agg(t.dlq_topic ORDER BY t.dlq_topic) FROM replay_job_topics t WHERE t.job_id = j.id),
-        j.error, j.cancelled_by
+        j.error, j.cancelled_by, j.hold_breakers, j.waiting
     FROM replay_jobs j";
 
 fn view(r: JobRow) -> ReplayJobView {
@@ -293,9 +354,11 @@ fn view(r: JobRow) -> ReplayJobView {
         dlq_topics: r.9.unwrap_or_default(),
         error: r.10,
         cancelled_by: r.11,
+        hold_on: r.12,
+        waiting: r.13.filter(|_| r.2 == "running"),
     };
     let left = v.total - v.done();
-    if v.running() && left > 0 {
+    if v.running() && left > 0 && v.waiting.is_none() {
         let pace = match (v.throttle, rate) {
             (t, r) if t > 0 && (r <= 0.0 || r > t as f64) => t as f64,
             (_, r) if r > 0.0 => r,

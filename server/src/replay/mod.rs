@@ -21,6 +21,7 @@ pub mod claim;
 pub mod discard;
 pub mod filter;
 pub mod headers;
+pub mod hold;
 pub mod job;
 pub mod one;
 pub mod query;

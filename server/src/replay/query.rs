@@ -337,6 +337,10 @@ pub async fn dry_run(pool: &PgPool, scope: &ReplayScope, max_replays: i32) -> sq
     }
     out.by_error.truncate(MAX_ERROR_GROUPS as usize);
     out.strip_headers = super::headers::default_stripped();
+    out.hold_on = super::hold::default_for(out.by_target.iter().map(|t| t.label.as_str()));
+    out.holding_now = super::hold::holding_among(pool, &out.hold_on)
+        .await?
+        .map(|h| h.say());
     out.busy_topics = sqlx::query_scalar(
         "SELECT dlq_topic FROM replay_job_topics WHERE active AND dlq_topic = ANY($1) ORDER BY 1",
     )

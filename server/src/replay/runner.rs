@@ -7,6 +7,9 @@
 //! 3. one transaction settles them: positions, dead-letter statuses, item statuses,
 //!    progress counts, an audit row naming every resulting offset, and a NOTIFY.
 //!
+//! A job whose breakers are not closed holds before each batch ([`super::hold`]) and
+//! resumes by itself when they close.
+//!
 //! While an admin has writes switched off (the kill-switch), no job is leased and a running
 //! one stops after the message in flight, to resume when writes are back on.
 //!
@@ -15,6 +18,7 @@
 //! ([`super::recover`]), so nothing is sent twice and nothing is lost.
 
 use super::claim::{claim, settle_sent, settle_unsent, Claimed, Refused, Sent};
+use super::hold;
 use super::job::{notify, refresh_counts, release_topics};
 use super::recover::{resolve_sending, Resolved};
 use super::send::{delivered, enqueue};
@@ -31,6 +35,9 @@ use uuid::Uuid;
 /// Replays outside any job left `sending` this long are resolved by the runner (longer
 /// than the producer's message timeout, so a live request has settled by then).
 const ORPHAN_AGE_SECS: i64 = 60;
+
+/// How often a held job looks at its breakers again.
+const HOLD_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct Runner {
@@ -58,6 +65,16 @@ enum Next {
     Done,
     /// The job is no longer running (cancelled).
     Stopped,
+}
+
+/// What a job's breakers say before a batch.
+enum Hold {
+    /// One is not closed: wait and look again.
+    Waiting,
+    /// All are closed (or unknown): send.
+    Clear,
+    /// The job waits on no breaker: send, and stop looking.
+    Never,
 }
 
 /// Why sending stopped early.
@@ -225,6 +242,7 @@ impl Runner {
         let interval =
             (job.throttle > 0).then(|| Duration::from_secs_f64(1.0 / job.throttle as f64));
         let mut next_slot = tokio::time::Instant::now();
+        let mut may_hold = true;
         let mut settling: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None;
         loop {
             let h = *halt.borrow();
@@ -233,6 +251,15 @@ impl Runner {
                     prev.await??;
                 }
                 return self.halted(&job, h).await;
+            }
+            // Held while a breaker its messages would run into is not closed (a job with
+            // no breakers to wait on, or told to stop waiting, never looks again).
+            if may_hold {
+                match self.hold(&job, &mut halt.clone()).await? {
+                    Hold::Waiting => continue,
+                    Hold::Clear => {}
+                    Hold::Never => may_hold = false,
+                }
             }
             let t0 = std::time::Instant::now();
             let next = self.claim_batch(&job, batch).await;
@@ -308,6 +335,32 @@ impl Runner {
             }));
             tracing::debug!(claim = ?tc, claim_and_send = ?t1, "replay batch sent");
         }
+    }
+
+    /// Whether a breaker holds the job now. While one does, the job's progress says so
+    /// and this waits a second (or until the job is halted) before the caller looks
+    /// again; when none does, the progress line is cleared.
+    async fn hold(&self, job: &Job, halt: &mut watch::Receiver<Halt>) -> anyhow::Result<Hold> {
+        let mut conn = self.pool.acquire().await?;
+        let names = hold::breakers_of(&mut conn, job.id).await?;
+        let holding = hold::holding_among(&mut *conn, &names).await?;
+        let never = names.is_empty();
+        let said = holding.as_ref().map(hold::Holding::say);
+        if hold::set_waiting(&mut conn, job.id, said.as_deref()).await? {
+            if let Some(s) = &said {
+                tracing::info!(job = %job.id, "{s}");
+            }
+            notify(&mut conn, job.id).await?;
+        }
+        drop(conn);
+        if holding.is_none() {
+            return Ok(if never { Hold::Never } else { Hold::Clear });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HOLD_RECHECK) => {}
+            _ = halt.changed() => {}
+        }
+        Ok(Hold::Waiting)
     }
 
     async fn settle_round(

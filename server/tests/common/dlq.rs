@@ -13,6 +13,24 @@ use switchyard_app::dlq::{JobRequest, ReplayScope};
 use switchyard_app::states::JobStatus;
 use uuid::Uuid;
 
+/// A replay job runner on `db` and `broker` (2 s lease, `batch` messages a batch) until
+/// `stop` turns true.
+pub fn spawn_runner(
+    db: &TestDb,
+    broker: &Broker,
+    batch: usize,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let runner = switchyard::replay::runner::Runner::new(
+        db.pool.clone(),
+        &broker.bootstrap,
+        Duration::from_secs(2),
+        batch,
+    )
+    .unwrap();
+    tokio::spawn(runner.run(stop))
+}
+
 /// One message read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Landed {
@@ -173,6 +191,7 @@ pub fn request(scope: ReplayScope, throttle: u32) -> JobRequest {
         scope,
         throttle,
         strip_headers: None,
+        hold_on: None,
     }
 }
 
