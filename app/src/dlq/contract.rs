@@ -33,6 +33,15 @@ pub trait DeadLetterApi: Send + Sync + 'static {
     async fn cancel_job(&self, who: &Principal, job_id: &str) -> Result<ReplayJobView, OpsError>;
     /// Lets a job held by its breakers send now (it waits on none from then on); audited.
     async fn stop_waiting(&self, who: &Principal, job_id: &str) -> Result<ReplayJobView, OpsError>;
+    /// Works out an edited copy of a dead letter (what changes) and, when `send`, sends it
+    /// as the dead letter's replay; refused with the reason when it cannot be.
+    async fn edit(
+        &self,
+        who: &Principal,
+        id: i64,
+        form: &EditForm,
+        send: bool,
+    ) -> Result<EditOutcome, OpsError>;
     /// Recent jobs, running ones first.
     async fn jobs(&self, limit: i64) -> Result<Vec<ReplayJobView>, OpsError>;
     async fn job(&self, job_id: &str) -> Result<Option<ReplayJobView>, OpsError>;

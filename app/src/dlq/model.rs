@@ -125,6 +125,9 @@ pub struct ReplayView {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub outcome: ReplayOutcome,
+    /// For an edited copy: what the operator changed (values masked).
+    #[serde(default)]
+    pub changes: Vec<String>,
 }
 
 /// Everything the dead-letter detail page shows.
@@ -289,6 +292,25 @@ pub struct ReplayOneResult {
     pub outcome: String,
     pub replay_id: Option<String>,
     pub position: Option<String>,
+}
+
+/// An operator's edit of a dead letter before it is resent (edit and resend): the
+/// payload as edited (its shown, masked form as the start), headers to set (`name: value`
+/// a line) and to remove (names), and the topic (blank: the original).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditForm {
+    pub payload: String,
+    pub set_headers: String,
+    pub remove_headers: String,
+    pub topic: String,
+}
+
+/// What an edit changes (one line each, values masked) and, once sent, the replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditOutcome {
+    pub topic: String,
+    pub changes: Vec<String>,
+    pub sent: Option<ReplayOneResult>,
 }
 
 /// The link to a dead letter's page.

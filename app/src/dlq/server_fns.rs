@@ -126,6 +126,32 @@ pub async fn cancel_replay_job(job: String, csrf: String) -> Result<ReplayJobVie
         .map_err(failed("could not cancel the job"))
 }
 
+/// Edit and resend: without `send`, what the edit changes; with it, the edited copy sent.
+#[server(endpoint = "ops/dlq/edit", output = crate::codec::Json)]
+#[allow(clippy::too_many_arguments)]
+pub async fn edit_dead_letter(
+    id: i64,
+    payload: String,
+    set_headers: Option<String>,
+    remove_headers: Option<String>,
+    topic: Option<String>,
+    send: Option<String>,
+    csrf: String,
+) -> Result<EditOutcome, ServerFnError> {
+    let who = crate::auth::require(crate::auth::Role::Operator)?;
+    let _ = csrf;
+    let form = EditForm {
+        payload,
+        set_headers: set_headers.unwrap_or_default(),
+        remove_headers: remove_headers.unwrap_or_default(),
+        topic: topic.unwrap_or_default(),
+    };
+    dlq()?
+        .edit(&who, id, &form, send.is_some())
+        .await
+        .map_err(failed("the edit was refused"))
+}
+
 /// Lets a job held by its breakers send now.
 #[server(endpoint = "ops/dlq/stop-waiting", output = crate::codec::Json)]
 pub async fn stop_job_waiting(job: String, csrf: String) -> Result<ReplayJobView, ServerFnError> {

@@ -1,7 +1,8 @@
 //! One dead letter: where it sits and where it came from, the exception, the payload
 //! decoded (pretty JSON, text or hex — always as text, so a payload holding `<script>` or
 //! HTML stays inert), every header with its meaning in the writer's dialect, the replay
-//! history with what happened next, and the Replay and Discard (with reason) actions.
+//! history with what happened next (an edited copy with its changes), and the Replay,
+//! Edit-and-resend and Discard (with reason) actions.
 //!
 //! Rendered on the server only; the two action forms are islands
 //! ([`crate::forms::ActionIsland`]) that show the page again after they succeeded.
@@ -110,6 +111,31 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
             <FlashMessage of=FormAction::ReplayOne testid="replay-result" />
             <FlashMessage of=FormAction::Discard />
         </div>
+        {replayable.then(|| {
+            let start = d.payload.text().to_string();
+            let topic = it.original_topic.clone();
+            view! {
+            <IfRole role=crate::auth::Role::Operator>
+            <details class="edit-resend" data-testid="edit-resend">
+                <summary>"Edit and resend"</summary>
+                <p class="note">"Fix the payload or headers, or send it to another topic. Fields still showing **** keep their original values. Review the changes, then tick Send and submit again: the edited copy is sent as this dead letter's replay and followed like one."</p>
+                <EditIsland>
+                    <CsrfField />
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <label class="wide">"Payload"
+                        <textarea name="payload" rows="14" spellcheck="false" class="mono" data-testid="edit-payload">{start}</textarea>
+                    </label>
+                    <label class="wide">"Set headers (name: value, a line each)"
+                        <textarea name="set_headers" rows="3" class="mono" data-testid="edit-set-headers"></textarea>
+                    </label>
+                    <label>"Remove headers (names)"<input name="remove_headers" data-testid="edit-remove-headers" /></label>
+                    <label>"Topic"<input name="topic" value=topic data-testid="edit-topic" /></label>
+                    <label class="check"><input type="checkbox" name="send" value="1" data-testid="edit-send" />"Send the edited copy"</label>
+                    <button class="btn primary" type="submit" data-testid="edit-submit">"Review / send"</button>
+                </EditIsland>
+            </details>
+            </IfRole>
+        }})}
         <IfRole role=crate::auth::Role::Admin>
             <details class="reveal">
                 <summary>"Reveal the original (admin, audited)"</summary>
@@ -200,6 +226,32 @@ pub fn RevealIsland(children: Children) -> impl IntoView {
     }
 }
 
+/// The edit-and-resend form and what the server said: the changes for review, or the
+/// replay it sent (or why not).
+#[island]
+pub fn EditIsland(children: Children) -> impl IntoView {
+    let action = ServerAction::<EditDeadLetter>::new();
+    view! {
+        <ActionForm action attr:class="edit-form" attr:data-testid="edit-form">
+            {children()}
+        </ActionForm>
+        {move || action.value().get().map(|r| match r {
+            Ok(o) => view! {
+                <div class="edit-result" data-testid="edit-result">
+                    <p>{match &o.sent {
+                        Some(s) => format!("{} to {}", s.outcome, s.position.clone().unwrap_or_else(|| o.topic.clone())),
+                        None => format!("{} change(s) — tick Send and submit to send to {}.", o.changes.len(), o.topic),
+                    }}</p>
+                    <ul class="changes mono" data-testid="edit-changes">
+                        {o.changes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                    </ul>
+                </div>
+            }.into_any(),
+            Err(e) => view! { <p class="error" role="alert" data-testid="edit-error">{e.to_string()}</p> }.into_any(),
+        })}
+    }
+}
+
 #[component]
 fn ReplayLine(r: ReplayView) -> impl IntoView {
     let to = match (r.target_partition, r.target_offset) {
@@ -222,7 +274,14 @@ fn ReplayLine(r: ReplayView) -> impl IntoView {
             <td>{r.requested_by}{r.job_id.map(|j| format!(" (job …{})", &j[j.len().saturating_sub(8)..]))}</td>
             <td>{r.status.as_str()}{r.error.map(|e| view! { <span class="error">{format!(": {e}")}</span> })}</td>
             <td class="mono">{to}</td>
-            <td data-testid="outcome">{outcome}</td>
+            <td data-testid="outcome">{outcome}
+                {(!r.changes.is_empty()).then(|| view! {
+                    <details class="edited" data-testid="replay-changes">
+                        <summary>{format!("edited copy: {} change(s)", r.changes.len())}</summary>
+                        <ul class="mono">{r.changes.iter().map(|c| view! { <li>{c.clone()}</li> }).collect_view()}</ul>
+                    </details>
+                })}
+            </td>
             <td class="mono">{r.replay_id}</td>
         </tr>
     }

@@ -54,6 +54,17 @@ impl AvroSchema {
         }
         Value::try_from(value).map_err(|e| format!("the Avro value has no JSON form: {e}"))
     }
+
+    /// JSON (as [`Self::decode`] gives it, edited) as a body of this schema: the inverse
+    /// of `decode`, for an operator's edit-and-resend.
+    pub fn encode(&self, json: &Value) -> Result<Vec<u8>, String> {
+        let refs: Vec<&Schema> = self.references.iter().collect();
+        let value = apache_avro::types::Value::from(json.clone())
+            .resolve_schemata(&self.schema, refs.clone())
+            .map_err(|e| format!("the edited value does not fit the Avro schema: {e}"))?;
+        apache_avro::to_avro_datum_schemata(&self.schema, refs, value)
+            .map_err(|e| format!("the edited value does not encode with the Avro schema: {e}"))
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +97,21 @@ mod tests {
         assert_eq!(v["orderId"], "ORD-1");
         assert_eq!(v["totalCents"], 4200);
         assert_eq!(v["note"], "gift");
+    }
+
+    #[test]
+    fn edited_json_encodes_back_with_the_schema() {
+        let schema = AvroSchema::parse(ORDER, &[]).unwrap();
+        let mut v = schema.decode(&order(&schema.schema)).unwrap();
+        v["totalCents"] = 4300.into();
+        v["note"] = Value::Null;
+        let body = schema.encode(&v).unwrap();
+        assert_eq!(schema.decode(&body).unwrap(), v);
+        v["totalCents"] = "lots".into();
+        assert!(schema
+            .encode(&v)
+            .unwrap_err()
+            .contains("does not fit the Avro schema"));
     }
 
     #[test]

@@ -46,3 +46,27 @@ pub async fn read_framed(registry: &Registry, framed: framing::Framed<'_>) -> Re
     })
     .map_err(|e| format!("schema {id} ({format}): {e}"))
 }
+
+/// `json` written back the way `framed` was: the same schema id, Protobuf's same message
+/// indexes, the body encoded with the same schema — the inverse of [`read_framed`].
+pub async fn write_framed(
+    registry: &Registry,
+    framed: framing::Framed<'_>,
+    json: &Value,
+) -> Result<Vec<u8>, String> {
+    let id = framed.schema_id;
+    let decoder = registry
+        .decoder(id)
+        .await
+        .map_err(|m| format!("schema {id}: {m}"))?;
+    let body = match &*decoder {
+        Decoder::Avro(schema) => schema.encode(json),
+        Decoder::Json => serde_json::to_vec(json).map_err(|e| e.to_string()),
+        Decoder::Protobuf(schema) => {
+            let (indexes, _) = framing::message_indexes(framed.rest)?;
+            schema.encode(&indexes, json)
+        }
+    }
+    .map_err(|e| format!("schema {id}: {e}"))?;
+    Ok(framing::frame(id, &body))
+}

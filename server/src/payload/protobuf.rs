@@ -83,6 +83,19 @@ impl ProtoSchema {
             .map_err(|e| format!("the Protobuf body does not decode as {name}: {e}"))?;
         serde_json::to_value(&msg).map_err(|e| format!("{name} has no JSON form: {e}"))
     }
+
+    /// JSON (as [`Self::decode`] gives it, edited) as the message the indexes name, with
+    /// the indexes before it: the inverse of `decode`, for an operator's edit-and-resend.
+    pub fn encode(&self, indexes: &[i64], json: &Value) -> Result<Vec<u8>, String> {
+        use prost::Message;
+        let m = self.message(indexes)?;
+        let name = m.full_name().to_string();
+        let msg = DynamicMessage::deserialize(m, json.clone())
+            .map_err(|e| format!("the edited value is not a {name}: {e}"))?;
+        let mut out = framing::encode_message_indexes(indexes);
+        out.extend(msg.encode_to_vec());
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +151,20 @@ message OrderPlaced {
             s.decode(&encoded(&s, &[0], json!({"x": "y"}))).unwrap(),
             json!({"x": "y"})
         );
+    }
+
+    #[test]
+    fn edited_json_encodes_back_as_the_same_message() {
+        let s = schema();
+        let placed = json!({"orderId": "ORD-9", "total": {"currency": "EUR", "cents": "4300"},
+            "at": "2026-12-05T10:00:00Z", "lines": [{"sku": "a", "qty": 3}]});
+        let rest = s.encode(&[1], &placed).unwrap();
+        assert_eq!(framing::message_indexes(&rest).unwrap().0, [1]);
+        assert_eq!(s.decode(&rest).unwrap(), placed);
+        assert!(s
+            .encode(&[1], &json!({"lines": "not a list"}))
+            .unwrap_err()
+            .contains("is not a acme.orders.OrderPlaced"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::job::{self, JobError};
 use super::one::Replayed;
 use super::watermarks::Watermarks;
-use super::{discard, one, query, view};
+use super::{discard, edit, one, query, view};
 use crate::audit::Actor;
 use crate::masking::Masker;
 use crate::payload::registry::Registry;
@@ -68,6 +68,37 @@ fn job_id(s: &str) -> Result<Uuid, OpsError> {
     Uuid::parse_str(s.trim()).map_err(|_| "not a job id".into())
 }
 
+/// What a single replay (as it came, or edited) did, for the page.
+fn replay_result(r: Replayed) -> ReplayOneResult {
+    match r {
+        Replayed::Sent {
+            replay_id,
+            topic,
+            partition,
+            offset,
+        } => ReplayOneResult {
+            outcome: "sent".into(),
+            replay_id: Some(replay_id.to_string()),
+            position: Some(format!("{topic}/{partition}@{offset}")),
+        },
+        Replayed::AlreadyReplayed => ReplayOneResult {
+            outcome: "already replayed".into(),
+            replay_id: None,
+            position: None,
+        },
+        Replayed::Parked => ReplayOneResult {
+            outcome: "parked: replayed too often already".into(),
+            replay_id: None,
+            position: None,
+        },
+        Replayed::NotReplayable(why) => ReplayOneResult {
+            outcome: format!("not replayable: {why}"),
+            replay_id: None,
+            position: None,
+        },
+    }
+}
+
 fn refusal(e: JobError) -> OpsError {
     match e {
         JobError::Refused(m) => m.into(),
@@ -128,33 +159,46 @@ impl DeadLetterApi for PgDeadLetters {
         // A send that failed because the producer went fatal: the next replay gets a new one.
         self.producer.renew_if_fatal();
         let r = r.map_err(|e| -> OpsError { e.to_string().into() })?;
-        Ok(match r {
-            Replayed::Sent {
-                replay_id,
-                topic,
-                partition,
-                offset,
-            } => ReplayOneResult {
-                outcome: "sent".into(),
-                replay_id: Some(replay_id.to_string()),
-                position: Some(format!("{topic}/{partition}@{offset}")),
-            },
-            Replayed::AlreadyReplayed => ReplayOneResult {
-                outcome: "already replayed".into(),
-                replay_id: None,
-                position: None,
-            },
-            Replayed::Parked => ReplayOneResult {
-                outcome: "parked: replayed too often already".into(),
-                replay_id: None,
-                position: None,
-            },
-            Replayed::NotReplayable(why) => ReplayOneResult {
-                outcome: format!("not replayable: {why}"),
-                replay_id: None,
-                position: None,
-            },
-        })
+        Ok(replay_result(r))
+    }
+
+    async fn edit(
+        &self,
+        who: &Principal,
+        id: i64,
+        form: &EditForm,
+        send: bool,
+    ) -> Result<EditOutcome, OpsError> {
+        let e = edit::prepare(&self.pool, self.registry.as_deref(), &self.masker, id, form)
+            .await
+            .map_err(|e| -> OpsError {
+                match e {
+                    edit::EditError::Refused(m) => m.into(),
+                    edit::EditError::Db(e) => Box::new(e),
+                }
+            })?;
+        let mut out = EditOutcome {
+            topic: e.topic.clone(),
+            changes: e.changes.clone(),
+            sent: None,
+        };
+        if send {
+            let r = one::send_edited(
+                &self.pool,
+                &self.producer.get(),
+                &self.marks,
+                id,
+                &actor(who),
+                self.max_replays,
+                &e,
+            )
+            .await;
+            self.producer.renew_if_fatal();
+            out.sent = Some(replay_result(
+                r.map_err(|e| -> OpsError { e.to_string().into() })?,
+            ));
+        }
+        Ok(out)
     }
 
     async fn start_job(

@@ -7,6 +7,7 @@
 //! the unique live-replay index turns a concurrent second claim into "already replayed".
 //! Only after this commits may anything be produced.
 
+use super::edit::Edit;
 use super::watermarks::{marks_json, Watermarks};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -66,6 +67,7 @@ pub async fn claim(
     by: &str,
     job_id: Option<Uuid>,
     max_replays: i32,
+    edit: Option<&Edit>,
 ) -> anyhow::Result<Claim> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, status, original_topic, kafka_key, replay_value, headers, replay_count
@@ -87,7 +89,8 @@ pub async fn claim(
         // Exact: a status this build does not know is refused under its own name.
         let refused = match status.parse::<DeadLetterStatus>() {
             Ok(Replaying | Replayed) => Some(Refused::AlreadyReplayed),
-            Ok(Pending) if looks_like_dead_letter_topic(&topic) => {
+            // An edited copy names its topic: where the dead letter came from does not matter.
+            Ok(Pending) if edit.is_none() && looks_like_dead_letter_topic(&topic) => {
                 Some(Refused::NotReplayable(format!(
                     "original topic {topic} is itself a dead-letter topic: no header names where it came from"
                 )))
@@ -104,15 +107,24 @@ pub async fn claim(
                 Some(Refused::NotReplayable(format!("dead letter is {status}")))
             }
         };
-        match refused {
-            Some(r) => out.refused.push((id, r)),
-            None => candidates.push(Claimed {
+        match (refused, edit) {
+            (Some(r), _) => out.refused.push((id, r)),
+            (None, None) => candidates.push(Claimed {
                 dead_letter_id: id,
                 replay_id: Uuid::now_v7(),
                 topic,
                 key,
                 value,
                 headers,
+                previous_count: count,
+            }),
+            (None, Some(e)) => candidates.push(Claimed {
+                dead_letter_id: id,
+                replay_id: Uuid::now_v7(),
+                topic: e.topic.clone(),
+                key,
+                value: e.value.clone(),
+                headers: e.headers.clone(),
                 previous_count: count,
             }),
         }

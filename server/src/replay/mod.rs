@@ -19,6 +19,7 @@
 pub mod api;
 pub mod claim;
 pub mod discard;
+pub mod edit;
 pub mod filter;
 pub mod headers;
 pub mod hold;

@@ -1,8 +1,9 @@
 //! Replaying one dead letter now, outside any job (the detail page's button, the
-//! `switchyard replay` command): claim, send, settle — with the audit row in the settling
+//! `switchyard replay` command, an operator's edited copy): claim, send, settle — with the audit row in the settling
 //! transaction, so the log names the resulting offset.
 
 use super::claim::{claim, settle_sent, settle_unsent, Refused, Sent};
+use super::edit::Edit;
 use super::headers::DEFAULT_STRIPPED;
 use super::recover;
 use super::send::{delivered, enqueue};
@@ -39,6 +40,50 @@ pub async fn replay_one(
     actor: &Actor,
     max_replays: i32,
 ) -> anyhow::Result<Replayed> {
+    replay_with(
+        pool,
+        producer,
+        marks,
+        dead_letter_id,
+        actor,
+        max_replays,
+        None,
+    )
+    .await
+}
+
+/// Sends an operator's edited copy of a dead letter ([`super::edit`]) as its replay: the
+/// same once-only claim, send and settle, with the edit recorded beside the replay.
+pub async fn send_edited(
+    pool: &PgPool,
+    producer: &FutureProducer,
+    marks: &Watermarks,
+    dead_letter_id: i64,
+    actor: &Actor,
+    max_replays: i32,
+    edit: &Edit,
+) -> anyhow::Result<Replayed> {
+    replay_with(
+        pool,
+        producer,
+        marks,
+        dead_letter_id,
+        actor,
+        max_replays,
+        Some(edit),
+    )
+    .await
+}
+
+async fn replay_with(
+    pool: &PgPool,
+    producer: &FutureProducer,
+    marks: &Watermarks,
+    dead_letter_id: i64,
+    actor: &Actor,
+    max_replays: i32,
+    edit: Option<&Edit>,
+) -> anyhow::Result<Replayed> {
     let target = dead_letter_id.to_string();
     let mut tx = pool.begin().await?;
     let mut c = claim(
@@ -48,6 +93,7 @@ pub async fn replay_one(
         &actor.name,
         None,
         max_replays,
+        edit,
     )
     .await?;
     if let Some((_, refused)) = c.refused.pop() {
@@ -99,20 +145,27 @@ pub async fn replay_one(
                 }],
             )
             .await?;
-            audit::record(
-                &mut *tx,
-                actor,
-                "replay",
-                Some(&target),
-                json!({
-                    "dead_letter_id": dead_letter_id,
-                    "replay_id": claimed.replay_id,
-                    "topic": claimed.topic,
-                    "partition": partition,
-                    "offset": offset,
-                }),
-            )
-            .await?;
+            let mut detail = json!({
+                "dead_letter_id": dead_letter_id,
+                "replay_id": claimed.replay_id,
+                "topic": claimed.topic,
+                "partition": partition,
+                "offset": offset,
+            });
+            if let Some(e) = edit {
+                sqlx::query("INSERT INTO replay_edits (replay_id, changes) VALUES ($1, $2)")
+                    .bind(claimed.replay_id)
+                    .bind(&e.changes)
+                    .execute(&mut *tx)
+                    .await?;
+                detail["changes"] = json!(e.changes);
+            }
+            let action = if edit.is_some() {
+                "replay_edited"
+            } else {
+                "replay"
+            };
+            audit::record(&mut *tx, actor, action, Some(&target), detail).await?;
             tx.commit().await?;
             Ok(Replayed::Sent {
                 replay_id: claimed.replay_id,

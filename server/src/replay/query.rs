@@ -164,6 +164,7 @@ type ReplayRow = (
     Option<i64>,
     Option<i64>,
     Option<String>,
+    Option<Vec<String>>,
 );
 
 pub async fn detail(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeadLetterDetail>> {
@@ -207,7 +208,8 @@ pub async fn detail_with(
                 (SELECT e.id FROM events e WHERE e.topic = r.target_topic
                    AND e.kafka_partition = r.target_partition AND e.kafka_offset = r.target_offset
                  ORDER BY e.incarnation DESC LIMIT 1),
-                (SELECT o.status FROM orders o WHERE o.order_id = $2)
+                (SELECT o.status FROM orders o WHERE o.order_id = $2),
+                (SELECT x.changes FROM replay_edits x WHERE x.replay_id = r.replay_id)
          FROM replays r WHERE r.dead_letter_id = $1 ORDER BY r.created_at, r.replay_id",
     )
     .bind(id)
@@ -230,6 +232,7 @@ pub async fn detail_with(
                 target_offset: r.6,
                 error: r.7,
                 created_at: r.8,
+                changes: r.12.unwrap_or_default(),
             }
         })
         .collect();

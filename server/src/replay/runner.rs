@@ -481,6 +481,7 @@ impl Runner {
             &job.actor.name,
             Some(job.id),
             job.max_replays,
+            None,
         )
         .await?;
         let (mut dl, mut st, mut rid, mut note) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -422,15 +422,19 @@ impl Console {
 
     /// The session's CSRF token, read from a page's sign-out form.
     pub async fn csrf(&self, http: &reqwest::Client) -> String {
-        let html = http
-            .get(self.url("/orders"))
+        let html = self.page(http, "/orders").await;
+        csrf_in(&html).expect("a signed-in page carries the CSRF token")
+    }
+
+    /// A page's HTML, as `http`'s session sees it.
+    pub async fn page(&self, http: &reqwest::Client, path: &str) -> String {
+        http.get(self.url(path))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        csrf_in(&html).expect("a signed-in page carries the CSRF token")
+            .unwrap()
     }
 }
 
