@@ -26,6 +26,15 @@ pub const BREAKER_METRICS: &str = "breaker.metrics";
 /// Suffix of every dead-letter topic: `<topic>.dlq`.
 pub const DLQ_SUFFIX: &str = ".dlq";
 
+/// The fleet's circuit breakers, as (service, breaker): each saga step's one downstream
+/// dependency. `breaker.transition` and `breaker.metrics` events name them; the console's
+/// assistant reads them to know what "the warehouse" or "the gateway" means.
+pub const BREAKERS: &[(&str, &str)] = &[
+    ("inventory", "warehouse-api"),
+    ("payment", "payment-gateway"),
+    ("shipment", "carrier-api"),
+];
+
 /// Every event type the console understands (domain, saga and breaker topics).
 pub fn event_types() -> impl Iterator<Item = &'static str> {
     DOMAIN_TOPICS

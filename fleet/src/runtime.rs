@@ -160,21 +160,11 @@ impl Fleet {
         breaker: Config,
         mode: Mode,
     ) -> Self {
-        let deps = vec![
-            Arc::new(Dependency::new(
-                "inventory",
-                "warehouse-api",
-                breaker.clone(),
-                32,
-            )),
-            Arc::new(Dependency::new(
-                "payment",
-                "payment-gateway",
-                breaker.clone(),
-                32,
-            )),
-            Arc::new(Dependency::new("shipment", "carrier-api", breaker, 32)),
-        ];
+        // One dependency per breaker of the contract (inventory's warehouse-api, ...).
+        let deps = switchyard_contract::BREAKERS
+            .iter()
+            .map(|(service, name)| Arc::new(Dependency::new(service, name, breaker.clone(), 32)))
+            .collect();
         Fleet {
             pool,
             producer,

@@ -1,25 +1,35 @@
-//! The offline router's rules: what a question names — order ids, customers, event ids,
-//! topics, services, statuses, errors and time windows. Pure functions of the text and the
-//! current time, so the evaluation set pins them down exactly.
+//! The offline router's rules: what a question names — order ids, customers (by id or by
+//! name), correlation ids, event ids, topics (dead-letter topics by any naming convention),
+//! services (by name, by their breaker's name or by a word for it), statuses, breaker
+//! states (and their negation), errors and time windows (clock times and words). Pure
+//! functions of the text and the current time, so the evaluation sets pin them down.
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 
 /// Everything the rules found in one question.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Entities {
     pub order_id: Option<String>,
+    /// A `CUST-` id, or a customer called by name ("acme"), lower case.
     pub customer_id: Option<String>,
+    /// A correlation id named as one ("correlation id 7d3c…").
+    pub correlation_id: Option<String>,
     pub event_id: Option<String>,
-    /// An exact topic named, e.g. `payment.completed`.
+    /// An exact topic named, e.g. `payment.completed`; for a dead-letter topic, its
+    /// original topic (`payment.completed.dlq` → `payment.completed`).
     pub topic: Option<String>,
+    /// Whether the topic was named as a dead-letter topic (`….dlq`, `….DLT`, `dlq-…`).
+    pub dead_letter_topic: bool,
     /// A service named: order, inventory, payment, shipment, notification.
     pub service: Option<String>,
-    /// An order status named (failed, cancelled, completed, ...).
+    /// An order status named (failed, cancelled, completed, ..., compensating).
     pub order_status: Option<String>,
     /// A dead-letter status named (parked, replayed, discarded, ...).
     pub dl_status: Option<String>,
     /// A breaker state named (open, closed, half_open).
     pub breaker_state: Option<String>,
+    /// A breaker state named negated ("not closed", "isn't open").
+    pub breaker_not_state: Option<String>,
     /// An error text named ("timeout", or anything in quotes).
     pub error: Option<String>,
     pub since: Option<DateTime<Utc>>,
@@ -30,8 +40,21 @@ pub const SERVICES: [&str; 5] = ["order", "inventory", "payment", "shipment", "n
 
 /// The question in lower case, with its words (letters, digits, `-`, `_`, `.`, `:`).
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_alphanumeric() || "-_.:'".contains(c)))
-        .map(|w| w.trim_matches(|c: char| ".:'-".contains(c)).to_lowercase())
+    raw_words(text).iter().map(|w| w.to_lowercase()).collect()
+}
+
+/// The question's words as written (case kept): ids and topic names are read from these.
+fn raw_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || "-_.:'’".contains(c)))
+        .map(|w| {
+            let w = w.trim_matches(|c: char| ".:'’-".contains(c));
+            // "payments'", "warehouse's", "ORD-7's": the possessive is not part of the word.
+            let w = w
+                .strip_suffix("'s")
+                .or_else(|| w.strip_suffix("’s"))
+                .unwrap_or(w);
+            w.trim_matches(|c: char| ".:'’-".contains(c)).to_string()
+        })
         .filter(|w| !w.is_empty())
         .collect()
 }
@@ -41,11 +64,12 @@ fn ident_after(text: &str, prefix: &str) -> Option<String> {
     let mut from = 0;
     while let Some(i) = lower[from..].find(prefix) {
         let start = from + i;
+        // `SAGA-ORD-77` is a correlation id, not the order ORD-77.
         let before_ok = start == 0
             || !text[..start]
                 .chars()
                 .next_back()
-                .is_some_and(|c| c.is_alphanumeric());
+                .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
         let rest = &text[start + prefix.len()..];
         let len = rest
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
@@ -81,38 +105,133 @@ fn event_number(w: &[String]) -> Option<String> {
     None
 }
 
-fn topic_in(w: &[String]) -> Option<String> {
-    let topics = switchyard_contract::event_types();
-    let all: Vec<&str> = topics.collect();
-    w.iter()
-        .map(|x| x.trim_end_matches(".dlq"))
-        .find(|x| all.contains(x))
-        .map(str::to_string)
-}
-
-fn service_in(w: &[String]) -> Option<String> {
-    for x in w {
-        let s = match x.as_str() {
-            "inventory" | "warehouse" | "warehouse-api" | "stock" => "inventory",
-            "payment" | "payments" | "payment-gateway" | "gateway" | "billing" => "payment",
-            "shipment" | "shipments" | "shipping" | "carrier" | "carrier-api" => "shipment",
-            "notification" | "notifications" | "notifier" | "email" | "emails" => "notification",
+/// A correlation id named as one: "correlation id X", "correlation X", "correlation-id X",
+/// "corr id X", "trace id X". Kept as written.
+fn correlation_in(raw: &[String]) -> Option<String> {
+    let low: Vec<String> = raw.iter().map(|w| w.to_lowercase()).collect();
+    for (i, x) in low.iter().enumerate() {
+        let skip = match x.as_str() {
+            "correlation" | "corr" | "trace" => {
+                if matches!(
+                    low.get(i + 1).map(String::as_str),
+                    Some("id" | "ids" | "key")
+                ) {
+                    2
+                } else if x == "correlation" {
+                    1
+                } else {
+                    continue;
+                }
+            }
+            "correlation-id" | "correlation_id" | "correlationid" | "correlation-key"
+            | "trace-id" | "trace_id" | "traceid" => 1,
             _ => continue,
         };
-        return Some(s.to_string());
+        let mut j = i + skip;
+        while matches!(
+            low.get(j).map(String::as_str),
+            Some("is" | "=" | "of" | "equals" | "with")
+        ) {
+            j += 1;
+        }
+        if let Some(v) = raw.get(j) {
+            if v.chars().any(|c| c.is_ascii_digit()) || v.contains('-') || v.len() >= 6 {
+                return Some(v.clone());
+            }
+        }
     }
     None
 }
 
-fn order_status_in(w: &[String]) -> Option<String> {
+/// A topic named: a contract event type, or any dead-letter topic by any ecosystem's
+/// convention (→ its original topic; `dlq-<connector>` names only itself). The second
+/// value says whether it was named as a dead-letter topic.
+fn topic_in(raw: &[String]) -> Option<(String, bool)> {
+    use switchyard_contract::topic_selection::{
+        looks_like_dead_letter_topic, original_topic_from_name,
+    };
+    let known: Vec<&str> = switchyard_contract::event_types().collect();
+    for x in raw {
+        let low = x.to_lowercase();
+        if known.contains(&low.as_str()) {
+            return Some((low, false));
+        }
+        // A dead-letter topic's name holds a separator and more than a suffix.
+        if !(x.contains('.') || x.contains('-') || x.contains('_')) {
+            continue;
+        }
+        if matches!(
+            low.as_str(),
+            "dead-letter" | "dead-letters" | "dead_letters" | "dead-lettered"
+        ) {
+            continue;
+        }
+        if let Some((orig, _)) = original_topic_from_name(x) {
+            // Our own topics are lower case: `payment.completed.DLT` is `payment.completed`.
+            let o = orig.to_lowercase();
+            let orig = if known.contains(&o.as_str()) { o } else { orig };
+            return Some((orig, true));
+        }
+        if looks_like_dead_letter_topic(x) || low.starts_with("dlq-") || low.starts_with("dlq.")
+        {
+            return Some((x.clone(), true));
+        }
+    }
+    None
+}
+
+/// Words that name a service besides its own name: the breaker of its dependency (from
+/// the contract: `warehouse-api`, and each part of it, `warehouse`), and common words.
+fn service_of(word: &str) -> Option<&'static str> {
+    let w = word.trim_end_matches("'s");
+    // "order" is every question's word: the order service is named only as such.
+    for s in SERVICES.iter().copied().filter(|s| *s != "order") {
+        if w == s || w.strip_suffix('s') == Some(s) {
+            return Some(s);
+        }
+    }
+    for (service, breaker) in switchyard_contract::BREAKERS {
+        if w == *breaker
+            || breaker
+                .split(['-', '_', '.'])
+                .any(|part| part != "api" && part.len() > 3 && (w == part || w.strip_suffix('s') == Some(part)))
+        {
+            return Some(service);
+        }
+    }
+    Some(match w {
+        "stock" | "warehouses" | "reservation" | "reservations" => "inventory",
+        "billing" | "psp" | "gateways" => "payment",
+        "shipping" | "delivery" | "deliveries" | "courier" | "couriers" | "carriers"
+        | "dispatch" | "logistics" => "shipment",
+        "notifications" | "notifier" | "email" | "emails" | "mail" | "mails" | "sms"
+        | "mailer" => "notification",
+        _ => return None,
+    })
+}
+
+fn service_in(w: &[String]) -> Option<String> {
+    w.iter().find_map(|x| service_of(x)).map(str::to_string)
+}
+
+fn order_status_in(text: &str, w: &[String]) -> Option<String> {
+    let t = text.to_lowercase();
+    if t.contains("being compensated") || t.contains("rolling back") || t.contains("in compensation")
+    {
+        return Some("compensating".into());
+    }
+    if t.contains("in progress") || t.contains("in flight") || t.contains("in-flight") {
+        return Some("pending".into());
+    }
     for x in w {
         let s = match x.as_str() {
-            "failed" => "failed",
-            "cancelled" | "canceled" => "cancelled",
-            "completed" | "complete" => "completed",
-            "pending" => "pending",
+            "failed" | "failing" => "failed",
+            "cancelled" | "canceled" | "cancelled." => "cancelled",
+            "completed" | "complete" | "finished" | "succeeded" | "successful" => "completed",
+            "pending" | "unfinished" | "open-ended" => "pending",
             "confirmed" => "confirmed",
             "created" | "new" => "created",
+            "compensating" | "compensated" => "compensating",
             _ => continue,
         };
         return Some(s.to_string());
@@ -125,9 +244,10 @@ fn dl_status_in(w: &[String]) -> Option<String> {
         let s = match x.as_str() {
             "parked" => "parked",
             "replayed" => "replayed",
-            "discarded" => "discarded",
-            "pending" | "unreplayed" | "unhandled" => "pending",
+            "discarded" | "dropped" | "skipped" => "discarded",
+            "pending" | "unreplayed" | "unhandled" | "untouched" => "pending",
             "failed_again" => "failed_again",
+            "replaying" => "replaying",
             _ => continue,
         };
         return Some(s.to_string());
@@ -135,20 +255,81 @@ fn dl_status_in(w: &[String]) -> Option<String> {
     None
 }
 
-fn breaker_state_in(text: &str, w: &[String]) -> Option<String> {
-    let t = text.to_lowercase();
-    if t.contains("half-open") || t.contains("half open") || t.contains("half_open") {
-        return Some("half_open".into());
+/// Words that sit between a negation and what it negates without changing it.
+const FILLER: &[&str] = &[
+    "still", "yet", "fully", "completely", "been", "be", "currently", "actually", "really",
+    "even", "back", "all", "the", "in", "state", "longer", "any",
+];
+
+fn negator(w: &str) -> bool {
+    matches!(
+        w,
+        "not" | "never" | "no" | "non" | "without" | "isn't" | "aren't" | "wasn't" | "weren't"
+            | "isnt" | "arent" | "hasn't" | "haven't" | "didn't" | "doesn't" | "don't"
+            | "isn’t" | "aren’t" | "nothing"
+    ) || w.ends_with("n't")
+        || w.ends_with("n’t")
+}
+
+/// Whether the word at `i` is negated: a negation right before it, fillers allowed.
+fn negated(w: &[String], i: usize) -> bool {
+    let mut j = i;
+    while j > 0 {
+        j -= 1;
+        if negator(&w[j]) {
+            return true;
+        }
+        if !FILLER.contains(&w[j].as_str()) {
+            return false;
+        }
     }
-    for x in w {
+    false
+}
+
+/// (state, negated state): "open", "tripped", "short-circuiting" are open; "not closed"
+/// is a negated closed (any state but closed).
+fn breaker_state_in(text: &str, w: &[String]) -> (Option<String>, Option<String>) {
+    let t = text.to_lowercase();
+    let mut states: Vec<(usize, &str)> = Vec::new();
+    for (i, x) in w.iter().enumerate() {
         let s = match x.as_str() {
-            "open" | "tripped" => "open",
-            "closed" => "closed",
+            "half-open" | "half_open" | "halfopen" | "half-opened" | "probing" => "half_open",
+            "half" if w.get(i + 1).is_some_and(|n| n == "open" || n == "opened") => "half_open",
+            "open" | "opened" | "tripped" | "trip" | "trips" | "tripping" | "short-circuiting"
+            | "short-circuited" | "short-circuit" | "shortcircuiting" | "rejecting"
+            | "blocking" | "popped" => {
+                if i > 0 && w[i - 1] == "half" {
+                    continue;
+                }
+                if x == "trip" || x == "trips" {
+                    // "how often did it trip" is history, not a filter for open ones.
+                    continue;
+                }
+                if x == "open" && w.get(i + 1).is_some_and(|n| n == "source") {
+                    continue;
+                }
+                "open"
+            }
+            "forced-open" | "forced_open" => "forced_open",
+            "closed" | "close" | "reclosed" | "re-closed" => "closed",
+            "disabled" => "disabled",
             _ => continue,
         };
-        return Some(s.to_string());
+        states.push((i, s));
     }
-    None
+    if t.contains("short circuit") || t.contains("failing fast") || t.contains("fail fast") {
+        if let Some(i) = w.iter().position(|x| x == "short" || x == "failing" || x == "fail") {
+            states.push((i, "open"));
+        }
+    }
+    let Some(&(i, s)) = states.first() else {
+        return (None, None);
+    };
+    if negated(w, i) {
+        (None, Some(s.to_string()))
+    } else {
+        (Some(s.to_string()), None)
+    }
 }
 
 fn error_in(text: &str, w: &[String]) -> Option<String> {
@@ -166,13 +347,87 @@ fn error_in(text: &str, w: &[String]) -> Option<String> {
     }
     for x in w {
         let s = match x.as_str() {
-            "timeout" | "timeouts" | "timed" => "timeout",
-            "declined" | "decline" => "declined",
+            "timeout" | "timeouts" | "timed" | "time-out" | "time-outs" => "timeout",
+            "declined" | "decline" | "declines" => "declined",
             "poison" => "poison",
-            "deserialization" | "deserialisation" => "deserializ",
+            "deserialization" | "deserialisation" | "deserialize" | "deserialise" => "deserializ",
             _ => continue,
         };
         return Some(s.to_string());
+    }
+    None
+}
+
+/// Words that are not a customer's name after "for", "by", "of", "from".
+const NOT_A_NAME: &[&str] = &[
+    "the", "a", "an", "all", "any", "every", "each", "this", "that", "these", "those", "me",
+    "us", "it", "them", "today", "yesterday", "now", "customer", "customers", "order",
+    "orders", "id", "ids", "status", "last", "past", "since", "recent", "recently", "more",
+    "my", "our", "your", "their", "his", "her", "which", "what", "who", "one", "some",
+    "over", "in", "on", "at", "to", "and", "or", "with", "ago", "hour", "hours", "minute",
+    "minutes", "day", "days", "week", "lately", "morning", "evening", "afternoon", "night",
+    "tonight", "here", "there", "correlation", "trace", "event", "events", "dead", "dlq",
+    "dlqs", "breaker", "breakers", "how", "many", "much", "is", "are", "was", "were", "be",
+    "been", "they", "he", "she", "we", "you", "i", "so", "far", "long", "instance",
+    "example", "topic", "topics", "half", "payload", "error", "errors", "reason", "step",
+    "steps", "saga", "sagas", "details", "real", "good", "now?", "please",
+];
+
+fn name_ok(x: &str) -> bool {
+    x.len() >= 2
+        && x.chars().any(|c| c.is_alphabetic())
+        && !NOT_A_NAME.contains(&x)
+        && service_of(x).is_none()
+        && !x.starts_with("ord-")
+        && unit(x).is_none()
+        && !x.starts_with(|c: char| c.is_ascii_digit())
+        && !x.contains('.')
+        && !matches!(
+            x,
+            "failed" | "cancelled" | "canceled" | "completed" | "pending" | "confirmed"
+                | "created" | "new" | "compensating" | "stuck" | "placed" | "open" | "closed"
+        )
+}
+
+/// A customer called by name: "customer acme", "acme's orders", "orders placed by acme",
+/// "orders for acme", "everything acme ordered". Lower case.
+fn customer_name_in(w: &[String]) -> Option<String> {
+    let ordered = |x: &str| matches!(x, "ordered" | "bought" | "placed" | "purchased");
+    for (i, x) in w.iter().enumerate() {
+        let next = w.get(i + 1).map(String::as_str);
+        match x.as_str() {
+            "customer" | "client" | "account" | "tenant" => {
+                if let Some(n) = next.filter(|n| name_ok(n)) {
+                    return Some(n.to_string());
+                }
+            }
+            "orders" | "order" | "purchases" => {
+                // "orders for acme", "orders placed by acme", "orders from acme"
+                let mut j = i + 1;
+                while w
+                    .get(j)
+                    .is_some_and(|y| matches!(y.as_str(), "placed" | "made" | "created" | "submitted" | "of" | "for" | "from" | "by"))
+                {
+                    j += 1;
+                }
+                if j > i + 1
+                    && w[i + 1..j]
+                        .iter()
+                        .any(|y| matches!(y.as_str(), "of" | "for" | "from" | "by"))
+                {
+                    if let Some(n) = w.get(j).filter(|n| name_ok(n)) {
+                        return Some(n.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        // "acme ordered", "what did acme order", "has acme bought"
+        let asked = i > 0 && matches!(w[i - 1].as_str(), "did" | "has" | "have" | "does");
+        let verb = next.is_some_and(|n| ordered(n) || (asked && matches!(n, "order" | "buy" | "purchase")));
+        if verb && name_ok(x) && i > 0 {
+            return Some(x.clone());
+        }
     }
     None
 }
@@ -188,11 +443,98 @@ fn unit(u: &str) -> Option<Duration> {
     })
 }
 
-fn clock(w: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// A count in figures or words ("15", "fifteen", "a couple of", "few").
+fn count(w: &str) -> Option<i64> {
+    if let Ok(n) = w.parse::<i64>() {
+        return Some(n);
+    }
+    Some(match w {
+        "a" | "an" | "one" => 1,
+        "two" | "couple" => 2,
+        "three" | "few" => 3,
+        "four" => 4,
+        "five" | "several" => 5,
+        "six" => 6,
+        "seven" => 7,
+        "eight" => 8,
+        "nine" => 9,
+        "ten" => 10,
+        "twelve" => 12,
+        "fifteen" => 15,
+        "twenty" => 20,
+        "thirty" => 30,
+        "forty" => 40,
+        "forty-five" => 45,
+        "fifty" => 50,
+        "sixty" => 60,
+        "ninety" => 90,
+        _ => return None,
+    })
+}
+
+/// A span at `w[i..]`: "30 minutes", "30m", "hour", "half hour", "half an hour",
+/// "quarter of an hour", "couple of hours", "few minutes", "15-minute". Returns the span
+/// and how many words it took.
+fn span(w: &[String], i: usize) -> Option<(Duration, usize)> {
+    let at = |k: usize| w.get(i + k).map(String::as_str);
+    let skip_of = |k: usize| if at(k) == Some("of") { k + 1 } else { k };
+    let first = at(0)?;
+    if let Some(d) = unit(first) {
+        return Some((d, 1));
+    }
+    if first == "half" {
+        let k = if matches!(at(1), Some("an" | "a")) { 2 } else { 1 };
+        if let Some(d) = at(k).and_then(unit) {
+            return Some((d / 2, k + 1));
+        }
+    }
+    if first == "quarter" {
+        let k = skip_of(1);
+        let k = if matches!(at(k), Some("an" | "a")) { k + 1 } else { k };
+        if let Some(d) = at(k).and_then(unit) {
+            return Some((d / 4, k + 1));
+        }
+    }
+    if let Some((n, d)) = split_num_unit(first) {
+        return Some((d * n as i32, 1));
+    }
+    if let Some(n) = count(first) {
+        let k = skip_of(1);
+        if let Some(d) = at(k).and_then(unit) {
+            return Some((d * n as i32, k + 1));
+        }
+        // "1.5 hours" is rare; "an hour and a half" too: not read.
+    }
+    None
+}
+
+fn clock(w: &str, next: Option<&str>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let w = w.trim_end_matches("utc").trim_end_matches('z');
-    let t = NaiveTime::parse_from_str(w, "%H:%M")
+    let (w, pm) = match (w.strip_suffix("pm"), w.strip_suffix("am"), next) {
+        (Some(x), _, _) => (x, Some(true)),
+        (_, Some(x), _) => (x, Some(false)),
+        (_, _, Some("pm" | "p.m")) => (w, Some(true)),
+        (_, _, Some("am" | "a.m")) => (w, Some(false)),
+        _ => (w, None),
+    };
+    let mut t = NaiveTime::parse_from_str(w, "%H:%M")
         .or_else(|_| NaiveTime::parse_from_str(w, "%H:%M:%S"))
-        .ok()?;
+        .or_else(|_| NaiveTime::parse_from_str(w, "%Hh%M"))
+        .ok()
+        .or_else(|| {
+            // "10am", "since 9 pm", "at 14h": a bare hour needs its am/pm or `h`.
+            let (h, ok) = match w.strip_suffix('h') {
+                Some(h) => (h, true),
+                None => (w, pm.is_some()),
+            };
+            let h: u32 = h.parse().ok()?;
+            (ok && h < 24).then(|| NaiveTime::from_hms_opt(h, 0, 0))?
+        })?;
+    if let Some(pm) = pm {
+        use chrono::Timelike;
+        let h = t.hour() % 12 + if pm { 12 } else { 0 };
+        t = t.with_hour(h)?;
+    }
     let today = Utc.from_utc_datetime(&now.date_naive().and_time(t));
     Some(if today > now {
         today - Duration::days(1)
@@ -205,57 +547,142 @@ fn midnight(now: DateTime<Utc>) -> DateTime<Utc> {
     Utc.from_utc_datetime(&now.date_naive().and_time(NaiveTime::MIN))
 }
 
+/// A part of the day: (start, end) hours.
+fn part_of_day(w: &str) -> Option<(i64, i64)> {
+    Some(match w {
+        "morning" => (0, 12),
+        "afternoon" => (12, 18),
+        "evening" | "tonight" => (18, 24),
+        "night" => (-6, 6),
+        _ => return None,
+    })
+}
+
 /// A time window named in the question, relative to `now` (clock times are UTC).
 pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let mut since = None;
     let mut until = None;
+    let day = midnight(now);
+    let hours = |h: i64| day + Duration::hours(h);
     for (i, x) in w.iter().enumerate() {
         let next = w.get(i + 1).map(String::as_str);
         let next2 = w.get(i + 2).map(String::as_str);
         match x.as_str() {
-            "last" | "past" | "previous" | "recent" => {
-                // "last hour", "last 30 minutes", "past 2h", "last 15 min"
-                if let Some(d) = next.and_then(unit) {
+            "last" if next == Some("night") => {
+                since = Some(day - Duration::hours(6));
+                until = Some(day + Duration::hours(6));
+            }
+            "last" | "past" | "previous" | "recent" | "latest" | "trailing" | "over" | "within"
+            | "in" | "for" | "during" => {
+                // "last hour", "last 30 minutes", "past 2h", "the last half hour",
+                // "over the past few minutes", "within an hour", "in the last 15 min"
+                let mut j = i + 1;
+                if matches!(w.get(j).map(String::as_str), Some("the" | "a" | "an"))
+                    && !matches!(x.as_str(), "last" | "past" | "previous")
+                {
+                    j += if w.get(j).is_some_and(|a| a == "the") { 1 } else { 0 };
+                }
+                if matches!(x.as_str(), "over" | "within" | "in" | "for" | "during")
+                    && !matches!(
+                        w.get(j).map(String::as_str),
+                        Some("last" | "past" | "previous" | "an" | "a" | "half" | "quarter")
+                    )
+                    && !w.get(j).is_some_and(|y| {
+                        count(y).is_some() || split_num_unit(y).is_some() || unit(y).is_some()
+                    })
+                {
+                    continue;
+                }
+                if matches!(x.as_str(), "in" | "for" | "during" | "over" | "within")
+                    && matches!(w.get(j).map(String::as_str), Some("last" | "past" | "previous"))
+                {
+                    continue; // the next word starts the span
+                }
+                if let Some((d, _)) = span(w, j) {
                     since = Some(now - d);
-                } else if let Some(n) = next.and_then(|n| n.parse::<i64>().ok()) {
-                    if let Some(d) = next2.and_then(unit) {
-                        since = Some(now - d * n as i32);
-                    }
-                } else if let Some((n, u)) = next.and_then(split_num_unit) {
-                    since = Some(now - u * n as i32);
                 }
             }
-            "since" | "after" | "from" => match next {
-                Some("yesterday") => since = Some(midnight(now) - Duration::days(1)),
-                Some("midnight") | Some("today") => since = Some(midnight(now)),
+            "ago" if i > 0 => {
+                // "an hour ago", "20 minutes ago", "half an hour ago"
+                for back in (1..=4.min(i)).rev() {
+                    if let Some((d, n)) = span(w, i - back) {
+                        if n == back {
+                            since = Some(now - d);
+                            break;
+                        }
+                    }
+                }
+            }
+            "since" | "after" | "from" | "starting" => match next {
+                Some("yesterday") => {
+                    since = Some(day - Duration::days(1));
+                }
+                Some("midnight") | Some("today") => since = Some(day),
+                Some("this") if next2.and_then(part_of_day).is_some() => {}
+                Some("noon") | Some("midday") => since = Some(hours(12).min(now)),
+                Some("monday") | Some("the") | Some("last") | Some("an") | Some("a") => {}
                 Some(t) => {
-                    if let Some(c) = clock(t, now) {
+                    if let Some(c) = clock(t, next2, now) {
                         since = Some(c)
                     }
                 }
                 None => {}
             },
             "between" => {
-                if let (Some(a), Some(b)) = (next.and_then(|t| clock(t, now)), w.get(i + 3)) {
+                if let Some(a) = next.and_then(|t| clock(t, next2, now)) {
                     since = Some(a);
-                    if let Some(b) = clock(b, now) {
+                    let b = w[i + 2..]
+                        .iter()
+                        .position(|y| y == "and" || y == "to")
+                        .and_then(|k| {
+                            let k = i + 2 + k + 1;
+                            clock(w.get(k)?, w.get(k + 1).map(String::as_str), now)
+                        });
+                    if let Some(b) = b {
                         until = Some(if b < a { b + Duration::days(1) } else { b });
                     }
                 }
             }
-            "before" | "until" if until.is_none() => {
-                if let Some(c) = next.and_then(|t| clock(t, now)) {
-                    until = Some(c)
+            "before" | "until" | "till" | "til" | "to" if until.is_none() => {
+                if x == "to" && since.is_none() {
+                    continue;
+                }
+                if let Some(c) = next.and_then(|t| clock(t, next2, now)) {
+                    until = Some(if since.is_some_and(|s| c < s) {
+                        c + Duration::days(1)
+                    } else {
+                        c
+                    })
                 }
             }
-            "today" if since.is_none() => since = Some(midnight(now)),
+            "today" | "todays" | "today's" if since.is_none() => since = Some(day),
             "yesterday" if since.is_none() => {
-                since = Some(midnight(now) - Duration::days(1));
-                until = Some(midnight(now));
+                since = Some(day - Duration::days(1));
+                let since_yesterday = i > 0 && matches!(w[i - 1].as_str(), "since" | "from");
+                if !since_yesterday {
+                    until = Some(day);
+                }
             }
-            "hour" if since.is_none() && i > 0 && (w[i - 1] == "an" || w[i - 1] == "the") => {
-                // "in the hour", "within an hour"
-                since = Some(now - Duration::hours(1));
+            "recently" | "lately" if since.is_none() => since = Some(now - Duration::hours(1)),
+            "just" if next == Some("now") && since.is_none() => {
+                since = Some(now - Duration::minutes(15))
+            }
+            "this" | "tonight" => {
+                let part = if x == "tonight" { Some("tonight") } else { next };
+                if let Some((a, b)) = part.and_then(part_of_day) {
+                    since = Some(hours(a).min(now));
+                    let end = hours(b);
+                    until = (end < now).then_some(end);
+                } else if part == Some("week") {
+                    let back = now.weekday().num_days_from_monday() as i64;
+                    since = Some(day - Duration::days(back));
+                } else if part == Some("hour") {
+                    since = Some(now - Duration::hours(1));
+                }
+            }
+            "overnight" if since.is_none() => {
+                since = Some(day - Duration::hours(6));
+                until = Some((day + Duration::hours(6)).min(now));
             }
             _ => {}
         }
@@ -263,26 +690,38 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
     (since, until)
 }
 
-/// "30m", "2h", "15min" → (30, minute), ...
+/// "30m", "2h", "15min", "15-minute" → (30, minute), ...
 fn split_num_unit(w: &str) -> Option<(i64, Duration)> {
     let i = w.find(|c: char| !c.is_ascii_digit())?;
     let n = w[..i].parse().ok()?;
-    Some((n, unit(&w[i..])?))
+    Some((n, unit(w[i..].trim_start_matches('-'))?))
 }
 
 /// Everything the rules can tell from `text`.
 pub fn extract(text: &str, now: DateTime<Utc>) -> Entities {
-    let w = words(text);
+    let raw = raw_words(text);
+    let w: Vec<String> = raw.iter().map(|x| x.to_lowercase()).collect();
     let (since, until) = window(&w, now);
+    let (breaker_state, breaker_not_state) = breaker_state_in(text, &w);
+    let topic = topic_in(&raw);
+    let correlation_id = correlation_in(&raw);
+    let mut event_id = uuid_in(text).or_else(|| event_number(&w));
+    if correlation_id.is_some() && event_id.as_deref() == correlation_id.as_deref().map(str::to_lowercase).as_deref() {
+        event_id = None;
+    }
+    let customer_id = ident_after(text, "cust-").or_else(|| customer_name_in(&w));
     Entities {
         order_id: ident_after(text, "ord-"),
-        customer_id: ident_after(text, "cust-"),
-        event_id: uuid_in(text).or_else(|| event_number(&w)),
-        topic: topic_in(&w),
+        customer_id,
+        correlation_id,
+        event_id,
+        dead_letter_topic: topic.as_ref().is_some_and(|t| t.1),
+        topic: topic.map(|t| t.0),
         service: service_in(&w),
-        order_status: order_status_in(&w),
+        order_status: order_status_in(text, &w),
         dl_status: dl_status_in(&w),
-        breaker_state: breaker_state_in(text, &w),
+        breaker_state,
+        breaker_not_state,
         error: error_in(text, &w),
         since,
         until,
@@ -361,5 +800,98 @@ mod tests {
         let e = extract("which breakers are half-open for shipping?", now());
         assert_eq!(e.breaker_state.as_deref(), Some("half_open"));
         assert_eq!(e.service.as_deref(), Some("shipment"));
+    }
+
+    #[test]
+    fn time_in_words() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let since = |q: &str| extract(q, now()).since;
+        assert_eq!(since("in the last half hour"), Some(at("2026-11-25T11:30:00Z")));
+        assert_eq!(since("over the past hour"), Some(at("2026-11-25T11:00:00Z")));
+        assert_eq!(since("half an hour ago"), Some(at("2026-11-25T11:30:00Z")));
+        assert_eq!(since("20 minutes ago"), Some(at("2026-11-25T11:40:00Z")));
+        assert_eq!(since("the last quarter of an hour"), Some(at("2026-11-25T11:45:00Z")));
+        assert_eq!(since("the last ten minutes"), Some(at("2026-11-25T11:50:00Z")));
+        assert_eq!(since("the last couple of hours"), Some(at("2026-11-25T10:00:00Z")));
+        assert_eq!(since("what failed recently"), Some(at("2026-11-25T11:00:00Z")));
+        assert_eq!(since("today"), Some(at("2026-11-25T00:00:00Z")));
+        assert_eq!(since("this morning"), Some(at("2026-11-25T00:00:00Z")));
+        assert_eq!(since("since 10am"), Some(at("2026-11-25T10:00:00Z")));
+        assert_eq!(since("since 2 pm"), Some(at("2026-11-24T14:00:00Z")));
+        let e = extract("since yesterday", now());
+        assert_eq!((e.since, e.until), (Some(at("2026-11-24T00:00:00Z")), None));
+        let e = extract("from 9:30 to 10:00", now());
+        assert_eq!(
+            (e.since, e.until),
+            (Some(at("2026-11-25T09:30:00Z")), Some(at("2026-11-25T10:00:00Z")))
+        );
+        // Words that only look like windows.
+        assert_eq!(since("latest orders"), None);
+        assert_eq!(since("orders for acme"), None);
+        assert_eq!(since("the most recent orders"), None);
+    }
+
+    #[test]
+    fn services_by_their_breakers_and_other_words() {
+        let svc = |q: &str| extract(q, now()).service;
+        assert_eq!(svc("the warehouse breaker").as_deref(), Some("inventory"));
+        assert_eq!(svc("status of warehouse-api").as_deref(), Some("inventory"));
+        assert_eq!(svc("the payment gateway").as_deref(), Some("payment"));
+        assert_eq!(svc("the gateway's breaker").as_deref(), Some("payment"));
+        assert_eq!(svc("calls to the carrier").as_deref(), Some("shipment"));
+        assert_eq!(svc("payments' breaker").as_deref(), Some("payment"));
+        assert_eq!(svc("notifications").as_deref(), Some("notification"));
+        assert_eq!(svc("show failed orders"), None, "orders are not the order service");
+    }
+
+    #[test]
+    fn breaker_states_and_negation() {
+        let st = |q: &str| {
+            let e = extract(q, now());
+            (e.breaker_state, e.breaker_not_state)
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(st("which breakers are tripped?"), (some("open"), None));
+        assert_eq!(st("is anything short-circuiting?"), (some("open"), None));
+        assert_eq!(st("are calls short circuited"), (some("open"), None));
+        assert_eq!(st("any half open circuits?"), (some("half_open"), None));
+        assert_eq!(st("which breakers are not closed?"), (None, some("closed")));
+        assert_eq!(st("which breakers aren't closed?"), (None, some("closed")));
+        assert_eq!(st("is the breaker still not open?"), (None, some("open")));
+        assert_eq!(st("is the breaker closed?"), (some("closed"), None));
+    }
+
+    #[test]
+    fn dead_letter_topics_by_any_convention() {
+        let t = |q: &str| {
+            let e = extract(q, now());
+            (e.topic, e.dead_letter_topic)
+        };
+        let dl = |s: &str| (Some(s.to_string()), true);
+        assert_eq!(t("parked in payment.completed.dlq"), dl("payment.completed"));
+        assert_eq!(t("what's in inventory.reserved.DLT?"), dl("inventory.reserved"));
+        assert_eq!(t("order.failed-dlt since 9"), dl("order.failed"));
+        assert_eq!(t("error.shipment.created.shipping-group"), dl("shipment.created"));
+        assert_eq!(t("anything in dlq-jdbc-sink?"), dl("dlq-jdbc-sink"));
+        assert_eq!(t("latest payment.failed events"), (Some("payment.failed".into()), false));
+        assert_eq!(t("re-drive the dead-letter queue"), (None, false));
+    }
+
+    #[test]
+    fn names_statuses_and_correlation_ids() {
+        assert_eq!(extract("orders placed by acme", now()).customer_id.as_deref(), Some("acme"));
+        assert_eq!(extract("what did Acme order?", now()).customer_id.as_deref(), Some("acme"));
+        assert_eq!(extract("orders for customer initech", now()).customer_id.as_deref(), Some("initech"));
+        assert_eq!(extract("orders from the last hour", now()).customer_id, None);
+        assert_eq!(extract("orders from payment", now()).customer_id, None);
+        assert_eq!(
+            extract("which orders are compensating?", now()).order_status.as_deref(),
+            Some("compensating")
+        );
+        let e = extract("order with correlation id SAGA-ORD-77", now());
+        assert_eq!(e.correlation_id.as_deref(), Some("SAGA-ORD-77"));
+        assert_eq!(e.order_id, None, "a correlation id holding an order id is not the order");
+        let e = extract("correlation id 7d3c9a10-55aa-4c1e-9d7e-3b2f1a0c9e88", now());
+        assert!(e.correlation_id.is_some() && e.event_id.is_none());
     }
 }
