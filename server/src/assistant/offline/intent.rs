@@ -209,12 +209,27 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "resubmit", "re-submit", "republish", "re-publish", "reinject", "re-inject", "re-try",
         "re-play", "reingest", "re-ingest", "reenqueue", "re-enqueue",
     ];
-    let verb_at = w.iter().position(|x| replay_words.contains(&x.as_str()));
+    // "the retry topic", "retry count": a noun's modifier, not the verb.
+    let verb_at = w.iter().enumerate().position(|(i, x)| {
+        replay_words.contains(&x.as_str())
+            && !w.get(i + 1).is_some_and(|n| {
+                matches!(
+                    n.as_str(),
+                    "topic" | "topics" | "queue" | "queues" | "count" | "counts" | "policy"
+                        | "attempt" | "attempts" | "job" | "jobs" | "status"
+                )
+            })
+    });
     // "push/put/send/move … back (onto|on|to|into)": a replay in other words.
     let back_verb = w.iter().enumerate().any(|(i, x)| {
         matches!(x.as_str(), "push" | "put" | "send" | "move" | "kick" | "feed" | "throw" | "pipe" | "shove" | "get")
             && w[i + 1..].iter().take(8).any(|y| y == "back")
-    }) || phrase(&["another try", "another go", "another shot", "try again"]);
+    }) || phrase(&["another try", "another go", "another shot"])
+        // "try the inventory DLQ again", "send them again"
+        || w.iter().enumerate().any(|(i, x)| {
+            matches!(x.as_str(), "try" | "run" | "process" | "send" | "push" | "deliver" | "publish" | "feed")
+                && w[i + 1..].iter().take(8).any(|y| y == "again")
+        });
     let replay_verb = (verb_at.is_some_and(|i| !negated_at(&w, i)) || back_verb)
         && !phrase(&["how many", "were replayed", "retry count", "retries"]);
     // In this console a "trip" is a breaker's.
@@ -269,7 +284,17 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         history = true;
     }
     let now_words = any(&["now", "currently", "still", "presently"]) || phrase(&["at the moment", "right now"]);
-    let eventish = any(&["event", "events", "payload", "payloads", "envelope", "envelopes"]);
+    let eventish = any(&["event", "events", "payload", "payloads", "envelope", "envelopes"])
+        || (e.order_id.is_some()
+            && any(&[
+                "emit", "emitted", "emits", "produce", "produced", "publish", "published",
+                "generate", "generated", "wrote", "write",
+            ]));
+    // The assistant changes nothing: a command to delete is not a question to answer.
+    let destructive = destructive(&t);
+    let recap = any(&[
+        "recap", "summary", "summarise", "summarize", "rundown", "debrief", "brief", "report",
+    ]) || phrase(&["catch me up", "fill me in", "what did i miss", "what have i missed"]);
     let messages = any(&["message", "messages", "records", "record"]);
     let failure = any(&[
         "failing",
@@ -353,6 +378,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "dead-letter inflow",
         "key figures",
         "key numbers",
+        "saga time",
+        "saga times",
+        "median",
+        "average",
     ]);
     let kpi_weak = any(&[
         "numbers",
@@ -438,6 +467,17 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     let breakerish = breaker || breaker_named || downstream;
     if health && !was_down && !dead && (e.service.is_some() || breakerish) {
         s[idx(tools::BREAKER_STATES)] += 1.5;
+    } else if any(&["health", "healthy", "unhealthy", "degraded"])
+        && !dead
+        && e.order_id.is_none()
+        && !orders_named(&w)
+    {
+        // The health of no one thing: the system's, i.e. its key figures.
+        s[idx(tools::KPIS)] += 2.0;
+    }
+    if any(&["calls", "call", "requests"]) && e.service.is_some() && !dead && !breaker {
+        // "are calls to billing getting through?": the dependency's breaker.
+        s[idx(tools::BREAKER_STATES)] += 1.5;
     }
     if breaker {
         s[idx(tools::BREAKER_STATES)] += 2.0;
@@ -459,7 +499,8 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     }
     if dead {
         s[idx(tools::DLQ_SUMMARY)] += 2.5;
-        if e.dead_letter_topic {
+        if e.dead_letter_topic || e.order_id.is_some() {
+            // "dead letters of ORD-5": the DLQ, keyed by the order.
             s[idx(tools::DLQ_SUMMARY)] += 1.0;
         }
     }
@@ -477,6 +518,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     }
     // "What happened to payments?", "any outages?", "was inventory down?": the incident.
     if e.order_id.is_none() && !dead {
+        if recap && !breaker && !orders_named(&w) && !failure && !kpi_strong {
+            // "a recap of the last 30 minutes": what happened, in the window.
+            s[idx(tools::INCIDENT_SUMMARY)] += 2.5;
+        }
         if incident || was_down {
             s[idx(tools::INCIDENT_SUMMARY)] += 3.5;
         } else if happened && (e.service.is_some() || e.since.is_some() || breakerish) {
@@ -509,6 +554,17 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     if e.customer_id.is_some() && e.order_id.is_none() {
         s[idx(tools::SEARCH_ORDERS)] += 2.5;
     }
+    if e.order_status.as_deref() == Some("compensating") && e.order_id.is_none() && !orders_word {
+        // "who's being compensated?": orders by a status no step failure lists.
+        s[idx(tools::SEARCH_ORDERS)] += 2.5;
+    }
+    if e.loose_customer.is_some() && s.iter().all(|x| *x < 1.5) {
+        // "anything for acme?": nothing else recognised, so the name is a customer's.
+        s[idx(tools::SEARCH_ORDERS)] += 2.0;
+    }
+    if destructive && !replay_verb {
+        return [0.0; N];
+    }
     if e.correlation_id.is_some() && e.order_id.is_none() {
         if eventish {
             s[idx(tools::EVENT_LOOKUP)] += 2.5;
@@ -517,6 +573,24 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         }
     }
     s
+}
+
+/// A command to delete something ("purge the DLQ", "rm -rf", "get rid of ...").
+fn destructive(text: &str) -> bool {
+    let t = text.to_lowercase();
+    rules::words(&t).iter().any(|x| {
+        matches!(
+            x.as_str(),
+            "delete" | "purge" | "drop" | "rm" | "wipe" | "truncate" | "erase" | "remove" | "destroy"
+        )
+    }) || ["clear out", "get rid of", "clean up", "clean out"]
+        .iter()
+        .any(|p| t.contains(p))
+}
+
+fn orders_named(w: &[String]) -> bool {
+    w.iter()
+        .any(|x| matches!(x.as_str(), "order" | "orders" | "purchases"))
 }
 
 /// Whether the word at `i` of `w` is negated ("don't replay").
@@ -551,6 +625,9 @@ pub fn arguments(tool: &str, e: &Entities) -> Value {
         tools::SEARCH_ORDERS => {
             put(&mut m, "status", &e.order_status);
             put(&mut m, "customer_id", &e.customer_id);
+            if e.customer_id.is_none() {
+                put(&mut m, "customer_id", &e.loose_customer);
+            }
             put(&mut m, "correlation_id", &e.correlation_id);
             put_time(&mut m, e);
         }
@@ -609,9 +686,25 @@ pub fn route(
     context_order: Option<&str>,
 ) -> Route {
     let mut e = rules::extract(text, now);
+    // A follow-up ("and the dead letters for it?") is about the conversation's order, for
+    // every tool that takes one.
+    let follow_up = e.order_id.is_none() && context_order.is_some() && refers_back(text);
+    if follow_up {
+        e.order_id = context_order.map(str::to_string);
+    }
     let mut kw = keyword_scores(text, &e);
-    if e.order_id.is_none() && context_order.is_some() && refers_back(text) {
-        kw[idx(tools::ORDER_STATUS)] += 2.5;
+    if kw.iter().all(|x| *x == 0.0) && destructive(text) {
+        // A command to delete: nothing here can, so no tool is picked (and no embedding
+        // finds one); the answer says what the assistant does.
+        return Route {
+            tool: None,
+            args: json!({}),
+            score: 0.0,
+            used_embeddings: false,
+        };
+    }
+    if follow_up {
+        kw[idx(tools::ORDER_STATUS)] += 0.5;
     }
     let (best, second) = top2(&kw);
     let (scores, used) = if kw[best] >= SURE && kw[best] - kw[second] >= MARGIN {

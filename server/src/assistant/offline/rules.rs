@@ -12,6 +12,9 @@ pub struct Entities {
     pub order_id: Option<String>,
     /// A `CUST-` id, or a customer called by name ("acme"), lower case.
     pub customer_id: Option<String>,
+    /// A word that may be a customer's name ("anything for acme?"): used only when no
+    /// other rule says what the question is about.
+    pub loose_customer: Option<String>,
     /// A correlation id named as one ("correlation id 7d3c…").
     pub correlation_id: Option<String>,
     pub event_id: Option<String>,
@@ -216,7 +219,12 @@ fn service_in(w: &[String]) -> Option<String> {
 
 fn order_status_in(text: &str, w: &[String]) -> Option<String> {
     let t = text.to_lowercase();
-    if t.contains("being compensated") || t.contains("rolling back") || t.contains("in compensation")
+    if t.contains("being compensated")
+        || t.contains("rolling back")
+        || t.contains("in compensation")
+        || t.contains("mid-compensation")
+        || t.contains("mid compensation")
+        || t.contains("undergoing compensation")
     {
         return Some("compensating".into());
     }
@@ -389,6 +397,34 @@ fn name_ok(x: &str) -> bool {
         )
 }
 
+/// A customer's name in the possessive before orders: "initech's orders".
+fn possessive_customer(text: &str) -> Option<String> {
+    let t = text.to_lowercase().replace('’', "'");
+    let w: Vec<&str> = t.split_whitespace().collect();
+    w.windows(2).find_map(|p| {
+        let name = p[0].strip_suffix("'s")?;
+        let next = p[1].trim_matches(|c: char| !c.is_alphanumeric());
+        (matches!(next, "orders" | "order" | "purchases") && name_ok(name)).then(|| name.to_string())
+    })
+}
+
+/// A word after "for", "by" or "from" that may name a customer ("anything for acme?").
+fn loose_customer_in(w: &[String]) -> Option<String> {
+    w.windows(2).find_map(|p| {
+        (matches!(p[0].as_str(), "for" | "by" | "from") && name_ok(&p[1]) && !COMMON.contains(&p[1].as_str()))
+            .then(|| p[1].clone())
+    })
+}
+
+/// Common words that follow "for"/"by"/"from" without naming anyone.
+const COMMON: &[&str] = &[
+    "real", "sure", "good", "example", "instance", "now", "later", "then", "everything",
+    "anything", "something", "nothing", "everyone", "anyone", "someone", "topic", "queue",
+    "service", "services", "reason", "reasons", "cause", "causes", "step", "type", "kind",
+    "hand", "start", "scratch", "kafka", "postgres", "metrics", "breakers", "minutes",
+    "hours", "days", "weeks", "while", "whole", "entire", "rest", "start", "team", "ops",
+];
+
 /// A customer called by name: "customer acme", "acme's orders", "orders placed by acme",
 /// "orders for acme", "everything acme ordered". Lower case.
 fn customer_name_in(w: &[String]) -> Option<String> {
@@ -508,6 +544,24 @@ fn span(w: &[String], i: usize) -> Option<(Duration, usize)> {
     None
 }
 
+/// A clock time after "since", "from", "before", ...: also a bare hour ("since 11"),
+/// unless a unit follows ("since 2 days").
+fn clock_after(w: &str, next: Option<&str>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    clock(w, next, now).or_else(|| {
+        let h: u32 = w.parse().ok()?;
+        if h > 23 || next.is_some_and(|n| unit(n).is_some() || count(n).is_some()) {
+            return None;
+        }
+        let t = NaiveTime::from_hms_opt(h, 0, 0)?;
+        let today = Utc.from_utc_datetime(&now.date_naive().and_time(t));
+        Some(if today > now {
+            today - Duration::days(1)
+        } else {
+            today
+        })
+    })
+}
+
 fn clock(w: &str, next: Option<&str>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let w = w.trim_end_matches("utc").trim_end_matches('z');
     let (w, pm) = match (w.strip_suffix("pm"), w.strip_suffix("am"), next) {
@@ -622,7 +676,7 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 Some("noon") | Some("midday") => since = Some(hours(12).min(now)),
                 Some("monday") | Some("the") | Some("last") | Some("an") | Some("a") => {}
                 Some(t) => {
-                    if let Some(c) = clock(t, next2, now) {
+                    if let Some(c) = clock_after(t, next2, now) {
                         since = Some(c)
                     }
                 }
@@ -647,7 +701,7 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 if x == "to" && since.is_none() {
                     continue;
                 }
-                if let Some(c) = next.and_then(|t| clock(t, next2, now)) {
+                if let Some(c) = next.and_then(|t| clock_after(t, next2, now)) {
                     until = Some(if since.is_some_and(|s| c < s) {
                         c + Duration::days(1)
                     } else {
@@ -709,10 +763,17 @@ pub fn extract(text: &str, now: DateTime<Utc>) -> Entities {
     if correlation_id.is_some() && event_id.as_deref() == correlation_id.as_deref().map(str::to_lowercase).as_deref() {
         event_id = None;
     }
-    let customer_id = ident_after(text, "cust-").or_else(|| customer_name_in(&w));
+    let customer_id = ident_after(text, "cust-")
+        .or_else(|| customer_name_in(&w))
+        .or_else(|| possessive_customer(text));
+    let loose_customer = customer_id
+        .is_none()
+        .then(|| loose_customer_in(&w))
+        .flatten();
     Entities {
         order_id: ident_after(text, "ord-"),
         customer_id,
+        loose_customer,
         correlation_id,
         event_id,
         dead_letter_topic: topic.as_ref().is_some_and(|t| t.1),
