@@ -41,6 +41,7 @@ pub fn duration(secs: i64) -> String {
         0..60 => format!("{secs} s"),
         60..3600 if secs % 60 == 0 => format!("{} min", secs / 60),
         60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ if secs % 3600 / 60 == 0 => format!("{} h", secs / 3600),
         _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
     }
 }
@@ -689,6 +690,7 @@ mod tests {
         assert_eq!(duration(120), "2 min");
         assert_eq!(duration(200), "3 min 20 s");
         assert_eq!(duration(7500), "2 h 5 min");
+        assert_eq!(duration(3600), "1 h");
         assert_eq!(clock("2026-11-25T10:37:30Z"), "10:37:30");
         assert_eq!(clock("2026-11-25T10:37:00Z"), "10:37");
     }
