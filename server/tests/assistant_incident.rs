@@ -11,7 +11,7 @@ use std::sync::Arc;
 use switchyard::assistant::agent::Limits;
 use switchyard::assistant::offline::OfflineBackend;
 use switchyard::assistant::Assistant;
-use switchyard_app::assistant::{AssistantApi, AssistantEvent};
+use switchyard_app::assistant::AssistantEvent;
 
 fn cites(events: &[AssistantEvent]) -> Vec<String> {
     events

@@ -208,8 +208,8 @@ fn args(input: &Value) -> Result<Args, ToolError> {
         &a.customer_id,
         &a.correlation_id,
     ]
-        .into_iter()
-        .flatten()
+    .into_iter()
+    .flatten()
     {
         if s.len() > 200 {
             return Err(ToolError::BadArgs(
@@ -865,10 +865,7 @@ async fn incident_summary(
     .bind(&service)
     .fetch_all(&mut **tx)
     .await?;
-    let before = before
-        .into_iter()
-        .map(|(s, b, st)| ((s, b), st))
-        .collect();
+    let before = before.into_iter().map(|(s, b, st)| ((s, b), st)).collect();
     let found = outages(&rows, &before, since);
     let failed: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT order_id, status, failure_reason FROM orders
@@ -983,10 +980,16 @@ mod tests {
         ];
         let o = outages(&rows, &Default::default(), at("10:30:00"));
         assert_eq!(o.len(), 2, "{o:?}");
-        assert_eq!((o[0].start, o[0].end), (at("10:37:30"), Some(at("10:38:29"))));
+        assert_eq!(
+            (o[0].start, o[0].end),
+            (at("10:37:30"), Some(at("10:38:29")))
+        );
         assert_eq!(o[0].reopened, 2);
         assert_eq!(o[0].transitions, 8);
-        assert_eq!((o[1].start, o[1].end), (at("10:38:46"), Some(at("10:39:45"))));
+        assert_eq!(
+            (o[1].start, o[1].end),
+            (at("10:38:46"), Some(at("10:39:45")))
+        );
         assert_eq!(o[1].reopened, 0);
     }
 
@@ -998,7 +1001,10 @@ mod tests {
         )]
         .into_iter()
         .collect();
-        let rows = vec![t("open", "closed", "10:31:00"), t("closed", "open", "10:50:00")];
+        let rows = vec![
+            t("open", "closed", "10:31:00"),
+            t("closed", "open", "10:50:00"),
+        ];
         let o = outages(&rows, &before, at("10:30:00"));
         assert_eq!(o.len(), 2);
         assert!(o[0].started_before);

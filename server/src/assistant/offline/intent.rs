@@ -18,7 +18,10 @@ pub const PROTOTYPES: &[(&str, &str)] = &[
     (tools::ORDER_STATUS, "what happened to this order"),
     (tools::ORDER_STATUS, "is the order done yet"),
     (tools::ORDER_STATUS, "which step is the order at"),
-    (tools::ORDER_STATUS, "explain what went wrong with the order"),
+    (
+        tools::ORDER_STATUS,
+        "explain what went wrong with the order",
+    ),
     (tools::ORDER_STATUS, "did the order get refunded"),
     (tools::ORDER_STATUS, "has the order shipped"),
     (tools::ORDER_STATUS, "tell me everything about the order"),
@@ -32,11 +35,17 @@ pub const PROTOTYPES: &[(&str, &str)] = &[
     (tools::SEARCH_ORDERS, "which orders are stuck in pending"),
     (tools::SEARCH_ORDERS, "orders placed by a customer"),
     (tools::SEARCH_ORDERS, "show me the orders that failed"),
-    (tools::SEARCH_ORDERS, "find the order with this correlation id"),
+    (
+        tools::SEARCH_ORDERS,
+        "find the order with this correlation id",
+    ),
     (tools::SEARCH_ORDERS, "which orders are being compensated"),
     (tools::SEARCH_ORDERS, "search orders by customer name"),
     (tools::SEARCH_ORDERS, "the newest orders"),
-    (tools::SEARCH_ORDERS, "list orders that are still in progress"),
+    (
+        tools::SEARCH_ORDERS,
+        "list orders that are still in progress",
+    ),
     (tools::SEARCH_ORDERS, "what did this customer order"),
     (tools::SEARCH_ORDERS, "orders created in the last hour"),
     (tools::RECENT_FAILURES, "what failed recently"),
@@ -50,68 +59,134 @@ pub const PROTOTYPES: &[(&str, &str)] = &[
     (tools::RECENT_FAILURES, "are there problems with a service"),
     (tools::RECENT_FAILURES, "recent compensations"),
     (tools::RECENT_FAILURES, "why so many failures"),
-    (tools::RECENT_FAILURES, "what are the most common failure reasons"),
+    (
+        tools::RECENT_FAILURES,
+        "what are the most common failure reasons",
+    ),
     (tools::RECENT_FAILURES, "is anything wrong with the service"),
     (tools::RECENT_FAILURES, "which saga steps failed and why"),
     (tools::DLQ_SUMMARY, "how many dead letters are there"),
-    (tools::DLQ_SUMMARY, "summarise the dead letter queue by topic and error"),
+    (
+        tools::DLQ_SUMMARY,
+        "summarise the dead letter queue by topic and error",
+    ),
     (tools::DLQ_SUMMARY, "what is piling up in the dlq"),
     (tools::DLQ_SUMMARY, "messages that could not be processed"),
-    (tools::DLQ_SUMMARY, "undelivered messages waiting in the queue"),
-    (tools::DLQ_SUMMARY, "what is sitting in the dead letter topic"),
+    (
+        tools::DLQ_SUMMARY,
+        "undelivered messages waiting in the queue",
+    ),
+    (
+        tools::DLQ_SUMMARY,
+        "what is sitting in the dead letter topic",
+    ),
     (tools::DLQ_SUMMARY, "how big is the dlq backlog"),
     (tools::DLQ_SUMMARY, "count the parked messages"),
     (tools::DLQ_SUMMARY, "which topics have dead letters"),
     (tools::DLQ_SUMMARY, "poison messages by error"),
     (tools::DLQ_SUMMARY, "what ended up in the dead letter topic"),
     (tools::DLQ_SUMMARY, "breakdown of undeliverable messages"),
-    (tools::DLQ_SUMMARY, "are there messages stuck in the error topic"),
-    (tools::DLQ_SUMMARY, "how many messages are waiting to be replayed"),
+    (
+        tools::DLQ_SUMMARY,
+        "are there messages stuck in the error topic",
+    ),
+    (
+        tools::DLQ_SUMMARY,
+        "how many messages are waiting to be replayed",
+    ),
     (tools::BREAKER_STATES, "which circuit breakers are open"),
     (tools::BREAKER_STATES, "is the payment gateway healthy"),
-    (tools::BREAKER_STATES, "are any dependencies rejecting calls"),
-    (tools::BREAKER_STATES, "is the warehouse breaker tripped right now"),
+    (
+        tools::BREAKER_STATES,
+        "are any dependencies rejecting calls",
+    ),
+    (
+        tools::BREAKER_STATES,
+        "is the warehouse breaker tripped right now",
+    ),
     (tools::BREAKER_STATES, "are downstream calls failing fast"),
     (tools::BREAKER_STATES, "which circuits are short-circuiting"),
-    (tools::BREAKER_STATES, "is anything short circuited at the moment"),
+    (
+        tools::BREAKER_STATES,
+        "is anything short circuited at the moment",
+    ),
     (tools::BREAKER_STATES, "status of the carrier api"),
     (tools::BREAKER_STATES, "which breakers are not closed"),
     (tools::BREAKER_STATES, "is the circuit half open"),
     (tools::BREAKER_STATES, "are the external dependencies up"),
     (tools::BREAKER_STATES, "is the gateway blocking requests"),
     (tools::BREAKER_STATES, "current state of every breaker"),
-    (tools::BREAKER_STATES, "are calls to the carrier being rejected"),
+    (
+        tools::BREAKER_STATES,
+        "are calls to the carrier being rejected",
+    ),
     (tools::BREAKER_HISTORY, "when did the breaker open"),
-    (tools::BREAKER_HISTORY, "history of circuit breaker transitions"),
+    (
+        tools::BREAKER_HISTORY,
+        "history of circuit breaker transitions",
+    ),
     (tools::BREAKER_HISTORY, "has the breaker been flapping"),
-    (tools::BREAKER_HISTORY, "how many times did the breaker trip"),
-    (tools::BREAKER_HISTORY, "when did the circuit last change state"),
-    (tools::BREAKER_HISTORY, "breaker state changes over the last hour"),
-    (tools::BREAKER_HISTORY, "how often did the gateway trip today"),
-    (tools::BREAKER_HISTORY, "show the transitions of the warehouse breaker"),
-    (tools::BREAKER_HISTORY, "did the breaker open and close again"),
+    (
+        tools::BREAKER_HISTORY,
+        "how many times did the breaker trip",
+    ),
+    (
+        tools::BREAKER_HISTORY,
+        "when did the circuit last change state",
+    ),
+    (
+        tools::BREAKER_HISTORY,
+        "breaker state changes over the last hour",
+    ),
+    (
+        tools::BREAKER_HISTORY,
+        "how often did the gateway trip today",
+    ),
+    (
+        tools::BREAKER_HISTORY,
+        "show the transitions of the warehouse breaker",
+    ),
+    (
+        tools::BREAKER_HISTORY,
+        "did the breaker open and close again",
+    ),
     (tools::BREAKER_HISTORY, "timeline of breaker state changes"),
     (tools::EVENT_LOOKUP, "show the events of the order"),
     (tools::EVENT_LOOKUP, "look up this event id"),
     (tools::EVENT_LOOKUP, "latest payment failed events"),
     (tools::EVENT_LOOKUP, "raw events for the order"),
-    (tools::EVENT_LOOKUP, "which messages were published to the topic"),
+    (
+        tools::EVENT_LOOKUP,
+        "which messages were published to the topic",
+    ),
     (tools::EVENT_LOOKUP, "show the event payload"),
     (tools::EVENT_LOOKUP, "what events came in on the topic"),
     (tools::EVENT_LOOKUP, "find the event by its id"),
     (tools::EVENT_LOOKUP, "last few messages on a topic"),
     (tools::EVENT_LOOKUP, "events emitted for this order"),
     (tools::PROPOSE_REPLAY, "replay the dead letters"),
-    (tools::PROPOSE_REPLAY, "resend the failed messages to their topic"),
+    (
+        tools::PROPOSE_REPLAY,
+        "resend the failed messages to their topic",
+    ),
     (tools::PROPOSE_REPLAY, "reprocess the dlq"),
-    (tools::PROPOSE_REPLAY, "push the parked messages back onto their topic"),
+    (
+        tools::PROPOSE_REPLAY,
+        "push the parked messages back onto their topic",
+    ),
     (tools::PROPOSE_REPLAY, "requeue the dead letters"),
     (tools::PROPOSE_REPLAY, "retry the dead letter"),
     (tools::PROPOSE_REPLAY, "put the messages back on the queue"),
     (tools::PROPOSE_REPLAY, "send the failed messages back"),
     (tools::PROPOSE_REPLAY, "redrive the dead letter queue"),
-    (tools::PROPOSE_REPLAY, "republish what is stuck in the error topic"),
-    (tools::PROPOSE_REPLAY, "kick the dead letters back into processing"),
+    (
+        tools::PROPOSE_REPLAY,
+        "republish what is stuck in the error topic",
+    ),
+    (
+        tools::PROPOSE_REPLAY,
+        "kick the dead letters back into processing",
+    ),
     (tools::PROPOSE_REPLAY, "re-run the failed messages"),
     (tools::PROPOSE_REPLAY, "give the dead letters another try"),
     (tools::PROPOSE_REPLAY, "redeliver the messages from the dlq"),
@@ -131,7 +206,10 @@ pub const PROTOTYPES: &[(&str, &str)] = &[
     (tools::KPIS, "is the order volume normal"),
     (tools::KPIS, "overview of the system health"),
     (tools::KPIS, "what does the dashboard say"),
-    (tools::INCIDENT_SUMMARY, "what happened to the payment service"),
+    (
+        tools::INCIDENT_SUMMARY,
+        "what happened to the payment service",
+    ),
     (tools::INCIDENT_SUMMARY, "was there an outage"),
     (tools::INCIDENT_SUMMARY, "summarise the incident"),
     (tools::INCIDENT_SUMMARY, "what is going on with payments"),
@@ -140,7 +218,10 @@ pub const PROTOTYPES: &[(&str, &str)] = &[
     (tools::INCIDENT_SUMMARY, "how long was the gateway down"),
     (tools::INCIDENT_SUMMARY, "outage summary for the warehouse"),
     (tools::INCIDENT_SUMMARY, "when did the outage start and end"),
-    (tools::INCIDENT_SUMMARY, "what went on with shipping this morning"),
+    (
+        tools::INCIDENT_SUMMARY,
+        "what went on with shipping this morning",
+    ),
     (tools::INCIDENT_SUMMARY, "postmortem of the payment outage"),
     (tools::INCIDENT_SUMMARY, "was inventory down earlier"),
     (tools::INCIDENT_SUMMARY, "any incidents today"),
@@ -171,12 +252,16 @@ fn idx(tool: &str) -> usize {
 /// The words naming a breaker (from the contract) that are not a service's own name:
 /// `warehouse-api`, `warehouse`, `gateway`, `carrier`.
 fn breaker_word(w: &str) -> bool {
-    switchyard_contract::BREAKERS.iter().any(|(service, breaker)| {
-        w == *breaker
-            || breaker.split(['-', '_', '.']).any(|part| {
-                part != "api" && part != *service && (w == part || w.strip_suffix('s') == Some(part))
-            })
-    })
+    switchyard_contract::BREAKERS
+        .iter()
+        .any(|(service, breaker)| {
+            w == *breaker
+                || breaker.split(['-', '_', '.']).any(|part| {
+                    part != "api"
+                        && part != *service
+                        && (w == part || w.strip_suffix('s') == Some(part))
+                })
+        })
 }
 
 /// Keyword evidence for each tool, in the order of [`tools::ALL`].
@@ -187,27 +272,55 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     let any = |xs: &[&str]| xs.iter().any(|x| has(x));
     let phrase = |xs: &[&str]| xs.iter().any(|x| t.contains(x));
     let mut s = [0f32; N];
-    let dead = phrase(&["dead letter", "dead-letter", "could not be processed", "couldn't be processed", "error topic", "retry topic", "parking lot"])
-        || any(&[
-            "dlq",
-            "dlqs",
-            "dlt",
-            "deadletters",
-            "deadletter",
-            "dead_letters",
-            "poison",
-            "unprocessable",
-            "undeliverable",
-            "undelivered",
-            "parked",
-        ])
-        || e.dead_letter_topic;
+    let dead = phrase(&[
+        "dead letter",
+        "dead-letter",
+        "could not be processed",
+        "couldn't be processed",
+        "error topic",
+        "retry topic",
+        "parking lot",
+    ]) || any(&[
+        "dlq",
+        "dlqs",
+        "dlt",
+        "deadletters",
+        "deadletter",
+        "dead_letters",
+        "poison",
+        "unprocessable",
+        "undeliverable",
+        "undelivered",
+        "parked",
+    ]) || e.dead_letter_topic;
     // A replay verb, unless negated ("don't replay anything").
     let replay_words = [
-        "replay", "resend", "re-send", "redrive", "re-drive", "reprocess", "re-process",
-        "requeue", "re-queue", "redeliver", "re-deliver", "rerun", "re-run", "retry",
-        "resubmit", "re-submit", "republish", "re-publish", "reinject", "re-inject", "re-try",
-        "re-play", "reingest", "re-ingest", "reenqueue", "re-enqueue",
+        "replay",
+        "resend",
+        "re-send",
+        "redrive",
+        "re-drive",
+        "reprocess",
+        "re-process",
+        "requeue",
+        "re-queue",
+        "redeliver",
+        "re-deliver",
+        "rerun",
+        "re-run",
+        "retry",
+        "resubmit",
+        "re-submit",
+        "republish",
+        "re-publish",
+        "reinject",
+        "re-inject",
+        "re-try",
+        "re-play",
+        "reingest",
+        "re-ingest",
+        "reenqueue",
+        "re-enqueue",
     ];
     // "the retry topic", "retry count": a noun's modifier, not the verb.
     let verb_at = w.iter().enumerate().position(|(i, x)| {
@@ -215,8 +328,18 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
             && !w.get(i + 1).is_some_and(|n| {
                 matches!(
                     n.as_str(),
-                    "topic" | "topics" | "queue" | "queues" | "count" | "counts" | "policy"
-                        | "attempt" | "attempts" | "job" | "jobs" | "status"
+                    "topic"
+                        | "topics"
+                        | "queue"
+                        | "queues"
+                        | "count"
+                        | "counts"
+                        | "policy"
+                        | "attempt"
+                        | "attempts"
+                        | "job"
+                        | "jobs"
+                        | "status"
                 )
             })
     });
@@ -234,21 +357,36 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         && !phrase(&["how many", "were replayed", "retry count", "retries"]);
     // In this console a "trip" is a breaker's.
     let breaker_named = w.iter().any(|x| breaker_word(x));
-    let breaker = any(&[
-        "breaker",
-        "breakers",
-        "circuit",
-        "circuits",
-        "circuit-breaker",
-        "circuit-breakers",
-        "cb",
-        "trip",
-        "tripped",
-        "trips",
-        "tripping",
-    ]) || e.breaker_state.is_some()
+    // A breaker's own name (`carrier-api`) says "breaker" as much as the word does.
+    let breaker_full_name = w.iter().any(|x| {
+        switchyard_contract::BREAKERS
+            .iter()
+            .any(|(_, b)| x.as_str() == *b)
+    }) || switchyard_contract::BREAKERS
+        .iter()
+        .any(|(_, b)| t.contains(&b.replace('-', " ")));
+    let breaker = breaker_full_name
+        || any(&[
+            "breaker",
+            "breakers",
+            "circuit",
+            "circuits",
+            "circuit-breaker",
+            "circuit-breakers",
+            "cb",
+            "trip",
+            "tripped",
+            "trips",
+            "tripping",
+        ])
+        || e.breaker_state.is_some()
         || e.breaker_not_state.is_some()
-        || phrase(&["short circuit", "short-circuit", "fail fast", "failing fast"]);
+        || phrase(&[
+            "short circuit",
+            "short-circuit",
+            "fail fast",
+            "failing fast",
+        ]);
     let downstream = any(&[
         "downstream",
         "upstream",
@@ -283,18 +421,46 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     if has("tripped") && (any(&["has", "have", "had", "lately", "did"]) || e.since.is_some()) {
         history = true;
     }
-    let now_words = any(&["now", "currently", "still", "presently"]) || phrase(&["at the moment", "right now"]);
-    let eventish = any(&["event", "events", "payload", "payloads", "envelope", "envelopes"])
-        || (e.order_id.is_some()
-            && any(&[
-                "emit", "emitted", "emits", "produce", "produced", "publish", "published",
-                "generate", "generated", "wrote", "write",
-            ]));
+    let now_words =
+        any(&["now", "currently", "still", "presently"]) || phrase(&["at the moment", "right now"]);
+    let eventish = any(&[
+        "event",
+        "events",
+        "payload",
+        "payloads",
+        "envelope",
+        "envelopes",
+    ]) || (e.order_id.is_some()
+        && any(&[
+            "emit",
+            "emitted",
+            "emits",
+            "produce",
+            "produced",
+            "publish",
+            "published",
+            "generate",
+            "generated",
+            "wrote",
+            "write",
+        ]));
     // The assistant changes nothing: a command to delete is not a question to answer.
     let destructive = destructive(&t);
     let recap = any(&[
-        "recap", "summary", "summarise", "summarize", "rundown", "debrief", "brief", "report",
-    ]) || phrase(&["catch me up", "fill me in", "what did i miss", "what have i missed"]);
+        "recap",
+        "summary",
+        "summarise",
+        "summarize",
+        "rundown",
+        "debrief",
+        "brief",
+        "report",
+    ]) || phrase(&[
+        "catch me up",
+        "fill me in",
+        "what did i miss",
+        "what have i missed",
+    ]);
     let messages = any(&["message", "messages", "records", "record"]);
     let failure = any(&[
         "failing",
@@ -325,7 +491,15 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "issues",
         "failed",
         "rollbacks",
-    ]);
+        "declined",
+        "declining",
+        "rejected",
+        "refused",
+        "aborted",
+        "aborting",
+        "bouncing",
+        "bounced",
+    ]) || phrase(&["timing out", "timed out"]);
     let incident = any(&[
         "outage",
         "outages",
@@ -343,9 +517,22 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "degradation",
     ]);
     let happened = any(&["happened", "happening", "happens", "happen"])
-        || phrase(&["going on", "went on", "goes on", "what's up with", "what is up with"]);
-    let was_down = (has("down") && any(&["was", "were", "went", "been"]))
-        || phrase(&["was unavailable", "went dark"]);
+        || phrase(&[
+            "going on",
+            "went on",
+            "goes on",
+            "what's up with",
+            "what is up with",
+        ]);
+    // "was payments down/unavailable today?", "did shipping go down?": an incident, past.
+    let was_down = any(&[
+        "down",
+        "unavailable",
+        "offline",
+        "unreachable",
+        "dark",
+        "degraded",
+    ]) && any(&["was", "were", "went", "been", "did", "gone", "had"]);
     let kpi_strong = any(&[
         "throughput",
         "kpi",
@@ -382,6 +569,19 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "saga times",
         "median",
         "average",
+        "percentage",
+        "percent",
+        "proportion",
+        "ratio",
+        "share of",
+        "% of",
+        "keeping up",
+        "keep up",
+        "how fast",
+        "how quickly",
+        "coping",
+        "under load",
+        "the load",
     ]);
     let kpi_weak = any(&[
         "numbers",
@@ -530,7 +730,26 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
             s[idx(tools::INCIDENT_SUMMARY)] += 1.5;
         }
     }
-    if e.order_id.is_none() && kpi_strong && !breaker {
+    // "are we processing orders ok?", "is everything running smoothly?": how the system is
+    // doing as a whole, i.e. its key figures.
+    let doing_ok = any(&[
+        "ok", "okay", "fine", "well", "smoothly", "normally", "alright",
+    ]) && any(&[
+        "we",
+        "processing",
+        "flowing",
+        "running",
+        "everything",
+        "things",
+        "going",
+    ]) && e.service.is_none()
+        && !breaker
+        && !dead
+        && !replay_verb;
+    if doing_ok && e.order_id.is_none() {
+        s[idx(tools::KPIS)] += 3.0;
+    }
+    if e.order_id.is_none() && kpi_strong && !breaker && !was_down && !incident {
         s[idx(tools::KPIS)] += 3.5;
     } else if e.order_id.is_none() && kpi_weak && !dead && !breaker {
         s[idx(tools::KPIS)] += 2.0;
@@ -544,7 +763,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         ]) {
             s[idx(tools::SEARCH_ORDERS)] += 0.5;
         }
-        if e.order_status.is_some() && any(&["orders", "purchases"]) {
+        if e.order_status.is_some() && any(&["orders", "purchases"]) && !kpi_strong {
             // "failed orders", "orders that failed": a list filtered by status.
             s[idx(tools::SEARCH_ORDERS)] += 2.0;
         } else if e.order_status.is_some() {
@@ -553,6 +772,15 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     }
     if e.customer_id.is_some() && e.order_id.is_none() {
         s[idx(tools::SEARCH_ORDERS)] += 2.5;
+    }
+    if has("why")
+        && matches!(e.order_status.as_deref(), Some("failed" | "cancelled"))
+        && e.order_id.is_none()
+        && !dead
+        && !breaker
+    {
+        // "why were orders cancelled?": the reasons, not the list.
+        s[idx(tools::RECENT_FAILURES)] += 4.0;
     }
     if e.order_status.as_deref() == Some("compensating") && e.order_id.is_none() && !orders_word {
         // "who's being compensated?": orders by a status no step failure lists.
@@ -581,7 +809,15 @@ fn destructive(text: &str) -> bool {
     rules::words(&t).iter().any(|x| {
         matches!(
             x.as_str(),
-            "delete" | "purge" | "drop" | "rm" | "wipe" | "truncate" | "erase" | "remove" | "destroy"
+            "delete"
+                | "purge"
+                | "drop"
+                | "rm"
+                | "wipe"
+                | "truncate"
+                | "erase"
+                | "remove"
+                | "destroy"
         )
     }) || ["clear out", "get rid of", "clean up", "clean out"]
         .iter()
@@ -595,11 +831,12 @@ fn orders_named(w: &[String]) -> bool {
 
 /// Whether the word at `i` of `w` is negated ("don't replay").
 fn negated_at(w: &[String], i: usize) -> bool {
-    w[..i]
-        .iter()
-        .rev()
-        .take(3)
-        .any(|x| matches!(x.as_str(), "not" | "never" | "don't" | "dont" | "without" | "no") || x.ends_with("n't"))
+    w[..i].iter().rev().take(3).any(|x| {
+        matches!(
+            x.as_str(),
+            "not" | "never" | "don't" | "dont" | "without" | "no"
+        ) || x.ends_with("n't")
+    })
 }
 
 fn put(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {

@@ -175,8 +175,7 @@ fn topic_in(raw: &[String]) -> Option<(String, bool)> {
             let orig = if known.contains(&o.as_str()) { o } else { orig };
             return Some((orig, true));
         }
-        if looks_like_dead_letter_topic(x) || low.starts_with("dlq-") || low.starts_with("dlq.")
-        {
+        if looks_like_dead_letter_topic(x) || low.starts_with("dlq-") || low.starts_with("dlq.") {
             return Some((x.clone(), true));
         }
     }
@@ -195,9 +194,9 @@ fn service_of(word: &str) -> Option<&'static str> {
     }
     for (service, breaker) in switchyard_contract::BREAKERS {
         if w == *breaker
-            || breaker
-                .split(['-', '_', '.'])
-                .any(|part| part != "api" && part.len() > 3 && (w == part || w.strip_suffix('s') == Some(part)))
+            || breaker.split(['-', '_', '.']).any(|part| {
+                part != "api" && part.len() > 3 && (w == part || w.strip_suffix('s') == Some(part))
+            })
         {
             return Some(service);
         }
@@ -207,8 +206,9 @@ fn service_of(word: &str) -> Option<&'static str> {
         "billing" | "psp" | "gateways" => "payment",
         "shipping" | "delivery" | "deliveries" | "courier" | "couriers" | "carriers"
         | "dispatch" | "logistics" => "shipment",
-        "notifications" | "notifier" | "email" | "emails" | "mail" | "mails" | "sms"
-        | "mailer" => "notification",
+        "notifications" | "notifier" | "email" | "emails" | "mail" | "mails" | "sms" | "mailer" => {
+            "notification"
+        }
         _ => return None,
     })
 }
@@ -265,16 +265,47 @@ fn dl_status_in(w: &[String]) -> Option<String> {
 
 /// Words that sit between a negation and what it negates without changing it.
 const FILLER: &[&str] = &[
-    "still", "yet", "fully", "completely", "been", "be", "currently", "actually", "really",
-    "even", "back", "all", "the", "in", "state", "longer", "any",
+    "still",
+    "yet",
+    "fully",
+    "completely",
+    "been",
+    "be",
+    "currently",
+    "actually",
+    "really",
+    "even",
+    "back",
+    "all",
+    "the",
+    "in",
+    "state",
+    "longer",
+    "any",
 ];
 
 fn negator(w: &str) -> bool {
     matches!(
         w,
-        "not" | "never" | "no" | "non" | "without" | "isn't" | "aren't" | "wasn't" | "weren't"
-            | "isnt" | "arent" | "hasn't" | "haven't" | "didn't" | "doesn't" | "don't"
-            | "isn’t" | "aren’t" | "nothing"
+        "not"
+            | "never"
+            | "no"
+            | "non"
+            | "without"
+            | "isn't"
+            | "aren't"
+            | "wasn't"
+            | "weren't"
+            | "isnt"
+            | "arent"
+            | "hasn't"
+            | "haven't"
+            | "didn't"
+            | "doesn't"
+            | "don't"
+            | "isn’t"
+            | "aren’t"
+            | "nothing"
     ) || w.ends_with("n't")
         || w.ends_with("n’t")
 }
@@ -326,13 +357,25 @@ fn breaker_state_in(text: &str, w: &[String]) -> (Option<String>, Option<String>
         states.push((i, s));
     }
     if t.contains("short circuit") || t.contains("failing fast") || t.contains("fail fast") {
-        if let Some(i) = w.iter().position(|x| x == "short" || x == "failing" || x == "fail") {
+        if let Some(i) = w
+            .iter()
+            .position(|x| x == "short" || x == "failing" || x == "fail")
+        {
             states.push((i, "open"));
         }
     }
     let Some(&(i, s)) = states.first() else {
         return (None, None);
     };
+    // "open or half-open": every state but one is the negation of that one.
+    let named: Vec<&str> = states
+        .iter()
+        .filter(|(j, _)| !negated(w, *j))
+        .map(|(_, x)| *x)
+        .collect();
+    if named.contains(&"open") && named.contains(&"half_open") && !named.contains(&"closed") {
+        return (None, Some("closed".into()));
+    }
     if negated(w, i) {
         (None, Some(s.to_string()))
     } else {
@@ -368,17 +411,117 @@ fn error_in(text: &str, w: &[String]) -> Option<String> {
 
 /// Words that are not a customer's name after "for", "by", "of", "from".
 const NOT_A_NAME: &[&str] = &[
-    "the", "a", "an", "all", "any", "every", "each", "this", "that", "these", "those", "me",
-    "us", "it", "them", "today", "yesterday", "now", "customer", "customers", "order",
-    "orders", "id", "ids", "status", "last", "past", "since", "recent", "recently", "more",
-    "my", "our", "your", "their", "his", "her", "which", "what", "who", "one", "some",
-    "over", "in", "on", "at", "to", "and", "or", "with", "ago", "hour", "hours", "minute",
-    "minutes", "day", "days", "week", "lately", "morning", "evening", "afternoon", "night",
-    "tonight", "here", "there", "correlation", "trace", "event", "events", "dead", "dlq",
-    "dlqs", "breaker", "breakers", "how", "many", "much", "is", "are", "was", "were", "be",
-    "been", "they", "he", "she", "we", "you", "i", "so", "far", "long", "instance",
-    "example", "topic", "topics", "half", "payload", "error", "errors", "reason", "step",
-    "steps", "saga", "sagas", "details", "real", "good", "now?", "please",
+    "the",
+    "a",
+    "an",
+    "all",
+    "any",
+    "every",
+    "each",
+    "this",
+    "that",
+    "these",
+    "those",
+    "me",
+    "us",
+    "it",
+    "them",
+    "today",
+    "yesterday",
+    "now",
+    "customer",
+    "customers",
+    "order",
+    "orders",
+    "id",
+    "ids",
+    "status",
+    "last",
+    "past",
+    "since",
+    "recent",
+    "recently",
+    "more",
+    "my",
+    "our",
+    "your",
+    "their",
+    "his",
+    "her",
+    "which",
+    "what",
+    "who",
+    "one",
+    "some",
+    "over",
+    "in",
+    "on",
+    "at",
+    "to",
+    "and",
+    "or",
+    "with",
+    "ago",
+    "hour",
+    "hours",
+    "minute",
+    "minutes",
+    "day",
+    "days",
+    "week",
+    "lately",
+    "morning",
+    "evening",
+    "afternoon",
+    "night",
+    "tonight",
+    "here",
+    "there",
+    "correlation",
+    "trace",
+    "event",
+    "events",
+    "dead",
+    "dlq",
+    "dlqs",
+    "breaker",
+    "breakers",
+    "how",
+    "many",
+    "much",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "they",
+    "he",
+    "she",
+    "we",
+    "you",
+    "i",
+    "so",
+    "far",
+    "long",
+    "instance",
+    "example",
+    "topic",
+    "topics",
+    "half",
+    "payload",
+    "error",
+    "errors",
+    "reason",
+    "step",
+    "steps",
+    "saga",
+    "sagas",
+    "details",
+    "real",
+    "good",
+    "now?",
+    "please",
 ];
 
 fn name_ok(x: &str) -> bool {
@@ -392,8 +535,19 @@ fn name_ok(x: &str) -> bool {
         && !x.contains('.')
         && !matches!(
             x,
-            "failed" | "cancelled" | "canceled" | "completed" | "pending" | "confirmed"
-                | "created" | "new" | "compensating" | "stuck" | "placed" | "open" | "closed"
+            "failed"
+                | "cancelled"
+                | "canceled"
+                | "completed"
+                | "pending"
+                | "confirmed"
+                | "created"
+                | "new"
+                | "compensating"
+                | "stuck"
+                | "placed"
+                | "open"
+                | "closed"
         )
 }
 
@@ -404,25 +558,67 @@ fn possessive_customer(text: &str) -> Option<String> {
     w.windows(2).find_map(|p| {
         let name = p[0].strip_suffix("'s")?;
         let next = p[1].trim_matches(|c: char| !c.is_alphanumeric());
-        (matches!(next, "orders" | "order" | "purchases") && name_ok(name)).then(|| name.to_string())
+        (matches!(next, "orders" | "order" | "purchases") && name_ok(name))
+            .then(|| name.to_string())
     })
 }
 
 /// A word after "for", "by" or "from" that may name a customer ("anything for acme?").
 fn loose_customer_in(w: &[String]) -> Option<String> {
     w.windows(2).find_map(|p| {
-        (matches!(p[0].as_str(), "for" | "by" | "from") && name_ok(&p[1]) && !COMMON.contains(&p[1].as_str()))
-            .then(|| p[1].clone())
+        (matches!(p[0].as_str(), "for" | "by" | "from")
+            && name_ok(&p[1])
+            && !COMMON.contains(&p[1].as_str()))
+        .then(|| p[1].clone())
     })
 }
 
 /// Common words that follow "for"/"by"/"from" without naming anyone.
 const COMMON: &[&str] = &[
-    "real", "sure", "good", "example", "instance", "now", "later", "then", "everything",
-    "anything", "something", "nothing", "everyone", "anyone", "someone", "topic", "queue",
-    "service", "services", "reason", "reasons", "cause", "causes", "step", "type", "kind",
-    "hand", "start", "scratch", "kafka", "postgres", "metrics", "breakers", "minutes",
-    "hours", "days", "weeks", "while", "whole", "entire", "rest", "start", "team", "ops",
+    "real",
+    "sure",
+    "good",
+    "example",
+    "instance",
+    "now",
+    "later",
+    "then",
+    "everything",
+    "anything",
+    "something",
+    "nothing",
+    "everyone",
+    "anyone",
+    "someone",
+    "topic",
+    "queue",
+    "service",
+    "services",
+    "reason",
+    "reasons",
+    "cause",
+    "causes",
+    "step",
+    "type",
+    "kind",
+    "hand",
+    "start",
+    "scratch",
+    "kafka",
+    "postgres",
+    "metrics",
+    "breakers",
+    "minutes",
+    "hours",
+    "days",
+    "weeks",
+    "while",
+    "whole",
+    "entire",
+    "rest",
+    "start",
+    "team",
+    "ops",
 ];
 
 /// A customer called by name: "customer acme", "acme's orders", "orders placed by acme",
@@ -440,10 +636,12 @@ fn customer_name_in(w: &[String]) -> Option<String> {
             "orders" | "order" | "purchases" => {
                 // "orders for acme", "orders placed by acme", "orders from acme"
                 let mut j = i + 1;
-                while w
-                    .get(j)
-                    .is_some_and(|y| matches!(y.as_str(), "placed" | "made" | "created" | "submitted" | "of" | "for" | "from" | "by"))
-                {
+                while w.get(j).is_some_and(|y| {
+                    matches!(
+                        y.as_str(),
+                        "placed" | "made" | "created" | "submitted" | "of" | "for" | "from" | "by"
+                    )
+                }) {
                     j += 1;
                 }
                 if j > i + 1
@@ -459,8 +657,15 @@ fn customer_name_in(w: &[String]) -> Option<String> {
             _ => {}
         }
         // "acme ordered", "what did acme order", "has acme bought"
-        let asked = i > 0 && matches!(w[i - 1].as_str(), "did" | "has" | "have" | "does");
-        let verb = next.is_some_and(|n| ordered(n) || (asked && matches!(n, "order" | "buy" | "purchase")));
+        let asked = i > 0 && matches!(w[i - 1].as_str(), "did" | "has" | "have" | "does" | "do");
+        let verb = next.is_some_and(|n| {
+            ordered(n)
+                || (asked
+                    && matches!(
+                        n,
+                        "order" | "buy" | "purchase" | "place" | "submit" | "make" | "get"
+                    ))
+        });
         if verb && name_ok(x) && i > 0 {
             return Some(x.clone());
         }
@@ -519,14 +724,22 @@ fn span(w: &[String], i: usize) -> Option<(Duration, usize)> {
         return Some((d, 1));
     }
     if first == "half" {
-        let k = if matches!(at(1), Some("an" | "a")) { 2 } else { 1 };
+        let k = if matches!(at(1), Some("an" | "a")) {
+            2
+        } else {
+            1
+        };
         if let Some(d) = at(k).and_then(unit) {
             return Some((d / 2, k + 1));
         }
     }
     if first == "quarter" {
         let k = skip_of(1);
-        let k = if matches!(at(k), Some("an" | "a")) { k + 1 } else { k };
+        let k = if matches!(at(k), Some("an" | "a")) {
+            k + 1
+        } else {
+            k
+        };
         if let Some(d) = at(k).and_then(unit) {
             return Some((d / 4, k + 1));
         }
@@ -628,13 +841,26 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
             }
             "last" | "past" | "previous" | "recent" | "latest" | "trailing" | "over" | "within"
             | "in" | "for" | "during" => {
+                // "compared with the previous hour": the baseline, not the window.
+                let back = |k: usize| i.checked_sub(k).map(|j| w[j].as_str());
+                let baseline = matches!(back(1), Some("than" | "vs" | "versus"))
+                    || matches!(back(1), Some("with" | "to")) && back(2) == Some("compared")
+                    || matches!(back(2), Some("with" | "to")) && back(3) == Some("compared")
+                    || matches!(back(2), Some("than" | "vs" | "versus"));
+                if baseline {
+                    continue;
+                }
                 // "last hour", "last 30 minutes", "past 2h", "the last half hour",
                 // "over the past few minutes", "within an hour", "in the last 15 min"
                 let mut j = i + 1;
                 if matches!(w.get(j).map(String::as_str), Some("the" | "a" | "an"))
                     && !matches!(x.as_str(), "last" | "past" | "previous")
                 {
-                    j += if w.get(j).is_some_and(|a| a == "the") { 1 } else { 0 };
+                    j += if w.get(j).is_some_and(|a| a == "the") {
+                        1
+                    } else {
+                        0
+                    };
                 }
                 if matches!(x.as_str(), "over" | "within" | "in" | "for" | "during")
                     && !matches!(
@@ -648,7 +874,10 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                     continue;
                 }
                 if matches!(x.as_str(), "in" | "for" | "during" | "over" | "within")
-                    && matches!(w.get(j).map(String::as_str), Some("last" | "past" | "previous"))
+                    && matches!(
+                        w.get(j).map(String::as_str),
+                        Some("last" | "past" | "previous")
+                    )
                 {
                     continue; // the next word starts the span
                 }
@@ -722,7 +951,11 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 since = Some(now - Duration::minutes(15))
             }
             "this" | "tonight" => {
-                let part = if x == "tonight" { Some("tonight") } else { next };
+                let part = if x == "tonight" {
+                    Some("tonight")
+                } else {
+                    next
+                };
                 if let Some((a, b)) = part.and_then(part_of_day) {
                     since = Some(hours(a).min(now));
                     let end = hours(b);
@@ -760,7 +993,9 @@ pub fn extract(text: &str, now: DateTime<Utc>) -> Entities {
     let topic = topic_in(&raw);
     let correlation_id = correlation_in(&raw);
     let mut event_id = uuid_in(text).or_else(|| event_number(&w));
-    if correlation_id.is_some() && event_id.as_deref() == correlation_id.as_deref().map(str::to_lowercase).as_deref() {
+    if correlation_id.is_some()
+        && event_id.as_deref() == correlation_id.as_deref().map(str::to_lowercase).as_deref()
+    {
         event_id = None;
     }
     let customer_id = ident_after(text, "cust-")
@@ -867,14 +1102,32 @@ mod tests {
     fn time_in_words() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         let since = |q: &str| extract(q, now()).since;
-        assert_eq!(since("in the last half hour"), Some(at("2026-11-25T11:30:00Z")));
-        assert_eq!(since("over the past hour"), Some(at("2026-11-25T11:00:00Z")));
+        assert_eq!(
+            since("in the last half hour"),
+            Some(at("2026-11-25T11:30:00Z"))
+        );
+        assert_eq!(
+            since("over the past hour"),
+            Some(at("2026-11-25T11:00:00Z"))
+        );
         assert_eq!(since("half an hour ago"), Some(at("2026-11-25T11:30:00Z")));
         assert_eq!(since("20 minutes ago"), Some(at("2026-11-25T11:40:00Z")));
-        assert_eq!(since("the last quarter of an hour"), Some(at("2026-11-25T11:45:00Z")));
-        assert_eq!(since("the last ten minutes"), Some(at("2026-11-25T11:50:00Z")));
-        assert_eq!(since("the last couple of hours"), Some(at("2026-11-25T10:00:00Z")));
-        assert_eq!(since("what failed recently"), Some(at("2026-11-25T11:00:00Z")));
+        assert_eq!(
+            since("the last quarter of an hour"),
+            Some(at("2026-11-25T11:45:00Z"))
+        );
+        assert_eq!(
+            since("the last ten minutes"),
+            Some(at("2026-11-25T11:50:00Z"))
+        );
+        assert_eq!(
+            since("the last couple of hours"),
+            Some(at("2026-11-25T10:00:00Z"))
+        );
+        assert_eq!(
+            since("what failed recently"),
+            Some(at("2026-11-25T11:00:00Z"))
+        );
         assert_eq!(since("today"), Some(at("2026-11-25T00:00:00Z")));
         assert_eq!(since("this morning"), Some(at("2026-11-25T00:00:00Z")));
         assert_eq!(since("since 10am"), Some(at("2026-11-25T10:00:00Z")));
@@ -884,7 +1137,10 @@ mod tests {
         let e = extract("from 9:30 to 10:00", now());
         assert_eq!(
             (e.since, e.until),
-            (Some(at("2026-11-25T09:30:00Z")), Some(at("2026-11-25T10:00:00Z")))
+            (
+                Some(at("2026-11-25T09:30:00Z")),
+                Some(at("2026-11-25T10:00:00Z"))
+            )
         );
         // Words that only look like windows.
         assert_eq!(since("latest orders"), None);
@@ -902,7 +1158,11 @@ mod tests {
         assert_eq!(svc("calls to the carrier").as_deref(), Some("shipment"));
         assert_eq!(svc("payments' breaker").as_deref(), Some("payment"));
         assert_eq!(svc("notifications").as_deref(), Some("notification"));
-        assert_eq!(svc("show failed orders"), None, "orders are not the order service");
+        assert_eq!(
+            svc("show failed orders"),
+            None,
+            "orders are not the order service"
+        );
     }
 
     #[test]
@@ -929,29 +1189,64 @@ mod tests {
             (e.topic, e.dead_letter_topic)
         };
         let dl = |s: &str| (Some(s.to_string()), true);
-        assert_eq!(t("parked in payment.completed.dlq"), dl("payment.completed"));
-        assert_eq!(t("what's in inventory.reserved.DLT?"), dl("inventory.reserved"));
+        assert_eq!(
+            t("parked in payment.completed.dlq"),
+            dl("payment.completed")
+        );
+        assert_eq!(
+            t("what's in inventory.reserved.DLT?"),
+            dl("inventory.reserved")
+        );
         assert_eq!(t("order.failed-dlt since 9"), dl("order.failed"));
-        assert_eq!(t("error.shipment.created.shipping-group"), dl("shipment.created"));
+        assert_eq!(
+            t("error.shipment.created.shipping-group"),
+            dl("shipment.created")
+        );
         assert_eq!(t("anything in dlq-jdbc-sink?"), dl("dlq-jdbc-sink"));
-        assert_eq!(t("latest payment.failed events"), (Some("payment.failed".into()), false));
+        assert_eq!(
+            t("latest payment.failed events"),
+            (Some("payment.failed".into()), false)
+        );
         assert_eq!(t("re-drive the dead-letter queue"), (None, false));
     }
 
     #[test]
     fn names_statuses_and_correlation_ids() {
-        assert_eq!(extract("orders placed by acme", now()).customer_id.as_deref(), Some("acme"));
-        assert_eq!(extract("what did Acme order?", now()).customer_id.as_deref(), Some("acme"));
-        assert_eq!(extract("orders for customer initech", now()).customer_id.as_deref(), Some("initech"));
-        assert_eq!(extract("orders from the last hour", now()).customer_id, None);
+        assert_eq!(
+            extract("orders placed by acme", now())
+                .customer_id
+                .as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            extract("what did Acme order?", now())
+                .customer_id
+                .as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            extract("orders for customer initech", now())
+                .customer_id
+                .as_deref(),
+            Some("initech")
+        );
+        assert_eq!(
+            extract("orders from the last hour", now()).customer_id,
+            None
+        );
         assert_eq!(extract("orders from payment", now()).customer_id, None);
         assert_eq!(
-            extract("which orders are compensating?", now()).order_status.as_deref(),
+            extract("which orders are compensating?", now())
+                .order_status
+                .as_deref(),
             Some("compensating")
         );
         let e = extract("order with correlation id SAGA-ORD-77", now());
         assert_eq!(e.correlation_id.as_deref(), Some("SAGA-ORD-77"));
-        assert_eq!(e.order_id, None, "a correlation id holding an order id is not the order");
+        assert_eq!(
+            e.order_id, None,
+            "a correlation id holding an order id is not the order"
+        );
         let e = extract("correlation id 7d3c9a10-55aa-4c1e-9d7e-3b2f1a0c9e88", now());
         assert!(e.correlation_id.is_some() && e.event_id.is_none());
     }

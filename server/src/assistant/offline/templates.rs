@@ -68,7 +68,12 @@ fn compose(summary: String, details: Vec<String>) -> String {
 
 /// Up to `max` items joined, with "and N more".
 fn list(items: &[String], max: usize) -> String {
-    let mut out = items.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    let mut out = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > max {
         out.push_str(&format!(" and {} more", items.len() - max));
     }
@@ -274,8 +279,10 @@ fn dlq_summary(args: &Value, o: &Value) -> String {
     let by_topic: Vec<String> = o["by_topic"]
         .as_object()
         .map(|m| {
-            let mut v: Vec<(&String, i64)> =
-                m.iter().map(|(t, c)| (t, c.as_i64().unwrap_or(0))).collect();
+            let mut v: Vec<(&String, i64)> = m
+                .iter()
+                .map(|(t, c)| (t, c.as_i64().unwrap_or(0)))
+                .collect();
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
             v.into_iter().map(|(t, c)| format!("{t} {c}")).collect()
         })
@@ -374,7 +381,14 @@ fn breaker_states(args: &Value, o: &Value) -> String {
         let bad: Vec<String> = sorted
             .iter()
             .filter(|b| b["state"] != "closed")
-            .map(|b| format!("{}/{} {}", s(b, "service"), s(b, "breaker"), s(b, "state").replace('_', "-")))
+            .map(|b| {
+                format!(
+                    "{}/{} {}",
+                    s(b, "service"),
+                    s(b, "breaker"),
+                    s(b, "state").replace('_', "-")
+                )
+            })
             .collect();
         if bad.is_empty() {
             format!("All {} breakers are closed.", rows.len())
@@ -606,7 +620,11 @@ fn incident_summary(o: &Value) -> String {
         })
         .collect();
     for r in arr(o, "failure_reasons") {
-        details.push(format!("{} orders failed: {}", n(r, "count"), s(r, "reason")));
+        details.push(format!(
+            "{} orders failed: {}",
+            n(r, "count"),
+            s(r, "reason")
+        ));
     }
     let ids: Vec<String> = arr(o, "failed_order_ids")
         .iter()
@@ -616,7 +634,11 @@ fn incident_summary(o: &Value) -> String {
         details.push(format!("Failed orders: {}", list(&ids, 5)));
     }
     for d in arr(o, "dead_letters_by_topic") {
-        details.push(format!("{} dead letters waiting on {}", n(d, "count"), s(d, "topic")));
+        details.push(format!(
+            "{} dead letters waiting on {}",
+            n(d, "count"),
+            s(d, "topic")
+        ));
     }
     compose(summary, details)
 }
@@ -669,19 +691,24 @@ mod tests {
 
     #[test]
     fn kpis_lead_with_the_verdict() {
-        let k = |rate: f64| json!({"orders_per_min": 41.5, "completion_rate": rate, "saga_p50_ms": 820.0,
+        let k = |rate: f64| {
+            json!({"orders_per_min": 41.5, "completion_rate": rate, "saga_p50_ms": 820.0,
             "saga_p95_ms": 2400.0, "sagas_measured": 100, "dlq_inflow": 3, "dlq_depth": 12,
-            "open_breakers": 1, "breakers": 3});
+            "open_breakers": 1, "breakers": 3})
+        };
         let out = json!({"since": "2026-11-25T11:45:00Z", "until": "2026-11-25T12:00:00Z",
             "minutes": 15, "kpis": k(96.2), "previous": k(97.0)});
         let text = answer(tools::KPIS, &json!({}), &out);
         assert!(
-            text.starts_with("Orders are completing normally: 96.2 %; 41.5 orders/min over the last 15 min"),
+            text.starts_with(
+                "Orders are completing normally: 96.2 %; 41.5 orders/min over the last 15 min"
+            ),
             "{text}"
         );
         assert!(text.contains("p95 2.4 s"));
         let out = json!({"since": "x", "until": "y", "minutes": 15, "kpis": k(80.0), "previous": k(97.0)});
-        assert!(answer(tools::KPIS, &json!({}), &out).starts_with("Completion is down: 80.0 % (was 97.0 %)"));
+        assert!(answer(tools::KPIS, &json!({}), &out)
+            .starts_with("Completion is down: 80.0 % (was 97.0 %)"));
     }
 
     #[test]
