@@ -584,6 +584,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "the load",
     ]);
     let kpi_weak = any(&[
+        "slower",
+        "faster",
+        "sluggish",
+        "usual",
         "numbers",
         "figures",
         "metrics",
@@ -746,7 +750,26 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         && !breaker
         && !dead
         && !replay_verb;
-    if doing_ok && e.order_id.is_none() {
+    // "how are orders doing?", "how are things looking?": the same question.
+    let how_doing = has("how")
+        && any(&[
+            "doing",
+            "going",
+            "looking",
+            "performing",
+            "running",
+            "flowing",
+        ])
+        && any(&[
+            "orders",
+            "things",
+            "we",
+            "sagas",
+            "everything",
+            "system",
+            "it",
+        ]);
+    if (doing_ok || how_doing) && e.order_id.is_none() && e.service.is_none() && !dead && !breaker {
         s[idx(tools::KPIS)] += 3.0;
     }
     if e.order_id.is_none() && kpi_strong && !breaker && !was_down && !incident {

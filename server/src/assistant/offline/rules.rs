@@ -629,7 +629,12 @@ fn customer_name_in(w: &[String]) -> Option<String> {
         let next = w.get(i + 1).map(String::as_str);
         match x.as_str() {
             "customer" | "client" | "account" | "tenant" => {
-                if let Some(n) = next.filter(|n| name_ok(n)) {
+                // "customer acme", "the customer called acme", "customer named acme"
+                let n = match next {
+                    Some("called" | "named" | "name" | "is") => w.get(i + 2).map(String::as_str),
+                    other => other,
+                };
+                if let Some(n) = n.filter(|n| name_ok(n)) {
                     return Some(n.to_string());
                 }
             }
@@ -911,6 +916,14 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 }
                 None => {}
             },
+            // "since noon yesterday", "from 10:00 yesterday": that time, the day before.
+            "yesterday"
+                if i >= 2
+                    && matches!(w[i - 2].as_str(), "since" | "from" | "after")
+                    && since.is_some_and(|s| s >= day) =>
+            {
+                since = since.map(|s| s - Duration::days(1));
+            }
             "between" => {
                 if let Some(a) = next.and_then(|t| clock(t, next2, now)) {
                     since = Some(a);
@@ -937,6 +950,16 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                         c
                     })
                 }
+            }
+            // "older than today", "before today": everything until midnight.
+            "today" | "todays" | "yesterday"
+                if i > 0 && matches!(w[i - 1].as_str(), "than" | "before" | "until" | "till") =>
+            {
+                until = Some(if x == "yesterday" {
+                    day - Duration::days(1)
+                } else {
+                    day
+                });
             }
             "today" | "todays" | "today's" if since.is_none() => since = Some(day),
             "yesterday" if since.is_none() => {
