@@ -417,6 +417,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "trips",
         "log",
     ]);
+    // "did any circuit open overnight?": a change in the past, not the state now.
+    if any(&["did", "had"]) && (e.breaker_state.is_some() || e.breaker_not_state.is_some()) {
+        history = true;
+    }
     // "has it tripped", "did anything trip lately": the past, not the state now.
     if has("tripped") && (any(&["has", "have", "had", "lately", "did"]) || e.since.is_some()) {
         history = true;

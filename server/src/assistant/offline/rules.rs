@@ -890,6 +890,12 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                     since = Some(now - d);
                 }
             }
+            // "older than an hour": until that long ago.
+            "older" | "earlier" if next == Some("than") => {
+                if let Some((d, _)) = span(w, i + 2) {
+                    until = Some(now - d);
+                }
+            }
             "ago" if i > 0 => {
                 // "an hour ago", "20 minutes ago", "half an hour ago"
                 for back in (1..=4.min(i)).rev() {
@@ -925,14 +931,15 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 since = since.map(|s| s - Duration::days(1));
             }
             "between" => {
-                if let Some(a) = next.and_then(|t| clock(t, next2, now)) {
+                // "between 09:00 and 10:30", "between 9 and 10"
+                if let Some(a) = next.and_then(|t| clock_after(t, next2, now)) {
                     since = Some(a);
                     let b = w[i + 2..]
                         .iter()
                         .position(|y| y == "and" || y == "to")
                         .and_then(|k| {
                             let k = i + 2 + k + 1;
-                            clock(w.get(k)?, w.get(k + 1).map(String::as_str), now)
+                            clock_after(w.get(k)?, w.get(k + 1).map(String::as_str), now)
                         });
                     if let Some(b) = b {
                         until = Some(if b < a { b + Duration::days(1) } else { b });
