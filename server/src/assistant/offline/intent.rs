@@ -459,6 +459,11 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "debrief",
         "brief",
         "report",
+        "story",
+        "situation",
+        "update",
+        "news",
+        "lowdown",
     ]) || phrase(&[
         "catch me up",
         "fill me in",
@@ -813,6 +818,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         // "who's being compensated?": orders by a status no step failure lists.
         s[idx(tools::SEARCH_ORDERS)] += 2.5;
     }
+    if e.order_status.is_some() && e.order_id.is_none() && s.iter().all(|x| *x < 1.5) {
+        // "cancelled ones in the past 10 minutes": a status, so a list of orders.
+        s[idx(tools::SEARCH_ORDERS)] += 2.0;
+    }
     if e.loose_customer.is_some() && s.iter().all(|x| *x < 1.5) {
         // "anything for acme?": nothing else recognised, so the name is a customer's.
         s[idx(tools::SEARCH_ORDERS)] += 2.0;
@@ -830,7 +839,8 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     s
 }
 
-/// A command to delete something ("purge the DLQ", "rm -rf", "get rid of ...").
+/// A command to delete something ("purge the DLQ", "rm -rf", "get rid of ...") or to
+/// operate the fleet ("restart the payment service").
 fn destructive(text: &str) -> bool {
     let t = text.to_lowercase();
     rules::words(&t).iter().any(|x| {
@@ -845,6 +855,16 @@ fn destructive(text: &str) -> bool {
                 | "erase"
                 | "remove"
                 | "destroy"
+                // Operating the fleet is not the assistant's either.
+                | "restart"
+                | "reboot"
+                | "shutdown"
+                | "shut"
+                | "kill"
+                | "redeploy"
+                | "deploy"
+                | "scale"
+                | "disable"
         )
     }) || ["clear out", "get rid of", "clean up", "clean out"]
         .iter()

@@ -1028,6 +1028,12 @@ pub fn extract(text: &str, now: DateTime<Utc>) -> Entities {
     {
         event_id = None;
     }
+    // An order id inside a correlation id (`ORD-77-retry`) is the correlation id's.
+    let order_id = ident_after(text, "ord-").filter(|o| {
+        correlation_id
+            .as_deref()
+            .is_none_or(|c| !c.to_uppercase().contains(o.as_str()))
+    });
     let customer_id = ident_after(text, "cust-")
         .or_else(|| customer_name_in(&w))
         .or_else(|| possessive_customer(text));
@@ -1036,7 +1042,7 @@ pub fn extract(text: &str, now: DateTime<Utc>) -> Entities {
         .then(|| loose_customer_in(&w))
         .flatten();
     Entities {
-        order_id: ident_after(text, "ord-"),
+        order_id,
         customer_id,
         loose_customer,
         correlation_id,
