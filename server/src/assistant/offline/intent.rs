@@ -743,6 +743,27 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
             s[idx(tools::INCIDENT_SUMMARY)] += 1.5;
         }
     }
+    // A question about two or more of the overview's figures ("how many breakers are open
+    // and how many dead letters came in?") is the overview's.
+    let facets = [
+        phrase(&[
+            "per minute",
+            "/min",
+            "throughput",
+            "order rate",
+            "orders a minute",
+        ]),
+        phrase(&["completion", "completing", "success rate"]),
+        phrase(&["p50", "p95", "p99", "duration", "latency", "saga time"]),
+        dead && phrase(&["came in", "coming in", "arrived", "inflow", "how many"]),
+        breaker && (e.breaker_state.as_deref() == Some("open") || has("open")),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if facets >= 2 && e.order_id.is_none() && !replay_verb {
+        s[idx(tools::KPIS)] += 4.5;
+    }
     // "are we processing orders ok?", "is everything running smoothly?": how the system is
     // doing as a whole, i.e. its key figures.
     let doing_ok = any(&[

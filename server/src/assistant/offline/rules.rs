@@ -225,6 +225,8 @@ fn order_status_in(text: &str, w: &[String]) -> Option<String> {
         || t.contains("mid-compensation")
         || t.contains("mid compensation")
         || t.contains("undergoing compensation")
+        || t.contains("rolled back")
+        || t.contains("being rolled")
     {
         return Some("compensating".into());
     }
@@ -560,6 +562,86 @@ fn possessive_customer(text: &str) -> Option<String> {
         let next = p[1].trim_matches(|c: char| !c.is_alphanumeric());
         (matches!(next, "orders" | "order" | "purchases") && name_ok(name))
             .then(|| name.to_string())
+    })
+}
+
+/// Words that come before "orders" without naming a customer.
+const BEFORE_ORDERS: &[&str] = &[
+    "latest",
+    "newest",
+    "oldest",
+    "recent",
+    "last",
+    "first",
+    "next",
+    "big",
+    "large",
+    "small",
+    "old",
+    "stuck",
+    "slow",
+    "late",
+    "open",
+    "closed",
+    "active",
+    "current",
+    "other",
+    "more",
+    "most",
+    "many",
+    "few",
+    "several",
+    "no",
+    "ten",
+    "top",
+    "bad",
+    "broken",
+    "high",
+    "low",
+    "test",
+    "duplicate",
+    "todays",
+    "yesterdays",
+    "inventory",
+    "payment",
+    "shipment",
+    // The verbs that ask for a list are not names either.
+    "show",
+    "list",
+    "find",
+    "get",
+    "pull",
+    "search",
+    "count",
+    "display",
+    "give",
+    "fetch",
+    "see",
+    "view",
+    "check",
+    "print",
+    "return",
+    "load",
+    "which",
+    "what",
+    "how",
+];
+
+/// "globex orders since yesterday", "show acme orders": a name right before "orders", at
+/// the start or after a verb that asks for a list.
+fn name_before_orders(w: &[String]) -> Option<String> {
+    w.windows(2).enumerate().find_map(|(i, p)| {
+        let lead = i == 0
+            || matches!(
+                w[i - 1].as_str(),
+                "show" | "list" | "find" | "get" | "pull" | "all" | "any" | "me"
+            );
+        (lead
+            && matches!(p[1].as_str(), "orders" | "purchases")
+            && name_ok(&p[0])
+            && !BEFORE_ORDERS.contains(&p[0].as_str())
+            && !COMMON.contains(&p[0].as_str()))
+        .then(|| p[0].clone())
     })
 }
 
@@ -1036,7 +1118,8 @@ pub fn extract(text: &str, now: DateTime<Utc>) -> Entities {
     });
     let customer_id = ident_after(text, "cust-")
         .or_else(|| customer_name_in(&w))
-        .or_else(|| possessive_customer(text));
+        .or_else(|| possessive_customer(text))
+        .or_else(|| name_before_orders(&w));
     let loose_customer = customer_id
         .is_none()
         .then(|| loose_customer_in(&w))
