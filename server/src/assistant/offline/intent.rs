@@ -1126,6 +1126,50 @@ mod tests {
     }
 
     #[test]
+    fn commands_to_delete_or_operate_pick_no_tool() {
+        for q in [
+            "purge all parked messages",
+            "rm -rf the dlq",
+            "shut down the payment service",
+            "delete ORD-1",
+        ] {
+            let r = route(q, now(), || Some([1.0; N]), None);
+            assert_eq!(r.tool, None, "{q}");
+        }
+    }
+
+    #[test]
+    fn follow_ups_take_the_conversations_order_for_any_tool() {
+        let r = route(
+            "and the dead letters for it?",
+            now(),
+            || None,
+            Some("ORD-5"),
+        );
+        assert_eq!(
+            (r.tool, r.args),
+            (Some(tools::DLQ_SUMMARY), json!({"key": "ORD-5"}))
+        );
+        let r = route("and its events?", now(), || None, Some("ORD-9"));
+        assert_eq!(
+            (r.tool, r.args),
+            (Some(tools::EVENT_LOOKUP), json!({"order_id": "ORD-9"}))
+        );
+    }
+
+    #[test]
+    fn two_of_the_overviews_figures_are_the_overview() {
+        assert_eq!(
+            r("how many breakers are open and how many dead letters came in?").0,
+            Some(tools::KPIS)
+        );
+        assert_eq!(
+            r("how many dead letters came in today?").0,
+            Some(tools::DLQ_SUMMARY)
+        );
+    }
+
+    #[test]
     fn a_negated_state_is_not_its_opposite() {
         assert_eq!(
             r("which breakers are not closed?"),

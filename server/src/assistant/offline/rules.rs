@@ -1261,6 +1261,21 @@ mod tests {
                 Some(at("2026-11-25T10:00:00Z"))
             )
         );
+        let e = extract("pending orders older than an hour", now());
+        assert_eq!((e.since, e.until), (None, Some(at("2026-11-25T11:00:00Z"))));
+        let e = extract("between 9 and 10", now());
+        assert_eq!(
+            (e.since, e.until),
+            (
+                Some(at("2026-11-25T09:00:00Z")),
+                Some(at("2026-11-25T10:00:00Z"))
+            )
+        );
+        assert_eq!(
+            since("since noon yesterday"),
+            Some(at("2026-11-24T12:00:00Z"))
+        );
+        assert_eq!(since("compared with the previous hour"), None);
         // Words that only look like windows.
         assert_eq!(since("latest orders"), None);
         assert_eq!(since("orders for acme"), None);
@@ -1353,6 +1368,16 @@ mod tests {
             extract("orders from the last hour", now()).customer_id,
             None
         );
+        let c = |q: &str| extract(q, now()).customer_id;
+        assert_eq!(
+            c("globex orders since yesterday").as_deref(),
+            Some("globex")
+        );
+        assert_eq!(c("initech's orders").as_deref(), Some("initech"));
+        assert_eq!(c("the customer called contoso").as_deref(), Some("contoso"));
+        assert_eq!(c("list orders"), None);
+        assert_eq!(c("latest orders"), None);
+        assert_eq!(c("show failed orders"), None);
         assert_eq!(extract("orders from payment", now()).customer_id, None);
         assert_eq!(
             extract("which orders are compensating?", now())
