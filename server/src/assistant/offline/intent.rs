@@ -764,6 +764,17 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     if facets >= 2 && e.order_id.is_none() && !replay_verb {
         s[idx(tools::KPIS)] += 4.5;
     }
+    // "system status", "platform health": the whole system's state is its key figures.
+    if any(&["system", "platform", "pipeline"])
+        && any(&[
+            "status", "health", "state", "overview", "doing", "ok", "okay",
+        ])
+        && e.service.is_none()
+        && !breaker
+        && !dead
+    {
+        s[idx(tools::KPIS)] += 3.0;
+    }
     // "are we processing orders ok?", "is everything running smoothly?": how the system is
     // doing as a whole, i.e. its key figures.
     let doing_ok = any(&[

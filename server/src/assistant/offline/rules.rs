@@ -336,10 +336,13 @@ fn breaker_state_in(text: &str, w: &[String]) -> (Option<String>, Option<String>
         let s = match x.as_str() {
             "half-open" | "half_open" | "halfopen" | "half-opened" | "probing" => "half_open",
             "half" if w.get(i + 1).is_some_and(|n| n == "open" || n == "opened") => "half_open",
+            "forced" | "force" if w.get(i + 1).is_some_and(|n| n == "open" || n == "opened") => {
+                "forced_open"
+            }
             "open" | "opened" | "tripped" | "trip" | "trips" | "tripping" | "short-circuiting"
             | "short-circuited" | "short-circuit" | "shortcircuiting" | "rejecting"
             | "blocking" | "popped" => {
-                if i > 0 && w[i - 1] == "half" {
+                if i > 0 && matches!(w[i - 1].as_str(), "half" | "forced" | "force") {
                     continue;
                 }
                 if x == "trip" || x == "trips" {
@@ -556,12 +559,18 @@ fn name_ok(x: &str) -> bool {
 /// A customer's name in the possessive before orders: "initech's orders".
 fn possessive_customer(text: &str) -> Option<String> {
     let t = text.to_lowercase().replace('’', "'");
-    let w: Vec<&str> = t.split_whitespace().collect();
-    w.windows(2).find_map(|p| {
-        let name = p[0].strip_suffix("'s")?;
-        let next = p[1].trim_matches(|c: char| !c.is_alphanumeric());
-        (matches!(next, "orders" | "order" | "purchases") && name_ok(name))
-            .then(|| name.to_string())
+    let w: Vec<&str> = t
+        .split_whitespace()
+        .map(|x| x.trim_matches(|c: char| !(c.is_alphanumeric() || c == '\'')))
+        .collect();
+    // "initech's orders", "acme's failed orders", "acme's latest two orders"
+    w.iter().enumerate().find_map(|(i, x)| {
+        let name = x.strip_suffix("'s")?;
+        let orders = w[i + 1..]
+            .iter()
+            .take(3)
+            .any(|n| matches!(*n, "orders" | "order" | "purchases"));
+        (orders && name_ok(name)).then(|| name.to_string())
     })
 }
 
