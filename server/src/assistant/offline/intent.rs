@@ -593,6 +593,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "the load",
     ]);
     let kpi_weak = any(&[
+        "completion",
         "slower",
         "faster",
         "sluggish",
@@ -625,6 +626,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "health of the system",
         "state of the system",
         "how's it going",
+        "%",
         "how is it going",
         "all good",
         "looking good",
@@ -850,7 +852,11 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         // "who's being compensated?": orders by a status no step failure lists.
         s[idx(tools::SEARCH_ORDERS)] += 2.5;
     }
-    if e.order_status.is_some() && e.order_id.is_none() && s.iter().all(|x| *x < 1.5) {
+    if e.order_status.is_some()
+        && e.order_id.is_none()
+        && (e.since.is_some() || any(&["ones", "them", "those"]))
+        && s.iter().all(|x| *x < 1.5)
+    {
         // "cancelled ones in the past 10 minutes": a status, so a list of orders.
         s[idx(tools::SEARCH_ORDERS)] += 2.0;
     }

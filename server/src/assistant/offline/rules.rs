@@ -1095,6 +1095,20 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
             _ => {}
         }
     }
+    if since.is_none() && until.is_none() {
+        // Terse questions: "p95 15m", "outages 1h", "incident payment 10 min" — a bare
+        // duration in figures is the window up to now.
+        since = w.iter().enumerate().find_map(|(i, x)| {
+            if x.parse::<i64>().is_ok() {
+                let (d, n) = span(w, i)?;
+                (n == 2 && w.get(i + 2).is_none_or(|a| a != "ago")).then(|| now - d)
+            } else {
+                split_num_unit(x)
+                    .filter(|_| w.get(i + 1).is_none_or(|a| a != "ago"))
+                    .map(|(n, d)| now - d * n as i32)
+            }
+        });
+    }
     (since, until)
 }
 
