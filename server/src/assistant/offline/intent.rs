@@ -350,8 +350,24 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     }) || phrase(&["another try", "another go", "another shot"])
         // "try the inventory DLQ again", "send them again"
         || w.iter().enumerate().any(|(i, x)| {
-            matches!(x.as_str(), "try" | "run" | "process" | "send" | "push" | "deliver" | "publish" | "feed")
-                && w[i + 1..].iter().take(8).any(|y| y == "again")
+            matches!(
+                x.as_str(),
+                "try"
+                    | "tried"
+                    | "run"
+                    | "process"
+                    | "processed"
+                    | "send"
+                    | "sent"
+                    | "push"
+                    | "pushed"
+                    | "deliver"
+                    | "delivered"
+                    | "publish"
+                    | "published"
+                    | "feed"
+                    | "fed"
+            ) && w[i + 1..].iter().take(8).any(|y| y == "again")
         });
     let replay_verb = (verb_at.is_some_and(|i| !negated_at(&w, i)) || back_verb)
         && !phrase(&["how many", "were replayed", "retry count", "retries"]);
@@ -450,26 +466,40 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         ]));
     // The assistant changes nothing: a command to delete is not a question to answer.
     let destructive = destructive(&t);
-    let recap = any(&[
-        "recap",
-        "summary",
-        "summarise",
-        "summarize",
-        "rundown",
-        "debrief",
-        "brief",
-        "report",
-        "story",
-        "situation",
-        "update",
-        "news",
-        "lowdown",
-    ]) || phrase(&[
-        "catch me up",
-        "fill me in",
-        "what did i miss",
-        "what have i missed",
+    // "anything I should worry about?", "any fires?": what is going wrong, overall.
+    let worry = any(&[
+        "worry",
+        "worried",
+        "concern",
+        "concerned",
+        "concerning",
+        "alarming",
+        "fires",
+        "fire",
+        "attention",
     ]);
+    let recap = worry
+        || any(&[
+            "recap",
+            "summary",
+            "summarise",
+            "summarize",
+            "rundown",
+            "debrief",
+            "brief",
+            "report",
+            "story",
+            "situation",
+            "update",
+            "news",
+            "lowdown",
+        ])
+        || phrase(&[
+            "catch me up",
+            "fill me in",
+            "what did i miss",
+            "what have i missed",
+        ]);
     let messages = any(&["message", "messages", "records", "record"]);
     let failure = any(&[
         "failing",
