@@ -468,6 +468,14 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     let destructive = destructive(&t);
     // "anything I should worry about?", "any fires?": what is going wrong, overall.
     let worry = any(&[
+        "unusual",
+        "abnormal",
+        "odd",
+        "weird",
+        "strange",
+        "suspicious",
+        "anomaly",
+        "anomalies",
         "worry",
         "worried",
         "concern",
@@ -565,6 +573,8 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         ]);
     // "was payments down/unavailable today?", "did shipping go down?": an incident, past.
     let was_down = any(&[
+        "flaky",
+        "unstable",
         "down",
         "unavailable",
         "offline",
@@ -623,6 +633,8 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "the load",
     ]);
     let kpi_weak = any(&[
+        "flowing",
+        "moving",
         "completion",
         "slower",
         "faster",
@@ -844,6 +856,21 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         ]);
     if (doing_ok || how_doing) && e.order_id.is_none() && e.service.is_none() && !dead && !breaker {
         s[idx(tools::KPIS)] += 3.0;
+    }
+    // "how many orders came in?": the order rate, not a list.
+    if orders_named(&w)
+        && e.order_status.is_none()
+        && e.customer_id.is_none()
+        && phrase(&[
+            "came in",
+            "coming in",
+            "arrived",
+            "arriving",
+            "incoming",
+            "received",
+        ])
+    {
+        s[idx(tools::KPIS)] += 4.0;
     }
     if e.order_id.is_none() && kpi_strong && !breaker && !was_down && !incident {
         s[idx(tools::KPIS)] += 3.5;

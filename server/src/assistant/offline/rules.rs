@@ -349,7 +349,22 @@ fn breaker_state_in(text: &str, w: &[String]) -> (Option<String>, Option<String>
                     // "how often did it trip" is history, not a filter for open ones.
                     continue;
                 }
-                if x == "open" && w.get(i + 1).is_some_and(|n| n == "source") {
+                // "open source", "open a ticket": not a breaker's state.
+                if x == "open"
+                    && w.get(i + 1).is_some_and(|n| {
+                        matches!(
+                            n.as_str(),
+                            "source"
+                                | "a"
+                                | "an"
+                                | "the"
+                                | "ticket"
+                                | "issue"
+                                | "incident"
+                                | "jira"
+                        )
+                    })
+                {
                     continue;
                 }
                 "open"
@@ -416,6 +431,10 @@ fn error_in(text: &str, w: &[String]) -> Option<String> {
 
 /// Words that are not a customer's name after "for", "by", "of", "from".
 const NOT_A_NAME: &[&str] = &[
+    "everything",
+    "anything",
+    "something",
+    "nothing",
     "the",
     "a",
     "an",
@@ -763,7 +782,12 @@ fn customer_name_in(w: &[String]) -> Option<String> {
                     ))
         });
         if verb && name_ok(x) && i > 0 {
-            return Some(x.clone());
+            // "everything massive dynamic ordered": the name's words before the verb.
+            let mut start = i;
+            while start > 0 && i - start < 2 && name_ok(&w[start - 1]) && !asked {
+                start -= 1;
+            }
+            return Some(w[start..=i].join(" "));
         }
     }
     None
@@ -1050,14 +1074,22 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 }
             }
             // "older than today", "before today": everything until midnight.
+            // ("slower than yesterday" compares; it names no window.)
             "today" | "todays" | "yesterday"
-                if i > 0 && matches!(w[i - 1].as_str(), "than" | "before" | "until" | "till") =>
+                if i > 0
+                    && (matches!(w[i - 1].as_str(), "before" | "until" | "till")
+                        || w[i - 1] == "than"
+                            && i > 1
+                            && matches!(w[i - 2].as_str(), "older" | "earlier")) =>
             {
                 until = Some(if x == "yesterday" {
                     day - Duration::days(1)
                 } else {
                     day
                 });
+            }
+            "today" | "todays" | "yesterday" if i > 1 && w[i - 1] == "than" => {
+                // "slower than yesterday": a comparison, not a window.
             }
             "today" | "todays" | "today's" if since.is_none() => since = Some(day),
             "yesterday" if since.is_none() => {
