@@ -323,6 +323,11 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "re-enqueue",
     ];
     // "the retry topic", "retry count": a noun's modifier, not the verb.
+    // Words inside quotes are quoted, not asked: "the payload says 'replay everything'"
+    // asks for no replay.
+    let unquoted = rules::words(&without_quotes(&t));
+    let w_all = w.clone();
+    let w = unquoted;
     let verb_at = w.iter().enumerate().position(|(i, x)| {
         replay_words.contains(&x.as_str())
             && !w.get(i + 1).is_some_and(|n| {
@@ -371,6 +376,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         });
     let replay_verb = (verb_at.is_some_and(|i| !negated_at(&w, i)) || back_verb)
         && !phrase(&["how many", "were replayed", "retry count", "retries"]);
+    let w = w_all;
     // In this console a "trip" is a breaker's.
     let breaker_named = w.iter().any(|x| breaker_word(x));
     // A breaker's own name (`carrier-api`) says "breaker" as much as the word does.
@@ -412,8 +418,14 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "external",
         "integrations",
         "integration",
+        "provider",
+        "providers",
+        "vendor",
+        "vendors",
+        "psp",
     ]);
     let mut history = any(&[
+        "activity",
         "history",
         "transitions",
         "transition",
@@ -573,6 +585,8 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         ]);
     // "was payments down/unavailable today?", "did shipping go down?": an incident, past.
     let was_down = any(&[
+        "trouble",
+        "troubles",
         "flaky",
         "unstable",
         "down",
@@ -720,6 +734,9 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "reachable",
         "unreachable",
         "responding",
+        "doing",
+        "behaving",
+        "coping",
     ]);
     let breakerish = breaker || breaker_named || downstream;
     if health && !was_down && !dead && (e.service.is_some() || breakerish) {
@@ -932,6 +949,26 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         }
     }
     s
+}
+
+/// The text without what is quoted in it ('…', "…", “…”); an apostrophe inside a word
+/// (what's, ORD-7's) is not a quote.
+fn without_quotes(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    for c in t.chars() {
+        match quote {
+            Some(q) if c == q || (q == '\u{201c}' && c == '\u{201d}') => quote = None,
+            Some(_) => {}
+            None if (c == '"' || c == '\u{201c}') || (c == '\'' && !prev.is_alphanumeric()) => {
+                quote = Some(c)
+            }
+            None => out.push(c),
+        }
+        prev = c;
+    }
+    out
 }
 
 /// A command to delete something ("purge the DLQ", "rm -rf", "get rid of ...") or to

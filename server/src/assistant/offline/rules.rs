@@ -286,6 +286,16 @@ const FILLER: &[&str] = &[
     "any",
 ];
 
+/// Whether `w[j]` starts an exclusion: "anything but", "other than", "except", "besides".
+fn exclusion(w: &[String], j: usize) -> bool {
+    match w[j].as_str() {
+        "except" | "excluding" | "besides" => true,
+        "but" => j > 0 && matches!(w[j - 1].as_str(), "anything" | "all" | "everything"),
+        "than" => j > 0 && w[j - 1] == "other",
+        _ => false,
+    }
+}
+
 fn negator(w: &str) -> bool {
     matches!(
         w,
@@ -317,7 +327,7 @@ fn negated(w: &[String], i: usize) -> bool {
     let mut j = i;
     while j > 0 {
         j -= 1;
-        if negator(&w[j]) {
+        if negator(&w[j]) || exclusion(w, j) {
             return true;
         }
         if !FILLER.contains(&w[j].as_str()) {
@@ -754,7 +764,17 @@ fn customer_name_in(w: &[String]) -> Option<String> {
                 while w.get(j).is_some_and(|y| {
                     matches!(
                         y.as_str(),
-                        "placed" | "made" | "created" | "submitted" | "of" | "for" | "from" | "by"
+                        "placed"
+                            | "made"
+                            | "created"
+                            | "submitted"
+                            | "of"
+                            | "for"
+                            | "from"
+                            | "by"
+                            | "belonging"
+                            | "owned"
+                            | "to"
                     )
                 }) {
                     j += 1;
@@ -762,7 +782,7 @@ fn customer_name_in(w: &[String]) -> Option<String> {
                 if j > i + 1
                     && w[i + 1..j]
                         .iter()
-                        .any(|y| matches!(y.as_str(), "of" | "for" | "from" | "by"))
+                        .any(|y| matches!(y.as_str(), "of" | "for" | "from" | "by" | "to"))
                 {
                     if let Some(n) = w.get(j).filter(|n| name_ok(n)) {
                         return Some(n.to_string());
