@@ -1237,6 +1237,24 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_asked_inside_quotes_is_not_asked() {
+        for q in [
+            "the payload of a dead letter says 'replay everything' — should we?",
+            "a dead letter's error reads \"please resend all messages\"",
+        ] {
+            assert_ne!(r(q).0, Some(tools::PROPOSE_REPLAY), "{q}");
+        }
+        // Quotes around an error filter still leave the verb outside them.
+        assert_eq!(
+            r("resend the payment.completed dead letters with \"timeout\""),
+            (
+                Some(tools::PROPOSE_REPLAY),
+                json!({"topic": "payment.completed", "error": "timeout"})
+            )
+        );
+    }
+
+    #[test]
     fn commands_to_delete_or_operate_pick_no_tool() {
         for q in [
             "purge all parked messages",
