@@ -270,7 +270,9 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     let w = rules::words(&t);
     let has = |x: &str| w.iter().any(|y| y == x);
     let any = |xs: &[&str]| xs.iter().any(|x| has(x));
-    let phrase = |xs: &[&str]| xs.iter().any(|x| t.contains(x));
+    // Phrases match with hyphens as spaces too ("orders-per-minute", "half-open").
+    let spaced = t.replace('-', " ");
+    let phrase = |xs: &[&str]| xs.iter().any(|x| t.contains(x) || spaced.contains(x));
     let mut s = [0f32; N];
     let dead = phrase(&[
         "dead letter",

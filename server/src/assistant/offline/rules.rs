@@ -203,7 +203,7 @@ fn service_of(word: &str) -> Option<&'static str> {
     }
     Some(match w {
         "stock" | "warehouses" | "reservation" | "reservations" => "inventory",
-        "billing" | "psp" | "gateways" => "payment",
+        "billing" | "psp" | "gateways" | "processor" | "processors" | "acquirer" => "payment",
         "shipping" | "delivery" | "deliveries" | "courier" | "couriers" | "carriers"
         | "dispatch" | "logistics" => "shipment",
         "notifications" | "notifier" | "email" | "emails" | "mail" | "mails" | "sms" | "mailer" => {
@@ -862,6 +862,17 @@ fn span(w: &[String], i: usize) -> Option<(Duration, usize)> {
     let first = at(0)?;
     if let Some(d) = unit(first) {
         return Some((d, 1));
+    }
+    // "half-hour", "quarter-hour", "30-minute", "two-hour": one hyphenated word.
+    if let Some((a, b)) = first.split_once('-') {
+        if let Some(d) = unit(b) {
+            let d = match a {
+                "half" => d / 2,
+                "quarter" => d / 4,
+                _ => d * count(a)? as i32,
+            };
+            return Some((d, 1));
+        }
     }
     if first == "half" {
         let k = if matches!(at(1), Some("an" | "a")) {
