@@ -352,7 +352,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     });
     // "push/put/send/move … back (onto|on|to|into)": a replay in other words.
     let back_verb = w.iter().enumerate().any(|(i, x)| {
-        matches!(x.as_str(), "push" | "put" | "send" | "move" | "kick" | "feed" | "throw" | "pipe" | "shove" | "get")
+        matches!(x.as_str(), "push" | "put" | "send" | "move" | "kick" | "feed" | "throw" | "pipe" | "shove"
+                | "bump"
+                | "return"
+                | "route" | "get")
             && w[i + 1..].iter().take(8).any(|y| y == "back")
     }) || phrase(&["another try", "another go", "another shot"])
         // "try the inventory DLQ again", "send them again"
@@ -428,6 +431,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     ]);
     let mut history = any(&[
         "activity",
+        "flips",
+        "flipped",
+        "flip",
+        "flipping",
         "history",
         "transitions",
         "transition",
@@ -598,7 +605,15 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "dark",
         "degraded",
     ]) && any(&["was", "were", "went", "been", "did", "gone", "had"]);
+    // Single words match as words ("ratio" is not in "integration"); phrases below.
     let kpi_strong = any(&[
+        "median",
+        "average",
+        "avg",
+        "percentage",
+        "percent",
+        "proportion",
+        "ratio",
         "throughput",
         "kpi",
         "kpis",
@@ -632,12 +647,6 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "key numbers",
         "saga time",
         "saga times",
-        "median",
-        "average",
-        "percentage",
-        "percent",
-        "proportion",
-        "ratio",
         "share of",
         "% of",
         "keeping up",

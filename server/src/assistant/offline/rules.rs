@@ -351,7 +351,7 @@ fn breaker_state_in(text: &str, w: &[String]) -> (Option<String>, Option<String>
             }
             "open" | "opened" | "tripped" | "trip" | "trips" | "tripping" | "short-circuiting"
             | "short-circuited" | "short-circuit" | "shortcircuiting" | "rejecting"
-            | "blocking" | "popped" => {
+            | "blocking" | "blocked" | "popped" => {
                 if i > 0 && matches!(w[i - 1].as_str(), "half" | "forced" | "force") {
                     continue;
                 }
