@@ -323,6 +323,10 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "re-ingest",
         "reenqueue",
         "re-enqueue",
+        "redo",
+        "re-do",
+        "reattempt",
+        "re-attempt",
     ];
     // "the retry topic", "retry count": a noun's modifier, not the verb.
     // Words inside quotes are quoted, not asked: "the payload says 'replay everything'"
@@ -658,6 +662,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "the load",
     ]);
     let kpi_weak = any(&[
+        "completing",
         "flowing",
         "moving",
         "completion",
