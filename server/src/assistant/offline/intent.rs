@@ -617,6 +617,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "percentage",
         "percent",
         "proportion",
+        "fraction",
         "ratio",
         "throughput",
         "kpi",

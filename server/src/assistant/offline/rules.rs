@@ -205,7 +205,8 @@ fn service_of(word: &str) -> Option<&'static str> {
         "stock" | "warehouses" | "reservation" | "reservations" => "inventory",
         "billing" | "psp" | "gateways" | "processor" | "processors" | "acquirer" => "payment",
         "shipping" | "delivery" | "deliveries" | "courier" | "couriers" | "carriers"
-        | "dispatch" | "logistics" => "shipment",
+        | "fulfilment" | "fulfillment" | "fulfilments" | "fulfillments" | "dispatch"
+        | "logistics" => "shipment",
         "notifications" | "notifier" | "email" | "emails" | "mail" | "mails" | "sms" | "mailer" => {
             "notification"
         }
@@ -857,6 +858,18 @@ fn count(w: &str) -> Option<i64> {
 /// "quarter of an hour", "couple of hours", "few minutes", "15-minute". Returns the span
 /// and how many words it took.
 fn span(w: &[String], i: usize) -> Option<(Duration, usize)> {
+    let (d, n) = span_words(w, i)?;
+    // "an hour and a half", "2 hours and a half"
+    if w.get(i + n).is_some_and(|x| x == "and")
+        && matches!(w.get(i + n + 1).map(String::as_str), Some("a" | "an"))
+        && w.get(i + n + 2).is_some_and(|x| x == "half")
+    {
+        return Some((d + d / 2, n + 3));
+    }
+    Some((d, n))
+}
+
+fn span_words(w: &[String], i: usize) -> Option<(Duration, usize)> {
     let at = |k: usize| w.get(i + k).map(String::as_str);
     let skip_of = |k: usize| if at(k) == Some("of") { k + 1 } else { k };
     let first = at(0)?;
@@ -1056,6 +1069,10 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
             "since" | "after" | "from" | "starting" => match next {
                 Some("yesterday") => {
                     since = Some(day - Duration::days(1));
+                    // "from yesterday" is that day; "since yesterday" runs up to now.
+                    if x == "from" {
+                        until = Some(day);
+                    }
                 }
                 Some("midnight") | Some("today") => since = Some(day),
                 Some("this") if next2.and_then(part_of_day).is_some() => {}
