@@ -367,6 +367,9 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
             matches!(
                 x.as_str(),
                 "try"
+                    | "put"
+                    | "make"
+                    | "processing"
                     | "tried"
                     | "run"
                     | "process"

@@ -142,6 +142,14 @@ fn correlation_in(raw: &[String]) -> Option<String> {
                 return Some(v.clone());
             }
         }
+        // "a correlation id from the logs, 9e9e-8d8d, ...": the next id-like word.
+        if let Some(v) = raw[j.min(raw.len())..]
+            .iter()
+            .take(5)
+            .find(|v| v.chars().any(|c| c.is_ascii_digit()) && (v.contains('-') || v.len() >= 6))
+        {
+            return Some(v.clone());
+        }
     }
     None
 }
@@ -228,6 +236,10 @@ fn order_status_in(text: &str, w: &[String]) -> Option<String> {
         || t.contains("undergoing compensation")
         || t.contains("rolled back")
         || t.contains("being rolled")
+        || (t.contains("compensation")
+            && ["middle", "ongoing", "underway", "progress", "currently"]
+                .iter()
+                .any(|x| t.contains(x)))
     {
         return Some("compensating".into());
     }
@@ -1081,6 +1093,9 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 Some(t) => {
                     if let Some(c) = clock_after(t, next2, now) {
                         since = Some(c)
+                    } else if let Some((d, _)) = span(w, i + 1) {
+                        // "since one hour", "since 20 minutes": that long ago.
+                        since = Some(now - d)
                     }
                 }
                 None => {}
