@@ -474,6 +474,8 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     let eventish = any(&[
         "event",
         "events",
+        "evt",
+        "evts",
         "payload",
         "payloads",
         "envelope",
@@ -538,6 +540,8 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         ]);
     let messages = any(&["message", "messages", "records", "record"]);
     let failure = any(&[
+        "errs",
+        "err",
         "failing",
         "failures",
         "failure",
@@ -999,6 +1003,8 @@ fn destructive(text: &str) -> bool {
         matches!(
             x.as_str(),
             "delete"
+                | "nuke"
+                | "flush"
                 | "purge"
                 | "drop"
                 | "rm"

@@ -212,6 +212,11 @@ fn service_of(word: &str) -> Option<&'static str> {
     Some(match w {
         "stock" | "warehouses" | "reservation" | "reservations" => "inventory",
         "billing" | "psp" | "gateways" | "processor" | "processors" | "acquirer" => "payment",
+        // Abbreviations in chat: "pmt gw cb open?", "errs in inv", "dlq for ship".
+        "pmt" | "pymt" | "gw" => "payment",
+        "inv" | "invt" => "inventory",
+        "ship" | "shp" => "shipment",
+        "notif" | "notifs" => "notification",
         "shipping" | "delivery" | "deliveries" | "courier" | "couriers" | "carriers"
         | "fulfilment" | "fulfillment" | "fulfilments" | "fulfillments" | "dispatch"
         | "logistics" => "shipment",
