@@ -43,7 +43,114 @@ pub const SERVICES: [&str; 5] = ["order", "inventory", "payment", "shipment", "n
 
 /// The question in lower case, with its words (letters, digits, `-`, `_`, `.`, `:`).
 pub fn words(text: &str) -> Vec<String> {
-    raw_words(text).iter().map(|w| w.to_lowercase()).collect()
+    raw_words(text)
+        .iter()
+        .map(|w| correct(&w.to_lowercase()))
+        .collect()
+}
+
+/// The console's own words, which a typo of is read as ("paymnet", "dead leters",
+/// "breakrs", "orderes"). Domain words only: names and plain English stay as typed.
+const VOCABULARY: &[&str] = &[
+    "letters",
+    "letter",
+    "breaker",
+    "breakers",
+    "circuit",
+    "circuits",
+    "orders",
+    "payment",
+    "payments",
+    "inventory",
+    "shipment",
+    "shipments",
+    "shipping",
+    "notification",
+    "notifications",
+    "warehouse",
+    "gateway",
+    "carrier",
+    "failed",
+    "failures",
+    "failure",
+    "failing",
+    "errors",
+    "events",
+    "replay",
+    "resend",
+    "requeue",
+    "reprocess",
+    "throughput",
+    "completion",
+    "compensating",
+    "compensation",
+    "cancelled",
+    "pending",
+    "completed",
+    "confirmed",
+    "parked",
+    "outage",
+    "outages",
+    "incident",
+    "incidents",
+    "recent",
+    "recently",
+    "history",
+    "transitions",
+    "yesterday",
+    "minutes",
+    "happened",
+    "latency",
+    "duration",
+    "tripped",
+    "customer",
+    "customers",
+    "correlation",
+    "status",
+    "healthy",
+    "summary",
+    "replayed",
+    "discarded",
+    "half-open",
+    "dependency",
+    "dependencies",
+];
+
+/// `word`, or the vocabulary word it is one typo away from (an insertion, deletion,
+/// substitution or swap of neighbours), for words of six letters or more.
+fn correct(word: &str) -> String {
+    if word.len() < 6
+        || VOCABULARY.contains(&word)
+        || !word.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+    {
+        return word.to_string();
+    }
+    VOCABULARY
+        .iter()
+        .find(|v| one_typo(word, v))
+        .map_or_else(|| word.to_string(), |v| v.to_string())
+}
+
+/// Whether `a` and `b` differ by one edit or one swap of neighbouring letters.
+fn one_typo(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (la, lb) = (a.len(), b.len());
+    if la.abs_diff(lb) > 1 {
+        return false;
+    }
+    let p = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if p == la.min(lb) {
+        return la != lb;
+    }
+    if la == lb {
+        // One substitution, or a swap of two neighbours.
+        a[p + 1..] == b[p + 1..]
+            || (p + 1 < la && a[p] == b[p + 1] && a[p + 1] == b[p] && a[p + 2..] == b[p + 2..])
+    } else if la > lb {
+        a[p + 1..] == b[p..]
+    } else {
+        a[p..] == b[p + 1..]
+    }
 }
 
 /// The question's words as written (case kept): ids and topic names are read from these.
@@ -1094,6 +1201,17 @@ pub fn window(w: &[String], now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Optio
                 Some("midnight") | Some("today") => since = Some(day),
                 Some("this") if next2.and_then(part_of_day).is_some() => {}
                 Some("noon") | Some("midday") => since = Some(hours(12).min(now)),
+                Some("the") if x == "after" || x == "since" => {
+                    // "after the deploy at 11:00": the clock time a few words on.
+                    if let Some(c) = w[i + 1..]
+                        .iter()
+                        .take(5)
+                        .enumerate()
+                        .find_map(|(k, y)| clock(y, w.get(i + 2 + k).map(String::as_str), now))
+                    {
+                        since = Some(c);
+                    }
+                }
                 Some("monday") | Some("the") | Some("last") | Some("an") | Some("a") => {}
                 Some(t) => {
                     if let Some(c) = clock_after(t, next2, now) {
@@ -1222,7 +1340,7 @@ fn split_num_unit(w: &str) -> Option<(i64, Duration)> {
 /// Everything the rules can tell from `text`.
 pub fn extract(text: &str, now: DateTime<Utc>) -> Entities {
     let raw = raw_words(text);
-    let w: Vec<String> = raw.iter().map(|x| x.to_lowercase()).collect();
+    let w: Vec<String> = raw.iter().map(|x| correct(&x.to_lowercase())).collect();
     let (since, until) = window(&w, now);
     let (breaker_state, breaker_not_state) = breaker_state_in(text, &w);
     let topic = topic_in(&raw);
@@ -1419,6 +1537,24 @@ mod tests {
             svc("show failed orders"),
             None,
             "orders are not the order service"
+        );
+    }
+
+    #[test]
+    fn typos_of_the_consoles_words_are_read_as_them() {
+        assert_eq!(
+            words("dead leters for paymnet"),
+            ["dead", "letters", "for", "payment"]
+        );
+        assert_eq!(words("breakrs orderes"), ["breakers", "orders"]);
+        // Short words, names and ids stay as typed.
+        assert_eq!(
+            words("older acme initech ORD-7"),
+            ["older", "acme", "initech", "ord-7"]
+        );
+        assert_eq!(
+            extract("dead leters for paymnet", now()).service.as_deref(),
+            Some("payment")
         );
     }
 
