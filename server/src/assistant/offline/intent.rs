@@ -647,6 +647,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "tps",
     ]) || phrase(&[
         "per minute",
+        "per min",
         "per second",
         "per hour",
         "/min",
@@ -1069,11 +1070,22 @@ fn destructive(text: &str) -> bool {
                 | "deploy"
                 | "scale"
                 | "disable"
+                | "reset"
+                | "enable"
             )
         }
-    }) || ["clear out", "get rid of", "clean up", "clean out"]
-        .iter()
-        .any(|p| t.contains(p))
+    }) || [
+        "clear out",
+        "get rid of",
+        "clean up",
+        "clean out",
+        "turn off",
+        "turn on",
+        "switch off",
+        "switch on",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
 }
 
 fn orders_named(w: &[String]) -> bool {

@@ -119,6 +119,25 @@ const VOCABULARY: &[&str] = &[
 /// `word`, or the vocabulary word it is one typo away from (an insertion, deletion,
 /// substitution or swap of neighbours), for words of six letters or more.
 fn correct(word: &str) -> String {
+    // Chat spellings first: "whats goin on w/ inventory", "cust acme ordrs", "msgs rn".
+    let chat = match word {
+        "goin" => "going",
+        "w" | "w/" => "with",
+        "pls" | "plz" => "please",
+        "rn" => "now",
+        "msgs" | "msg" => "messages",
+        "ordrs" | "ords" => "orders",
+        "cust" => "customer",
+        "u" => "you",
+        "ur" => "your",
+        "thx" | "ty" => "thanks",
+        "hr" | "hrs" => "hour",
+        "mins" => "minutes",
+        _ => "",
+    };
+    if !chat.is_empty() {
+        return chat.to_string();
+    }
     if word.len() < 6
         || VOCABULARY.contains(&word)
         || !word.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
