@@ -417,6 +417,11 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
             "tripped",
             "trips",
             "tripping",
+            // Only breakers flap.
+            "flaps",
+            "flap",
+            "flapping",
+            "flapped",
         ])
         || e.breaker_state.is_some()
         || e.breaker_not_state.is_some()
@@ -458,7 +463,6 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "change",
         "changes",
         "opened",
-        "when",
         "timeline",
         "often",
         "times",
@@ -466,6 +470,20 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "trips",
         "log",
     ]);
+    // "when did it open?" asks for history; "what does it mean when a breaker is
+    // half-open?" does not.
+    if w.iter().enumerate().any(|(i, x)| {
+        x == "when"
+            && (i == 0
+                || w.get(i + 1).is_some_and(|n| {
+                    matches!(
+                        n.as_str(),
+                        "did" | "was" | "were" | "has" | "have" | "had" | "does" | "do"
+                    )
+                }))
+    }) {
+        history = true;
+    }
     // "did any circuit open overnight?": a change in the past, not the state now.
     if any(&["did", "had"]) && (e.breaker_state.is_some() || e.breaker_not_state.is_some()) {
         history = true;
@@ -676,6 +694,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "the load",
     ]);
     let kpi_weak = any(&[
+        "flow",
         "completing",
         "flowing",
         "moving",
@@ -1045,6 +1064,17 @@ fn destructive(text: &str) -> bool {
                     | "we"
             )
     };
+    // "make the payment breaker closed", "force the circuit open": operating a breaker.
+    let breaker = w
+        .iter()
+        .any(|x| matches!(x.as_str(), "breaker" | "breakers" | "circuit" | "circuits"));
+    if breaker
+        && w.iter()
+            .enumerate()
+            .any(|(i, x)| lead(i) && matches!(x.as_str(), "make" | "set" | "force" | "put"))
+    {
+        return true;
+    }
     w.iter().enumerate().any(|(i, x)| {
         lead(i) && {
             matches!(

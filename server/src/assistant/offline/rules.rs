@@ -246,7 +246,7 @@ fn correlation_in(raw: &[String]) -> Option<String> {
                     Some("id" | "ids" | "key")
                 ) {
                     2
-                } else if x == "correlation" {
+                } else if x == "correlation" || x == "corr" {
                     1
                 } else {
                     continue;
@@ -365,6 +365,7 @@ fn order_status_in(text: &str, w: &[String]) -> Option<String> {
         || t.contains("mid-compensation")
         || t.contains("mid compensation")
         || t.contains("undergoing compensation")
+        || t.contains("stuck compensation")
         || t.contains("rolled back")
         || t.contains("being rolled")
         || (t.contains("compensation")
