@@ -521,6 +521,17 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
     let destructive = destructive(&t);
     // "anything I should worry about?", "any fires?": what is going wrong, overall.
     let worry = any(&[
+        "pager",
+        "paged",
+        "paging",
+        "alert",
+        "alerts",
+        "alerting",
+        "alarm",
+        "alarms",
+        "panic",
+        "panicking",
+        "firing",
         "unusual",
         "abnormal",
         "odd",

@@ -539,6 +539,15 @@ fn breaker_state_in(text: &str, w: &[String]) -> (Option<String>, Option<String>
             states.push((i, "open"));
         }
     }
+    if states.is_empty()
+        && w.iter()
+            .any(|x| matches!(x.as_str(), "breaker" | "breakers" | "circuit" | "circuits"))
+        && w.iter()
+            .any(|x| matches!(x.as_str(), "problem" | "culprit" | "broken" | "misbehaving"))
+    {
+        // "which breaker is the problem?": the open one.
+        return (Some("open".into()), None);
+    }
     let Some(&(i, s)) = states.first() else {
         return (None, None);
     };
