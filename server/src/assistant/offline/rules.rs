@@ -557,8 +557,16 @@ fn breaker_state_in(text: &str, w: &[String]) -> (Option<String>, Option<String>
         .filter(|(j, _)| !negated(w, *j))
         .map(|(_, x)| *x)
         .collect();
-    if named.contains(&"open") && named.contains(&"half_open") && !named.contains(&"closed") {
-        return (None, Some("closed".into()));
+    // Any two of the three main states: the negation of the third ("half open or closed"
+    // is not open).
+    let main = ["open", "half_open", "closed"];
+    let named: Vec<&str> = main.iter().copied().filter(|m| named.contains(m)).collect();
+    if named.len() == 2 {
+        let third = main
+            .iter()
+            .find(|m| !named.contains(m))
+            .expect("three states");
+        return (None, Some(third.to_string()));
     }
     if negated(w, i) {
         (None, Some(s.to_string()))
