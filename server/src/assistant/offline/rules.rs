@@ -1610,6 +1610,13 @@ mod tests {
         assert_eq!(st("which breakers aren't closed?"), (None, some("closed")));
         assert_eq!(st("is the breaker still not open?"), (None, some("open")));
         assert_eq!(st("is the breaker closed?"), (some("closed"), None));
+        assert_eq!(st("open or half-open breakers"), (None, some("closed")));
+        assert_eq!(st("is it half open or closed?"), (None, some("open")));
+        assert_eq!(
+            st("show breakers except the closed ones"),
+            (None, some("closed"))
+        );
+        assert_eq!(st("which breaker is the problem?"), (some("open"), None));
     }
 
     #[test]
