@@ -366,7 +366,7 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
                 | "return"
                 | "route" | "get")
             && w[i + 1..].iter().take(8).any(|y| y == "back")
-    }) || phrase(&["another try", "another go", "another shot"])
+    }) || phrase(&["another try", "another go", "another shot", "another attempt"])
         // "try the inventory DLQ again", "send them again"
         || w.iter().enumerate().any(|(i, x)| {
             matches!(
@@ -447,6 +447,9 @@ pub fn keyword_scores(text: &str, e: &Entities) -> [f32; N] {
         "psp",
     ]);
     let mut history = any(&[
+        "stable",
+        "stability",
+        "steady",
         "activity",
         "flips",
         "flipped",
@@ -1113,6 +1116,9 @@ fn destructive(text: &str) -> bool {
                 | "disable"
                 | "reset"
                 | "enable"
+                // Nor is exporting: the assistant only answers. ("email" is a service.)
+                | "export"
+                | "download"
             )
         }
     }) || [

@@ -941,10 +941,12 @@ fn customer_name_in(w: &[String]) -> Option<String> {
                 }) {
                     j += 1;
                 }
+                // "to" only in "belonging to": "export orders to csv" names no one.
                 if j > i + 1
-                    && w[i + 1..j]
-                        .iter()
-                        .any(|y| matches!(y.as_str(), "of" | "for" | "from" | "by" | "to"))
+                    && w[i + 1..j].iter().enumerate().any(|(k, y)| {
+                        matches!(y.as_str(), "of" | "for" | "from" | "by")
+                            || (y == "to" && k > 0 && w[i + k] == "belonging")
+                    })
                 {
                     if let Some(n) = w.get(j).filter(|n| name_ok(n)) {
                         return Some(n.to_string());
