@@ -25,6 +25,7 @@ pub mod trace_context;
 
 pub use envelope::{Envelope, H_CORRELATION_ID, H_EVENT_ID, H_EVENT_TYPE, H_SOURCE};
 pub use publish::{publish, publish_raw};
+pub use services::BREAKERS;
 pub use topics::{
     all_topics, event_types, is_known_type, BREAKER_METRICS, BREAKER_TRANSITION, DLQ_SUFFIX,
     DOMAIN_TOPICS, SAGA_STEP,

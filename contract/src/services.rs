@@ -6,6 +6,7 @@
 //! topics an operator names the breakers to wait on.
 
 use crate::topics::SAGA_STEP;
+use std::sync::LazyLock;
 
 /// A service, the breaker in front of the dependency it calls, and the topics whose
 /// records make it call that dependency.
@@ -46,6 +47,16 @@ pub const DEPENDENCIES: &[Dependency] = &[
         consumes: &["payment.completed", SAGA_STEP],
     },
 ];
+
+/// The fleet's circuit breakers as (service, breaker), in step order: what
+/// `breaker.transition` and `breaker.metrics` events name; the console's assistant reads
+/// them to know what "the warehouse" or "the gateway" means.
+pub static BREAKERS: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
+    DEPENDENCIES
+        .iter()
+        .map(|d| (d.service, d.breaker))
+        .collect()
+});
 
 /// The breakers a record sent to `topic` may run into, each once, in step order.
 pub fn breakers_behind(topic: &str) -> Vec<&'static str> {

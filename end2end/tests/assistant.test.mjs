@@ -115,3 +115,53 @@ test('an operator confirms the proposal: the job runs and the order completes', 
   }
   assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
 });
+
+test('ten questions in a row: each answered, the question box in view after every answer', async () => {
+  const { page, errors } = b;
+  await page.setViewportSize({ width: 1440, height: 900 });
+  system.produceOrder('ORD-E2E-TEN');
+  await login(page, system.base, 'vera', '/orders');
+  await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  await page.waitForSelector('text=ORD-E2E-TEN', { timeout: 30000 });
+  if (!(await page.locator('[data-testid=assistant][open]').count())) {
+    await page.click('[data-testid=assistant] summary');
+  }
+  const questions = [
+    'what is the status of ORD-E2E-TEN?',
+    'which breakers are open right now?',
+    "what's our order rate over the last 15 minutes?",
+    'any dead letters parked in payment.completed.dlq?',
+    'what happened to payments in the last 10 minutes?',
+    'show failed orders from the last half hour',
+    'is the warehouse breaker tripped?',
+    'are orders completing normally today?',
+    'what failed recently?',
+    'and its saga timeline?',
+  ];
+  // In view and not covered: the element at the input's centre is the input itself.
+  const reachable = () => page.evaluate(() => {
+    const q = document.querySelector('[data-testid=assistant-question]');
+    const r = q.getBoundingClientRect();
+    const inside = r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+    return inside && document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === q;
+  });
+  for (const [i, question] of questions.entries()) {
+    assert.ok(await reachable(), `the question box is reachable before question ${i + 1}`);
+    await ask(page, question);
+    const answers = await page.locator('[data-testid=assistant-log] li.turn-assistant').count();
+    assert.ok(answers >= i + 1, `question ${i + 1} (${question}) answered: ${answers} answers`);
+    assert.ok(await reachable(), `the question box is reachable after answer ${i + 1}`);
+  }
+  await page.screenshot({ path: `${ARTIFACTS}/assistant-ten.png` });
+
+  // Closed, the sidebar's toggle covers no content: the page keeps room for it.
+  await page.click('[data-testid=assistant] summary');
+  const overlap = await page.evaluate(() => {
+    const rail = document.querySelector('[data-testid=assistant]').getBoundingClientRect();
+    const content = document.querySelector('.content').getBoundingClientRect();
+    return content.right - rail.left;
+  });
+  assert.ok(overlap <= 0, `the closed sidebar overlaps the content by ${overlap}px`);
+  await page.setViewportSize({ width: 1366, height: 800 });
+  assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
+});

@@ -101,7 +101,14 @@ async fn anthropic_streams_text_and_runs_several_tool_uses_of_one_turn() {
     assert_eq!(seen[0].headers["x-api-key"], KEY);
     assert_eq!(seen[0].headers["anthropic-version"], "2023-06-01");
     assert_eq!(seen[0].body["stream"], true);
-    assert_eq!(seen[0].body["tools"].as_array().unwrap().len(), 8);
+    // Every tool, the kpis and incident_summary of issue 22 included.
+    let offered: Vec<&str> = seen[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, switchyard::assistant::tools::ALL);
     // Both tool results go back in one user message, matched by id.
     let results = tool_results(&seen[1].body);
     assert_eq!(results.len(), 2, "{}", seen[1].body);

@@ -1,6 +1,9 @@
-//! The offline router's evaluation: questions with the tool and arguments they should get
-//! (`tools/assistant-eval.jsonl`), run through the router at a fixed "now", scored exactly
-//! (same tool, same arguments), with routing latency. `switchyard-tools assistant-eval` prints it.
+//! The offline router's evaluation: questions with the tool and arguments they should get,
+//! run through the router at a fixed "now", scored exactly (same tool, same arguments),
+//! with routing latency. Two sets: the tuning set (`tools/assistant-eval.jsonl`, which the
+//! rules and prototypes were written beside) and the held-out set
+//! (`tools/assistant-eval-holdout.jsonl`, written before the issue-22 tuning and not tuned
+//! against). `switchyard-tools assistant-eval` prints both, per tool, with the misses.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -61,6 +64,22 @@ pub struct Report {
 }
 
 impl Report {
+    /// (right, total) per expected tool, in the order of first appearance.
+    pub fn per_tool(&self, cases: &[Case]) -> Vec<(String, usize, usize)> {
+        let mut out: Vec<(String, usize, usize)> = Vec::new();
+        for c in cases {
+            let missed = self.misses.iter().any(|m| m.case.q == c.q);
+            match out.iter_mut().find(|x| x.0 == c.tool) {
+                Some(x) => {
+                    x.2 += 1;
+                    x.1 += usize::from(!missed);
+                }
+                None => out.push((c.tool.clone(), usize::from(!missed), 1)),
+            }
+        }
+        out
+    }
+
     pub fn accuracy(&self) -> f64 {
         if self.total == 0 {
             return 0.0;
@@ -125,15 +144,54 @@ pub fn run(router: &OfflineBackend, cases: &[Case]) -> Report {
     }
 }
 
-/// `switchyard-tools assistant-eval`: runs the set, prints each miss and the figures, and
-/// fails below `min_accuracy`.
+fn pct(right: usize, total: usize) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    100.0 * right as f64 / total as f64
+}
+
+/// Prints one set's misses, per-tool figures and total; returns its report.
+fn print_set(name: &str, router: &OfflineBackend, cases: &[Case]) -> Report {
+    let r = run(router, cases);
+    println!("== {name}: {} questions", cases.len());
+    for m in &r.misses {
+        println!(
+            "MISS {:?}\n     expected {} {}\n     got      {} {} (score {:.2})",
+            m.case.q, m.case.tool, m.case.args, m.tool, m.args, m.score
+        );
+    }
+    for (tool, right, total) in r.per_tool(cases) {
+        println!(
+            "  {tool:<18} {right:>3}/{total:<3} {:>6.1}%",
+            pct(right, total)
+        );
+    }
+    println!(
+        "{name}: {}/{} = {:.1}% right tool and arguments",
+        r.right,
+        r.total,
+        100.0 * r.accuracy()
+    );
+    r
+}
+
+/// `switchyard-tools assistant-eval`: runs both sets, prints each miss and the figures
+/// (per set, per tool, and the whole), and fails below `min_accuracy` on the whole or
+/// below `min_holdout` on the held-out set.
 pub fn report(
     file: &Path,
+    holdout: Option<&Path>,
     cfg: &switchyard::config::AssistantConfig,
     rules_only: bool,
     min_accuracy: f64,
+    min_holdout: f64,
 ) -> anyhow::Result<()> {
     let cases = load(file)?;
+    let held = match holdout {
+        Some(h) => load(h)?,
+        None => Vec::new(),
+    };
     let t0 = Instant::now();
     let router = if rules_only {
         OfflineBackend::rules_only("--rules-only")
@@ -141,13 +199,11 @@ pub fn report(
         OfflineBackend::load(&cfg.embedding_model_dir())
     };
     let load_time = t0.elapsed();
-    let r = run(&router, &cases);
-    for m in &r.misses {
-        println!(
-            "MISS {:?}\n     expected {} {}\n     got      {} {} (score {:.2})",
-            m.case.q, m.case.tool, m.case.args, m.tool, m.args, m.score
-        );
-    }
+    let tuning = print_set("tuning", &router, &cases);
+    let held_report = (!held.is_empty()).then(|| print_set("held-out", &router, &held));
+    let mut all = cases.clone();
+    all.extend(held.iter().cloned());
+    let r = run(&router, &all);
     println!(
         "router: {} (model load {} ms)",
         if r.with_model {
@@ -158,16 +214,33 @@ pub fn report(
         load_time.as_millis()
     );
     println!(
-        "accuracy: {}/{} = {:.1}% right tool and arguments",
+        "tuning:   {}/{} = {:.1}%",
+        tuning.right,
+        tuning.total,
+        100.0 * tuning.accuracy()
+    );
+    if let Some(h) = &held_report {
+        println!(
+            "held-out: {}/{} = {:.1}%",
+            h.right,
+            h.total,
+            100.0 * h.accuracy()
+        );
+    }
+    println!(
+        "whole:    {}/{} = {:.1}% right tool and arguments",
         r.right,
         r.total,
         100.0 * r.accuracy()
     );
     println!(
-        "latency per question: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        "latency per question: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} of {} embedded, median {:.1} ms)",
         r.p50.as_secs_f64() * 1e3,
         r.p95.as_secs_f64() * 1e3,
-        r.max.as_secs_f64() * 1e3
+        r.max.as_secs_f64() * 1e3,
+        r.embedded,
+        r.total,
+        r.embedded_p50.as_secs_f64() * 1e3
     );
     anyhow::ensure!(
         r.accuracy() >= min_accuracy,
@@ -175,5 +248,13 @@ pub fn report(
         100.0 * r.accuracy(),
         100.0 * min_accuracy
     );
+    if let Some(h) = &held_report {
+        anyhow::ensure!(
+            h.accuracy() >= min_holdout,
+            "held-out accuracy {:.1}% is below {:.1}%",
+            100.0 * h.accuracy(),
+            100.0 * min_holdout
+        );
+    }
     Ok(())
 }

@@ -82,12 +82,16 @@ pub enum Command {
         #[arg(long)]
         topic: Option<String>,
     },
-    /// Run the assistant's evaluation set through the offline router: accuracy (right tool
-    /// and arguments) and routing latency. Exits 1 below --min-accuracy.
+    /// Run the assistant's evaluation sets through the offline router: accuracy (right tool
+    /// and arguments) per set and per tool, and routing latency. Exits 1 below
+    /// --min-accuracy (whole) or --min-holdout (held-out set).
     AssistantEval {
-        /// The evaluation set (one JSON question per line).
+        /// The tuning set (one JSON question per line).
         #[arg(long, default_value = "tools/assistant-eval.jsonl")]
         file: std::path::PathBuf,
+        /// The held-out set, not tuned against ("" for none).
+        #[arg(long, default_value = "tools/assistant-eval-holdout.jsonl")]
+        holdout: std::path::PathBuf,
         #[command(flatten)]
         assistant: AssistantConfig,
         /// Route by rules alone, even if the embedding model is installed.
@@ -95,6 +99,8 @@ pub enum Command {
         rules_only: bool,
         #[arg(long, default_value_t = 0.95)]
         min_accuracy: f64,
+        #[arg(long, default_value_t = 0.90)]
+        min_holdout: f64,
     },
     /// Fill the read model with a large synthetic history (set-based SQL, no Kafka) for
     /// the page benchmark: orders with their events, saga steps, rollups, dead letters and
@@ -247,10 +253,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::AssistantEval {
             file,
+            holdout,
             assistant,
             rules_only,
             min_accuracy,
-        } => crate::assistant_eval::report(&file, &assistant, rules_only, min_accuracy),
+            min_holdout,
+        } => crate::assistant_eval::report(
+            &file,
+            (!holdout.as_os_str().is_empty()).then_some(holdout.as_path()),
+            &assistant,
+            rules_only,
+            min_accuracy,
+            min_holdout,
+        ),
         Command::Seed {
             db,
             orders,

@@ -129,6 +129,8 @@ pub fn AssistantSidebar(session: Option<SessionView>) -> impl IntoView {
     view! {
         <details class="assistant" data-testid="assistant">
             <summary>"Assistant"</summary>
+            // The panel lays out log and question box: the log scrolls, the box stays put.
+            <div class="assistant-panel">
             <ol class="assistant-log" data-testid="assistant-log" aria-live="polite">
                 {move || turns.get().into_iter().map(|t| view! { <Turn t /> }).collect_view()}
             </ol>
@@ -148,6 +150,7 @@ pub fn AssistantSidebar(session: Option<SessionView>) -> impl IntoView {
                     {move || if busy.get() { "Answering…" } else { "Ask" }}
                 </button>
             </form>
+            </div>
         </details>
     }
 }
@@ -156,13 +159,30 @@ pub fn AssistantSidebar(session: Option<SessionView>) -> impl IntoView {
 fn Turn(t: ChatTurn) -> impl IntoView {
     let class = format!("turn turn-{}", t.role);
     let rule_based = t.rule_based && t.role == "assistant";
-    let text = linked(&t.text, &t.citations);
+    let (summary, details) = split_answer(&t.text);
+    let text = linked(summary, &t.citations);
+    let details = (!details.is_empty()).then(|| {
+        let lines: Vec<AnyView> = details
+            .iter()
+            .map(|l| match l.strip_prefix("- ") {
+                Some(item) => view! { <li>{linked(item, &t.citations)}</li> }.into_any(),
+                None => view! { <li class="plain">{linked(l, &t.citations)}</li> }.into_any(),
+            })
+            .collect();
+        view! {
+            <details class="answer-details">
+                <summary>"Details"</summary>
+                <ul>{lines}</ul>
+            </details>
+        }
+    });
     view! {
         <li class=class>
             <Show when=move || rule_based>
                 <span class="badge rule-based" data-testid="rule-based">"rule-based"</span>
             </Show>
             <p class="answer">{text}</p>
+            {details}
             {(!t.citations.is_empty()).then(|| view! {
                 <ul class="cites" aria-label="Records used">
                     {t.citations.into_iter().map(|c| view! {
@@ -173,6 +193,19 @@ fn Turn(t: ChatTurn) -> impl IntoView {
             {t.proposals.into_iter().map(|p| view! { <ProposalCard p /> }).collect_view()}
             {t.notes.into_iter().map(|n| view! { <p class="note">{n}</p> }).collect_view()}
         </li>
+    }
+}
+
+/// An answer's summary (its first paragraph, read at a glance) and its details (the lines
+/// after the first blank line), which the sidebar shows collapsed. A question, or an
+/// answer of one paragraph, has no details.
+pub fn split_answer(text: &str) -> (&str, Vec<&str>) {
+    match text.split_once("\n\n") {
+        Some((summary, rest)) => (
+            summary,
+            rest.lines().filter(|l| !l.trim().is_empty()).collect(),
+        ),
+        None => (text, Vec::new()),
     }
 }
 
@@ -236,5 +269,18 @@ fn ProposalCard(p: ReplayProposal) -> impl IntoView {
                 Err(e) => view! { <p class="error">{e}</p> }.into_any(),
             })}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_answer;
+
+    #[test]
+    fn answers_split_into_summary_and_details() {
+        assert_eq!(split_answer("one line"), ("one line", vec![]));
+        let (s, d) = split_answer("2 outages.\n\n- first\n- second\n\n- third");
+        assert_eq!(s, "2 outages.");
+        assert_eq!(d, vec!["- first", "- second", "- third"]);
     }
 }

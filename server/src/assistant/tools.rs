@@ -47,9 +47,11 @@ pub const BREAKER_STATES: &str = "breaker_states";
 pub const BREAKER_HISTORY: &str = "breaker_history";
 pub const EVENT_LOOKUP: &str = "event_lookup";
 pub const PROPOSE_REPLAY: &str = "propose_replay";
+pub const KPIS: &str = "kpis";
+pub const INCIDENT_SUMMARY: &str = "incident_summary";
 
 /// Every tool's name, in the order they are offered.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 10] = [
     ORDER_STATUS,
     SEARCH_ORDERS,
     RECENT_FAILURES,
@@ -58,6 +60,8 @@ pub const ALL: [&str; 8] = [
     BREAKER_HISTORY,
     EVENT_LOOKUP,
     PROPOSE_REPLAY,
+    KPIS,
+    INCIDENT_SUMMARY,
 ];
 
 fn time_props() -> Value {
@@ -93,11 +97,12 @@ pub fn specs() -> Vec<ToolSpec> {
         },
         ToolSpec {
             name: SEARCH_ORDERS,
-            description: "Find orders by status, customer or id fragment, newest first.",
+            description: "Find orders by status, customer (id or name), correlation id or id fragment, newest first.",
             input_schema: schema(
                 json!({
-                    "status": {"type": "string", "enum": ["pending", "created", "confirmed", "completed", "failed", "cancelled"]},
-                    "customer_id": {"type": "string"},
+                    "status": {"type": "string", "enum": ["pending", "created", "confirmed", "completed", "failed", "cancelled", "compensating"], "description": "compensating: orders whose saga is undoing its steps"},
+                    "customer_id": {"type": "string", "description": "a customer id (CUST-0042) or a part of one, e.g. a name"},
+                    "correlation_id": {"type": "string", "description": "an event correlation id (e.g. a saga id): the orders it belongs to"},
                     "text": {"type": "string", "description": "substring of the order id or failure reason"},
                     "limit": {"type": "integer", "minimum": 1, "maximum": 50}
                 }),
@@ -119,10 +124,11 @@ pub fn specs() -> Vec<ToolSpec> {
         },
         ToolSpec {
             name: BREAKER_STATES,
-            description: "Current circuit-breaker state of every service's dependency, with failure rate and calls.",
+            description: "Current circuit-breaker state of every service's dependency (inventory: warehouse-api, payment: payment-gateway, shipment: carrier-api), with failure rate and calls.",
             input_schema: json!({"type": "object", "properties": {
-                "service": {"type": "string"},
-                "state": {"type": "string", "enum": ["closed", "open", "half_open", "disabled", "forced_open"]}
+                "service": {"type": "string", "description": "service or breaker name"},
+                "state": {"type": "string", "enum": ["closed", "open", "half_open", "disabled", "forced_open"]},
+                "not_state": {"type": "string", "enum": ["closed", "open", "half_open", "disabled", "forced_open"], "description": "only breakers NOT in this state (\"not closed\")"}
             }}),
         },
         ToolSpec {
@@ -132,9 +138,10 @@ pub fn specs() -> Vec<ToolSpec> {
         },
         ToolSpec {
             name: EVENT_LOOKUP,
-            description: "Stored events by event id, order id or event type, newest first, with a payload preview.",
+            description: "Stored events by event id, order id, correlation id or event type, newest first, with a payload preview.",
             input_schema: schema(
                 json!({
+                    "correlation_id": {"type": "string"},
                     "event_id": {"type": "string", "description": "the event's UUID or the console's numeric event id"},
                     "order_id": {"type": "string"},
                     "event_type": {"type": "string", "description": "e.g. payment.failed"},
@@ -148,6 +155,16 @@ pub fn specs() -> Vec<ToolSpec> {
             description: "Propose replaying the dead letters matching a filter. Runs nothing: returns the filter and a dry run (how many would go to which topic, by error) for an operator to confirm or not. Default status: pending.",
             input_schema: schema(dl_filter, &[]),
         },
+        ToolSpec {
+            name: KPIS,
+            description: "The overview page's key figures for a window (default: the last hour): orders per minute, completion rate, saga duration p50/p95, dead-letter inflow and depth, open breakers — with the previous window of the same length to compare.",
+            input_schema: schema(json!({}), &[]),
+        },
+        ToolSpec {
+            name: INCIDENT_SUMMARY,
+            description: "What happened to a service (or all) in a window (default: the last hour): breaker transitions grouped into outages (start, end, duration, re-openings), failed orders and dead letters still waiting, with links.",
+            input_schema: schema(json!({"service": {"type": "string", "description": "inventory, payment, shipment, or a breaker name"}}), &[]),
+        },
     ]
 }
 
@@ -157,12 +174,14 @@ struct Args {
     order_id: Option<String>,
     status: Option<String>,
     customer_id: Option<String>,
+    correlation_id: Option<String>,
     text: Option<String>,
     service: Option<String>,
     topic: Option<String>,
     error: Option<String>,
     key: Option<String>,
     state: Option<String>,
+    not_state: Option<String>,
     event_id: Option<String>,
     event_type: Option<String>,
     since: Option<DateTime<Utc>>,
@@ -180,9 +199,17 @@ fn args(input: &Value) -> Result<Args, ToolError> {
         o.retain(|_, x| !(x.is_null() || x.as_str().is_some_and(|s| s.trim().is_empty())));
     }
     let a: Args = serde_json::from_value(v).map_err(|e| ToolError::BadArgs(e.to_string()))?;
-    for s in [&a.order_id, &a.text, &a.error, &a.key, &a.event_id]
-        .into_iter()
-        .flatten()
+    for s in [
+        &a.order_id,
+        &a.text,
+        &a.error,
+        &a.key,
+        &a.event_id,
+        &a.customer_id,
+        &a.correlation_id,
+    ]
+    .into_iter()
+    .flatten()
     {
         if s.len() > 200 {
             return Err(ToolError::BadArgs(
@@ -226,6 +253,8 @@ pub async fn run(
         BREAKER_HISTORY => breaker_history(&mut tx, a, now).await,
         EVENT_LOOKUP => event_lookup(&mut tx, a).await,
         PROPOSE_REPLAY => propose_replay(&mut tx, a).await,
+        KPIS => kpis(&mut tx, a, now).await,
+        INCIDENT_SUMMARY => incident_summary(&mut tx, a, now).await,
         _ => Err(ToolError::Unknown(name.to_string())),
     };
     tx.rollback().await?;
@@ -301,6 +330,16 @@ async fn search_orders(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
         Option<String>,
         DateTime<Utc>,
     );
+    // "compensating" is not a stored status: an unfinished order whose saga is undoing a
+    // step (`current_step` `<step>:compensate`).
+    let compensating = a.status.as_deref() == Some("compensating");
+    let status = a.status.clone().filter(|_| !compensating);
+    // A customer id is exact (`CUST-0042`); anything else (a name) matches a part of it.
+    let (customer_exact, customer_part) = match a.customer_id.as_deref() {
+        Some(c) if c.to_uppercase().starts_with("CUST-") => (Some(c.to_uppercase()), None),
+        Some(c) => (None, Some(like_escape(c))),
+        None => (None, None),
+    };
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT order_id, status, customer_id, failure_reason, updated_at FROM orders
              WHERE ($1::text IS NULL OR status = $1)
@@ -309,14 +348,23 @@ async fn search_orders(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
                     OR failure_reason ILIKE '%' || $3 || '%')
                AND ($4::timestamptz IS NULL OR updated_at >= $4)
                AND ($5::timestamptz IS NULL OR updated_at < $5)
+               AND ($7::text IS NULL OR customer_id ILIKE '%' || $7 || '%')
+               AND ($8::text IS NULL OR order_id IN (
+                    SELECT aggregate_id FROM events WHERE correlation_id = $8
+                    UNION ALL SELECT order_id FROM orders WHERE order_id = $8))
+               AND (NOT $9 OR (current_step LIKE '%:compensate'
+                    AND status NOT IN ('completed', 'failed', 'cancelled')))
              ORDER BY updated_at DESC, order_id DESC LIMIT $6",
     )
-    .bind(&a.status)
-    .bind(&a.customer_id)
+    .bind(&status)
+    .bind(&customer_exact)
     .bind(a.text.as_deref().map(like_escape))
     .bind(a.since)
     .bind(a.until)
     .bind(limit)
+    .bind(&customer_part)
+    .bind(&a.correlation_id)
+    .bind(compensating)
     .fetch_all(&mut **tx)
     .await?;
     let citations = rows.iter().map(|r| order_cite(&r.0)).collect();
@@ -345,7 +393,7 @@ async fn recent_failures(
          WHERE status IN ('failed', 'cancelled') AND updated_at >= $1
            AND ($2::timestamptz IS NULL OR updated_at < $2)
            AND ($3::text IS NULL OR failure_reason ILIKE '%' || $3 || '%'
-                OR current_step = $3)
+                OR split_part(current_step, ':', 1) = $3)
          ORDER BY updated_at DESC LIMIT 20",
     )
     .bind(since)
@@ -473,6 +521,7 @@ async fn dlq_summary(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
 
 async fn breaker_states(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
     let wanted_state = a.state.as_deref().map(str::to_lowercase);
+    let unwanted_state = a.not_state.as_deref().map(str::to_lowercase);
     let rows: Vec<_> = crate::read_model::console::breaker_views(&mut **tx)
         .await?
         .into_iter()
@@ -486,8 +535,18 @@ async fn breaker_states(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
                 .as_deref()
                 .is_none_or(|w| b.state.as_str().to_lowercase() == w)
         })
+        .filter(|b| {
+            unwanted_state
+                .as_deref()
+                .is_none_or(|w| b.state.as_str().to_lowercase() != w)
+        })
         .collect();
     Ok(ToolOutput {
+        citations: if rows.is_empty() {
+            vec![]
+        } else {
+            vec![breakers_cite()]
+        },
         content: json!({"breakers": rows.iter().map(|b| json!({
             "service": b.service, "breaker": b.breaker,
             "state": b.state.as_str().to_lowercase(), "since": ts(b.state_at),
@@ -555,6 +614,7 @@ async fn event_lookup(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
            AND ($3::text IS NULL OR aggregate_id = $3) AND ($4::text IS NULL OR event_type = $4)
            AND ($5::timestamptz IS NULL OR occurred_at >= $5)
            AND ($6::timestamptz IS NULL OR occurred_at < $6)
+           AND ($8::text IS NULL OR correlation_id = $8)
          ORDER BY occurred_at DESC, id DESC LIMIT $7",
     )
     .bind(uuid)
@@ -564,6 +624,7 @@ async fn event_lookup(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
     .bind(a.since)
     .bind(a.until)
     .bind(limit)
+    .bind(&a.correlation_id)
     .fetch_all(&mut **tx)
     .await?;
     let mut citations: Vec<Citation> = Vec::new();
@@ -604,4 +665,356 @@ async fn propose_replay(tx: &mut Tx, a: Args) -> Result<ToolOutput, ToolError> {
         citations: vec![],
         proposals,
     })
+}
+
+fn breakers_cite() -> Citation {
+    Citation {
+        label: "breakers".into(),
+        href: "/breakers".into(),
+    }
+}
+
+/// The window a tool reads: the arguments' `since`/`until`, by default the last hour.
+fn window_of(a: &Args, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let until = a.until.unwrap_or(now);
+    let since = a.since.unwrap_or(until - chrono::Duration::hours(1));
+    (since, until.max(since))
+}
+
+fn kpis_json(k: &switchyard_app::console::Kpis) -> Value {
+    json!({
+        "orders_per_min": (k.orders_per_min * 10.0).round() / 10.0,
+        "completion_rate": k.completion_rate.map(|r| (r * 1000.0).round() / 10.0),
+        "saga_p50_ms": k.saga_p50_ms.map(f64::round),
+        "saga_p95_ms": k.saga_p95_ms.map(f64::round),
+        "sagas_measured": k.sagas_measured,
+        "dlq_inflow": k.dlq_inflow,
+        "dlq_depth": k.dlq_depth,
+        "open_breakers": k.open_breakers,
+        "breakers": k.breakers,
+    })
+}
+
+/// The overview's KPIs over the window, by the overview's own queries, and those of the
+/// window of the same length before it (what "normal" is compared with).
+async fn kpis(tx: &mut Tx, a: Args, now: DateTime<Utc>) -> Result<ToolOutput, ToolError> {
+    use crate::read_model::console;
+    let (since, until) = window_of(&a, now);
+    let len = until - since;
+    let minutes = (len.num_seconds() as f64 / 60.0).max(1.0);
+    let bucket = len.num_seconds().max(60);
+    let mut out = Vec::new();
+    for (from, to) in [(since, until), (since - len, since)] {
+        let throughput = console::throughput(&mut **tx, from, to, bucket).await?;
+        let samples = console::durations(&mut **tx, from, to).await?;
+        let inflow = console::dlq_inflow(&mut **tx, from, to, bucket).await?;
+        let counts = console::counts(&mut **tx).await?;
+        out.push(console::kpis_of(
+            &throughput,
+            &samples,
+            &inflow,
+            counts,
+            minutes,
+        ));
+    }
+    let (k, before) = (&out[0], &out[1]);
+    let mut citations = vec![Citation {
+        label: "overview".into(),
+        href: "/".into(),
+    }];
+    if k.open_breakers > 0 {
+        citations.push(breakers_cite());
+    }
+    Ok(ToolOutput {
+        content: json!({
+            "since": ts(since),
+            "until": ts(until),
+            "minutes": minutes.round() as i64,
+            "kpis": kpis_json(k),
+            "previous": kpis_json(before),
+        }),
+        citations,
+        proposals: vec![],
+    })
+}
+
+/// Within one outage, a close this short before the next opening is a flap, not an end.
+const SETTLE: chrono::Duration = chrono::Duration::seconds(15);
+
+/// One outage of one breaker: from leaving CLOSED until CLOSED again (for longer than
+/// [`SETTLE`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outage {
+    pub service: String,
+    pub breaker: String,
+    pub start: DateTime<Utc>,
+    /// `None`: still going at the end of the window.
+    pub end: Option<DateTime<Utc>>,
+    /// Whether it had started before the window (the breaker was not closed at its start).
+    pub started_before: bool,
+    /// Times the breaker opened again within the outage (after a half-open probe or a
+    /// short close): the flapping.
+    pub reopened: i64,
+    pub transitions: i64,
+}
+
+/// Groups transitions (oldest first) into outages per breaker. `before` is each breaker's
+/// state at `since` (its last transition before the window), closed when unknown.
+pub fn outages(
+    transitions: &[(String, String, String, String, DateTime<Utc>)],
+    before: &std::collections::HashMap<(String, String), String>,
+    since: DateTime<Utc>,
+) -> Vec<Outage> {
+    let closed = |s: &str| s.eq_ignore_ascii_case("closed");
+    let mut open: std::collections::BTreeMap<(String, String), Outage> = Default::default();
+    let mut done: Vec<Outage> = Vec::new();
+    for ((service, breaker), state) in before {
+        if !closed(state) {
+            open.insert(
+                (service.clone(), breaker.clone()),
+                Outage {
+                    service: service.clone(),
+                    breaker: breaker.clone(),
+                    start: since,
+                    end: None,
+                    started_before: true,
+                    reopened: 0,
+                    transitions: 0,
+                },
+            );
+        }
+    }
+    for (service, breaker, _from, to, at) in transitions {
+        let key = (service.clone(), breaker.clone());
+        if closed(to) {
+            if let Some(o) = open.get_mut(&key) {
+                o.transitions += 1;
+                o.end = Some(*at);
+            }
+            continue;
+        }
+        match open.get_mut(&key) {
+            Some(o) if o.end.is_none_or(|e| *at - e <= SETTLE) => {
+                // Still the same outage: it opened again after a failed probe or a close
+                // too short to count (a half-open probe alone is not a re-opening).
+                if o.end.is_some() || to.eq_ignore_ascii_case("open") {
+                    o.reopened += 1;
+                }
+                o.end = None;
+                o.transitions += 1;
+            }
+            _ => {
+                if let Some(o) = open.remove(&key) {
+                    done.push(o);
+                }
+                open.insert(
+                    key,
+                    Outage {
+                        service: service.clone(),
+                        breaker: breaker.clone(),
+                        start: *at,
+                        end: None,
+                        started_before: false,
+                        reopened: 0,
+                        transitions: 1,
+                    },
+                );
+            }
+        }
+    }
+    done.extend(open.into_values());
+    done.sort_by(|a, b| a.start.cmp(&b.start).then(a.breaker.cmp(&b.breaker)));
+    done
+}
+
+/// What happened to a service (or every service) in the window: its breakers' outages,
+/// the orders that failed and the dead letters still waiting.
+async fn incident_summary(
+    tx: &mut Tx,
+    a: Args,
+    now: DateTime<Utc>,
+) -> Result<ToolOutput, ToolError> {
+    let (since, until) = window_of(&a, now);
+    let service = a.service.as_deref().map(|s| {
+        // A breaker's name stands for its service.
+        switchyard_contract::BREAKERS
+            .iter()
+            .find(|(_, b)| *b == s)
+            .map_or(s.to_string(), |(svc, _)| svc.to_string())
+    });
+    let rows = crate::read_model::console::transitions(&mut **tx, since, until).await?;
+    let rows: Vec<(String, String, String, String, DateTime<Utc>)> = rows
+        .into_iter()
+        .filter(|t| service.as_deref().is_none_or(|s| t.service == s))
+        .map(|t| {
+            (
+                t.service,
+                t.breaker,
+                t.from_state.as_str().to_lowercase(),
+                t.to_state.as_str().to_lowercase(),
+                t.at,
+            )
+        })
+        .collect();
+    let before: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (service, breaker) service, breaker, to_state
+         FROM breaker_transitions WHERE at < $1 AND ($2::text IS NULL OR service = $2)
+         ORDER BY service, breaker, at DESC, id DESC",
+    )
+    .bind(since)
+    .bind(&service)
+    .fetch_all(&mut **tx)
+    .await?;
+    let before = before.into_iter().map(|(s, b, st)| ((s, b), st)).collect();
+    let found = outages(&rows, &before, since);
+    let failed: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT order_id, status, failure_reason FROM orders
+         WHERE status IN ('failed', 'cancelled') AND updated_at >= $1 AND updated_at < $2
+           AND ($3::text IS NULL OR failure_reason ILIKE '%' || $3 || '%'
+                OR split_part(current_step, ':', 1) = $3)
+         ORDER BY updated_at DESC LIMIT 500",
+    )
+    .bind(since)
+    .bind(until)
+    .bind(service.as_deref().map(like_escape))
+    .fetch_all(&mut **tx)
+    .await?;
+    let waiting: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT original_topic, count(*)::int8 FROM dead_letters
+         WHERE status = 'pending' AND failed_at >= $1 AND failed_at < $2
+           AND ($3::text IS NULL OR original_topic LIKE $3 || '.%'
+                OR exception_message ILIKE '%' || $3 || '%')
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20",
+    )
+    .bind(since)
+    .bind(until)
+    .bind(service.as_deref().map(like_escape))
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut reasons: Vec<(String, i64)> = Vec::new();
+    for (_, _, r) in &failed {
+        let r = r.clone().unwrap_or_else(|| "(no reason)".into());
+        match reasons.iter_mut().find(|x| x.0 == r) {
+            Some(x) => x.1 += 1,
+            None => reasons.push((r, 1)),
+        }
+    }
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut citations = Vec::new();
+    if !found.is_empty() {
+        citations.push(breakers_cite());
+    }
+    citations.extend(failed.iter().take(5).map(|o| order_cite(&o.0)));
+    if !waiting.is_empty() {
+        let href = if waiting.len() == 1 {
+            format!(
+                "/dead-letters?status=pending&topic={}",
+                switchyard_app::ops::percent_encode(&waiting[0].0)
+            )
+        } else {
+            "/dead-letters?status=pending".to_string()
+        };
+        citations.push(Citation {
+            label: "dead letters waiting".into(),
+            href,
+        });
+    }
+    Ok(ToolOutput {
+        content: json!({
+            "service": service,
+            "since": ts(since),
+            "until": ts(until),
+            "outages": found.iter().map(|o| json!({
+                "service": o.service, "breaker": o.breaker,
+                "start": ts(o.start), "end": o.end.map(ts),
+                "started_before": o.started_before,
+                "duration_s": (o.end.unwrap_or(until) - o.start).num_seconds(),
+                "reopened": o.reopened, "transitions": o.transitions,
+            })).collect::<Vec<_>>(),
+            "transitions": rows.len(),
+            "failed_orders": failed.len(),
+            "failed_order_ids": failed.iter().take(10).map(|o| &o.0).collect::<Vec<_>>(),
+            "failure_reasons": reasons.iter().take(5).map(|(r, n)| json!({"reason": r, "count": n})).collect::<Vec<_>>(),
+            "dead_letters_waiting": waiting.iter().map(|x| x.1).sum::<i64>(),
+            "dead_letters_by_topic": waiting.iter().map(|(t, n)| json!({"topic": t, "count": n})).collect::<Vec<_>>(),
+        }),
+        citations,
+        proposals: vec![],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        format!("2026-11-25T{s}Z").parse().unwrap()
+    }
+
+    fn t(from: &str, to: &str, when: &str) -> (String, String, String, String, DateTime<Utc>) {
+        (
+            "payment".into(),
+            "payment-gateway".into(),
+            from.into(),
+            to.into(),
+            at(when),
+        )
+    }
+
+    #[test]
+    fn transitions_group_into_outages_with_their_flaps() {
+        let rows = vec![
+            t("closed", "open", "10:37:30"),
+            t("open", "half_open", "10:37:40"),
+            t("half_open", "open", "10:37:41"),
+            t("open", "half_open", "10:37:51"),
+            t("half_open", "closed", "10:37:55"),
+            // Closed for 3 s only: the same outage, flapping.
+            t("closed", "open", "10:37:58"),
+            t("open", "half_open", "10:38:20"),
+            t("half_open", "closed", "10:38:29"),
+            // Closed for 17 s: a second outage.
+            t("closed", "open", "10:38:46"),
+            t("open", "half_open", "10:39:30"),
+            t("half_open", "closed", "10:39:45"),
+        ];
+        let o = outages(&rows, &Default::default(), at("10:30:00"));
+        assert_eq!(o.len(), 2, "{o:?}");
+        assert_eq!(
+            (o[0].start, o[0].end),
+            (at("10:37:30"), Some(at("10:38:29")))
+        );
+        assert_eq!(o[0].reopened, 2);
+        assert_eq!(o[0].transitions, 8);
+        assert_eq!(
+            (o[1].start, o[1].end),
+            (at("10:38:46"), Some(at("10:39:45")))
+        );
+        assert_eq!(o[1].reopened, 0);
+    }
+
+    #[test]
+    fn an_outage_open_before_the_window_and_one_still_going() {
+        let before = [(
+            ("payment".to_string(), "payment-gateway".to_string()),
+            "OPEN".to_string(),
+        )]
+        .into_iter()
+        .collect();
+        let rows = vec![
+            t("open", "closed", "10:31:00"),
+            t("closed", "open", "10:50:00"),
+        ];
+        let o = outages(&rows, &before, at("10:30:00"));
+        assert_eq!(o.len(), 2);
+        assert!(o[0].started_before);
+        assert_eq!(o[0].end, Some(at("10:31:00")));
+        assert_eq!((o[1].start, o[1].end), (at("10:50:00"), None));
+    }
+
+    #[test]
+    fn every_tool_is_offered_to_hosted_models() {
+        let names: Vec<&str> = specs().iter().map(|s| s.name).collect();
+        assert_eq!(names, ALL);
+    }
 }

@@ -67,56 +67,21 @@ const OUTCOMES: [&str; 4] = [
 ];
 
 impl PgConsole {
-    /// Per-bucket counts of the order outcomes, from the per-minute rollups.
     async fn throughput(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         bucket: i64,
     ) -> sqlx::Result<Vec<Series>> {
-        let rows: Vec<(DateTime<Utc>, String, i64)> = sqlx::query_as(
-            "SELECT date_bin(make_interval(secs => $3), minute, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
-                    kind, sum(count)::int8
-             FROM minute_rollups
-             WHERE kind = ANY($4) AND minute >= $1 AND minute < $2
-             GROUP BY 1, 2",
-        )
-        .bind(bin(from, 60))
-        .bind(to)
-        .bind(bucket as f64)
-        .bind(OUTCOMES.map(String::from).to_vec())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(OUTCOMES
-            .iter()
-            .map(|kind| {
-                let values: BTreeMap<_, _> = rows
-                    .iter()
-                    .filter(|r| r.1 == *kind)
-                    .map(|r| (r.0, r.2 as f64))
-                    .collect();
-                filled(kind.trim_start_matches("order."), from, to, bucket, &values)
-            })
-            .collect())
+        throughput(&self.pool, from, to, bucket).await
     }
 
-    /// (finished at, duration ms) of the latest finished sagas in the window.
     async fn durations(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<Vec<(DateTime<Utc>, f64)>> {
-        sqlx::query_as(
-            "SELECT status_at, (extract(epoch FROM status_at - created_at) * 1000)::float8
-             FROM orders
-             WHERE status_rank = 3 AND status_at >= $1 AND status_at < $2 AND created_at IS NOT NULL
-             ORDER BY status_at DESC LIMIT $3",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(DURATION_SAMPLE)
-        .fetch_all(&self.pool)
-        .await
+        durations(&self.pool, from, to).await
     }
 
     async fn dlq_inflow(
@@ -125,18 +90,7 @@ impl PgConsole {
         to: DateTime<Utc>,
         bucket: i64,
     ) -> sqlx::Result<Series> {
-        let rows: Vec<(DateTime<Utc>, i64)> = sqlx::query_as(
-            "SELECT date_bin(make_interval(secs => $3), failed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
-                    count(*)
-             FROM dead_letters WHERE failed_at >= $1 AND failed_at < $2 GROUP BY 1",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(bucket as f64)
-        .fetch_all(&self.pool)
-        .await?;
-        let values = rows.into_iter().map(|(t, n)| (t, n as f64)).collect();
-        Ok(filled("dead letters", from, to, bucket, &values))
+        dlq_inflow(&self.pool, from, to, bucket).await
     }
 
     async fn transitions(
@@ -164,17 +118,8 @@ impl PgConsole {
             .collect())
     }
 
-    /// (DLQ depth, open breakers, breakers, quarantined)
     async fn counts(&self) -> sqlx::Result<(i64, i64, i64, i64)> {
-        sqlx::query_as(
-            "SELECT (SELECT count(*) FROM dead_letters WHERE status NOT IN ('replayed', 'discarded')),
-                    (SELECT count(*) FROM breakers
-                      WHERE upper(state) IN ('OPEN', 'HALF_OPEN', 'FORCED_OPEN')),
-                    (SELECT count(*) FROM breakers),
-                    (SELECT count(*) FROM quarantine)",
-        )
-        .fetch_one(&self.pool)
-        .await
+        counts(&self.pool).await
     }
 
     /// Open log incidents (ingest's `log_incidents`), newest first.
@@ -265,6 +210,122 @@ impl PgConsole {
             l.high_watermark = end;
         }
         Ok(lag)
+    }
+}
+
+/// Per-bucket counts of the order outcomes, from the per-minute rollups.
+pub async fn throughput(
+    db: impl sqlx::PgExecutor<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: i64,
+) -> sqlx::Result<Vec<Series>> {
+    let rows: Vec<(DateTime<Utc>, String, i64)> = sqlx::query_as(
+        "SELECT date_bin(make_interval(secs => $3), minute, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+                kind, sum(count)::int8
+         FROM minute_rollups
+         WHERE kind = ANY($4) AND minute >= $1 AND minute < $2
+         GROUP BY 1, 2",
+    )
+    .bind(bin(from, 60))
+    .bind(to)
+    .bind(bucket as f64)
+    .bind(OUTCOMES.map(String::from).to_vec())
+    .fetch_all(db)
+    .await?;
+    Ok(OUTCOMES
+        .iter()
+        .map(|kind| {
+            let values: BTreeMap<_, _> = rows
+                .iter()
+                .filter(|r| r.1 == *kind)
+                .map(|r| (r.0, r.2 as f64))
+                .collect();
+            filled(kind.trim_start_matches("order."), from, to, bucket, &values)
+        })
+        .collect())
+}
+
+/// (finished at, duration ms) of the latest finished sagas in the window.
+pub async fn durations(
+    db: impl sqlx::PgExecutor<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<Vec<(DateTime<Utc>, f64)>> {
+    sqlx::query_as(
+        "SELECT status_at, (extract(epoch FROM status_at - created_at) * 1000)::float8
+         FROM orders
+         WHERE status_rank = 3 AND status_at >= $1 AND status_at < $2 AND created_at IS NOT NULL
+         ORDER BY status_at DESC LIMIT $3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(DURATION_SAMPLE)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn dlq_inflow(
+    db: impl sqlx::PgExecutor<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: i64,
+) -> sqlx::Result<Series> {
+    let rows: Vec<(DateTime<Utc>, i64)> = sqlx::query_as(
+        "SELECT date_bin(make_interval(secs => $3), failed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+                count(*)
+         FROM dead_letters WHERE failed_at >= $1 AND failed_at < $2 GROUP BY 1",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(bucket as f64)
+    .fetch_all(db)
+    .await?;
+    let values = rows.into_iter().map(|(t, n)| (t, n as f64)).collect();
+    Ok(filled("dead letters", from, to, bucket, &values))
+}
+
+/// (DLQ depth, open breakers, breakers, quarantined)
+pub async fn counts(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<(i64, i64, i64, i64)> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM dead_letters WHERE status NOT IN ('replayed', 'discarded')),
+                (SELECT count(*) FROM breakers
+                  WHERE upper(state) IN ('OPEN', 'HALF_OPEN', 'FORCED_OPEN')),
+                (SELECT count(*) FROM breakers),
+                (SELECT count(*) FROM quarantine)",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The overview's KPIs from its queries' results over a window of `minutes`: the overview
+/// page's figures and the assistant's `kpis` tool, computed one way.
+pub fn kpis_of(
+    throughput: &[Series],
+    samples: &[(DateTime<Utc>, f64)],
+    dlq_inflow: &Series,
+    counts: (i64, i64, i64, i64),
+    minutes: f64,
+) -> Kpis {
+    let total = |name: &str| {
+        throughput
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(0.0, Series::total)
+    };
+    let finished = total("completed") + total("failed") + total("cancelled");
+    let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    let (dlq_depth, open_breakers, breakers, _quarantined) = counts;
+    Kpis {
+        orders_per_min: total("created") / minutes.max(1.0),
+        completion_rate: (finished > 0.0).then(|| total("completed") / finished),
+        saga_p50_ms: percentile(&values, 50.0),
+        saga_p95_ms: percentile(&values, 95.0),
+        sagas_measured: values.len() as i64,
+        dlq_depth,
+        dlq_inflow: dlq_inflow.total() as i64,
+        open_breakers,
+        breakers,
     }
 }
 
@@ -405,26 +466,14 @@ impl ConsoleApi for PgConsole {
             self.lag(),
             self.log_incidents(),
         )?;
-        let total = |name: &str| {
-            throughput
-                .iter()
-                .find(|s| s.name == name)
-                .map_or(0.0, Series::total)
-        };
-        let finished = total("completed") + total("failed") + total("cancelled");
-        let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
-        let (dlq_depth, open_breakers, breakers, quarantined) = counts;
-        let kpis = Kpis {
-            orders_per_min: total("created") / range.minutes() as f64,
-            completion_rate: (finished > 0.0).then(|| total("completed") / finished),
-            saga_p50_ms: percentile(&values, 50.0),
-            saga_p95_ms: percentile(&values, 95.0),
-            sagas_measured: values.len() as i64,
-            dlq_depth,
-            dlq_inflow: dlq_inflow.total() as i64,
-            open_breakers,
-            breakers,
-        };
+        let quarantined = counts.3;
+        let kpis = kpis_of(
+            &throughput,
+            &samples,
+            &dlq_inflow,
+            counts,
+            range.minutes() as f64,
+        );
         let batch_latency = self.hub.as_ref().and_then(|h| {
             let l = h.batch_latencies();
             Some(BatchLatency {

@@ -42,9 +42,9 @@ impl Semantic {
     }
 
     /// Each tool's best similarity to its prototypes.
-    fn similarity(&self, text: &str) -> anyhow::Result<[f32; 8]> {
+    fn similarity(&self, text: &str) -> anyhow::Result<[f32; intent::N]> {
         let q = self.embedder.embed(text)?;
-        let mut best = [0f32; 8];
+        let mut best = [0f32; intent::N];
         for (i, p) in &self.prototypes {
             best[*i] = best[*i].max(cosine(&q, p));
         }
