@@ -2,9 +2,10 @@
 // the fleet of order saga services (choreographed: a service that cannot reach its
 // dependency dead-letters the message and the order waits), Nisshi and PostgreSQL.
 // Sign in → the overview is live → inject a payment-gateway outage on the admin page →
-// the payment breaker opens and dead letters accumulate → end the outage → the breaker
-// closes through half-open → replay the dead letters matching a filter as a job → the
-// affected orders complete → ask the assistant what happened to payments. A screenshot of
+// the payment breaker opens and dead letters accumulate → replay the dead letters matching
+// a filter as a job, which waits on the payment gateway's breaker → end the outage → the
+// breaker closes through half-open and the job completes by itself → the affected orders
+// complete, each charged once → ask the assistant what happened to payments. A screenshot of
 // each step lands in end2end/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,24 +79,33 @@ test('outage, breaker, dead letters, replay, recovery, and the assistant explain
     return (await page.locator('tr[data-dead-letter-id]').count()) >= 3;
   });
   await shot(page, '4-dead-letters');
-  const waiting = sql("SELECT string_agg(DISTINCT order_id, ',') FROM dead_letters WHERE original_topic = 'inventory.reserved'").split(',');
-  assert.ok(waiting.length >= 3, `orders waiting: ${waiting}`);
-
-  await setFault(page, 'payment_outage', 0);
-  await until('payment breaker CLOSED again', async () => (await paymentBreaker(page)) === 'CLOSED', 90000);
-  assert.ok(Number(sql(`SELECT count(*) FROM breaker_transitions WHERE service = 'payment'
-    AND to_state = 'HALF_OPEN'`)) >= 1, 'closed through half-open');
-  await shot(page, '5-breaker-closed');
-
-  // Replay everything pending from that topic, as a job.
+  // Replay everything pending from that topic as a job, during the outage: the job waits
+  // for the payment gateway's breaker (the service map puts it behind inventory.reserved).
   await page.goto(`${system.base}/dead-letters?topic=inventory.reserved&status=pending`);
   await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
   await page.getByTestId('replay-filter').click();
   await page.getByTestId('dry-run-summary').waitFor({ timeout: 20000 });
   await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  assert.match(await page.getByTestId('hold-on').inputValue(), /payment-gateway/);
+  assert.match(await page.getByTestId('holding-now').textContent(), /payment-gateway (OPEN|HALF_OPEN)/);
   await page.getByTestId('confirm-replay').click();
   await page.waitForURL((u) => u.searchParams.has('job'), { timeout: 20000 });
   const jobId = new URL(page.url()).searchParams.get('job');
+  await page.waitForFunction((id) => /waiting: payment-gateway/.test(
+    document.querySelector(`li[data-job-id="${id}"] [data-testid=job-waiting]`)?.textContent ?? ''),
+  jobId, { timeout: 30000 });
+  assert.equal(sql(`SELECT sent FROM replay_jobs WHERE id = '${jobId}'`), '0', 'nothing sent into the outage');
+  await shot(page, '5-job-waiting');
+  const waiting = sql(`SELECT string_agg(DISTINCT d.order_id, ',') FROM replay_job_items i
+    JOIN dead_letters d ON d.id = i.dead_letter_id WHERE i.job_id = '${jobId}'`).split(',');
+  assert.ok(waiting.length >= 3, `orders waiting: ${waiting}`);
+
+  // The outage ends; the breaker closes through half-open; the job goes on by itself.
+  await setFault(page, 'payment_outage', 0);
+  await until('payment breaker CLOSED again', async () => (await paymentBreaker(page)) === 'CLOSED', 90000);
+  assert.ok(Number(sql(`SELECT count(*) FROM breaker_transitions WHERE service = 'payment'
+    AND to_state = 'HALF_OPEN'`)) >= 1, 'closed through half-open');
+  await page.goto(`${system.base}/dead-letters?job=${jobId}`);
   await page.waitForFunction((id) => document.querySelector(`li[data-job-id="${id}"]`)?.dataset.status === 'completed',
     jobId, { timeout: 60000 });
   await shot(page, '6-replayed');
@@ -106,6 +116,8 @@ test('outage, breaker, dead letters, replay, recovery, and the assistant explain
     .catch((e) => {
       throw new Error(`${e.message}: ${sql(`SELECT string_agg(order_id || '=' || status, ' ') FROM orders WHERE order_id IN (${list})`)}`);
     });
+  assert.equal(Number(sql(`SELECT count(*) FROM fleet.payments WHERE order_id IN (${list})
+    AND status = 'charged'`)), waiting.length, 'each waiting order charged once');
   await page.goto(`${system.base}/orders/${waiting[0]}`);
   assert.equal((await page.getByTestId('order-status').textContent()).trim(), 'completed');
   await shot(page, '7-order-completed');
