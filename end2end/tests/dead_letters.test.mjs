@@ -2,7 +2,7 @@
 // that failed) are selected, previewed, confirmed as a replay job; the progress bar fills,
 // the job completes, and the orders they belong to are completed. Two selected rows are
 // discarded with a reason. A payload holding <script> and HTML stays inert text on the
-// detail page.
+// detail page. A poison message is fixed in the edit form and resent: its order completes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -150,5 +150,54 @@ test('discard selected: a reason is asked for, the rows are discarded and audite
     "SELECT actor || ':' || (detail->>'reason') FROM audit_log WHERE action = 'discard' ORDER BY id DESC LIMIT 1"]).toString().trim();
   assert.equal(audited, 'otto:test orders, never to be shipped');
   await page.screenshot({ path: `${ARTIFACTS}/dead-letters-discarded.png`, fullPage: true });
+  assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
+});
+
+test('edit and resend: a poison message fixed in the form is handled, and its change shown', async () => {
+  const { page, errors } = b;
+  const orderId = `ORD-DLQ-EDIT-${Date.now()}`;
+  system.produceOrder(orderId);
+  // The completion event that failed lacks its aggregate id: replayed as it came, ingest
+  // could not file it under the order. The operator adds it in the edit form.
+  const poison = JSON.parse(completedEvent(orderId));
+  delete poison.aggregate_id;
+  produceRaw('order.completed.dlq', JSON.stringify(poison));
+  const sql = (q) => execFileSync('psql', [system.env.DATABASE_URL, '-tAc', q]).toString().trim();
+  let id = '';
+  const end = Date.now() + 30000;
+  while (!(id = sql(`SELECT id FROM dead_letters WHERE convert_from(raw_value, 'UTF8') LIKE '%${orderId}%'`))) {
+    assert.ok(Date.now() < end, 'the poison message was never ingested');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
+  await signIn(page);
+  await page.goto(`${system.base}/dead-letters/${id}`);
+  await page.waitForSelector('[data-hydrated="true"]', { timeout: 20000 });
+  await page.locator('[data-testid=edit-resend] summary').click();
+  const shown = JSON.parse(await page.getByTestId('edit-payload').inputValue());
+  assert.equal(shown.aggregate_id, undefined);
+  shown.aggregate_id = orderId;
+  await page.getByTestId('edit-payload').fill(JSON.stringify(shown, null, 2));
+  // Review first: the change, as a line by JSON pointer.
+  await page.getByTestId('edit-submit').click();
+  await page.getByTestId('edit-changes').waitFor({ timeout: 20000 });
+  assert.match(await page.getByTestId('edit-changes').textContent(), new RegExp(`\\+ /aggregate_id: "${orderId}"`));
+  assert.equal(sql(`SELECT count(*) FROM replays WHERE dead_letter_id = ${id}`), '0', 'a review sends nothing');
+  // Then send.
+  await page.getByTestId('edit-send').check();
+  await page.getByTestId('edit-submit').click();
+  await page.waitForFunction(() => /^sent to /.test(
+    document.querySelector('[data-testid=edit-result] p')?.textContent ?? ''), null, { timeout: 20000 });
+  await page.screenshot({ path: `${ARTIFACTS}/dead-letter-edited.png`, fullPage: true });
+
+  // Ingest reads the fixed copy back: the order completes.
+  const done = Date.now() + 30000;
+  while (sql(`SELECT status FROM orders WHERE order_id = '${orderId}'`) !== 'completed') {
+    assert.ok(Date.now() < done, `${orderId} never completed`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  await page.goto(`${system.base}/dead-letters/${id}`);
+  assert.match(await page.getByTestId('replay-changes').textContent(), /edited copy: 1 change/);
+  assert.equal(sql(`SELECT count(*) FROM audit_log WHERE action = 'replay_edited' AND actor = 'otto'`), '1');
   assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
 });

@@ -126,12 +126,24 @@ pub fn AssistantSidebar(session: Option<SessionView>) -> impl IntoView {
         });
     };
 
+    // The newest turn in view: the log follows the conversation as it grows (after the
+    // list has rendered, hence the next frame).
+    let log = NodeRef::<leptos::html::Ol>::new();
+    Effect::new(move |_| {
+        turns.track();
+        request_animation_frame(move || {
+            if let Some(el) = log.get_untracked() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        });
+    });
+
     view! {
         <details class="assistant" data-testid="assistant">
             <summary>"Assistant"</summary>
             // The panel lays out log and question box: the log scrolls, the box stays put.
             <div class="assistant-panel">
-            <ol class="assistant-log" data-testid="assistant-log" aria-live="polite">
+            <ol class="assistant-log" data-testid="assistant-log" aria-live="polite" node_ref=log>
                 {move || turns.get().into_iter().map(|t| view! { <Turn t /> }).collect_view()}
             </ol>
             <form class="assistant-ask" on:submit=submit>
