@@ -112,7 +112,7 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
             <FlashMessage of=FormAction::Discard />
         </div>
         {replayable.then(|| {
-            let start = d.payload.text().to_string();
+            let start = textarea_text(d.payload.text());
             let topic = it.original_topic.clone();
             view! {
             <IfRole role=crate::auth::Role::Operator>
@@ -226,6 +226,16 @@ pub fn RevealIsland(children: Children) -> impl IntoView {
     }
 }
 
+/// Text for a `<textarea>` rendered on the server. Leptos writes a textarea's children
+/// unescaped (it treats the element like `<script>`), so a payload holding
+/// `</textarea><script>…` would leave the element; escaped here, the browser decodes the
+/// references back (a textarea's content is RCDATA) and the operator edits the exact text.
+pub fn textarea_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The edit-and-resend form and what the server said: the changes for review, or the
 /// replay it sent (or why not).
 #[island]
@@ -284,5 +294,18 @@ fn ReplayLine(r: ReplayView) -> impl IntoView {
             </td>
             <td class="mono">{r.replay_id}</td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::textarea_text;
+
+    #[test]
+    fn textarea_text_cannot_leave_its_element() {
+        assert_eq!(
+            textarea_text("</textarea><script>alert(1)</script> & more"),
+            "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"
+        );
     }
 }
