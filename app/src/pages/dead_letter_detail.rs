@@ -112,7 +112,10 @@ fn Detail(d: DeadLetterDetail) -> impl IntoView {
             <FlashMessage of=FormAction::Discard />
         </div>
         {replayable.then(|| {
-            let start = textarea_text(d.payload.text());
+            // Leptos writes a textarea's children unescaped (as it does `<script>`'s), so a
+            // payload holding `</textarea><script>…` would leave the element: escaped here,
+            // and the browser decodes the references back (RCDATA), so the text is exact.
+            let start = crate::ops::escape_html(d.payload.text());
             let topic = it.original_topic.clone();
             view! {
             <IfRole role=crate::auth::Role::Operator>
@@ -226,16 +229,6 @@ pub fn RevealIsland(children: Children) -> impl IntoView {
     }
 }
 
-/// Text for a `<textarea>` rendered on the server. Leptos writes a textarea's children
-/// unescaped (it treats the element like `<script>`), so a payload holding
-/// `</textarea><script>…` would leave the element; escaped here, the browser decodes the
-/// references back (a textarea's content is RCDATA) and the operator edits the exact text.
-pub fn textarea_text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// The edit-and-resend form and what the server said: the changes for review, or the
 /// replay it sent (or why not).
 #[island]
@@ -299,12 +292,12 @@ fn ReplayLine(r: ReplayView) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::textarea_text;
+    use crate::ops::escape_html;
 
     #[test]
     fn textarea_text_cannot_leave_its_element() {
         assert_eq!(
-            textarea_text("</textarea><script>alert(1)</script> & more"),
+            escape_html("</textarea><script>alert(1)</script> & more"),
             "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"
         );
     }

@@ -10,7 +10,6 @@
 //! back with the same schema (and Protobuf's same message), or the edit is refused with
 //! the encoder's reason. What changed is described with masked values only.
 
-use super::query;
 use crate::masking::{Masker, TopicRules};
 use crate::payload::{framing, registry::Registry, write_framed};
 use serde_json::{Map, Value};
@@ -345,27 +344,6 @@ fn edited_headers(
         changes.push(format!("header set: {name}: {shown}"));
     }
     Ok(headers)
-}
-
-/// What the form starts with: the payload as the detail page shows it (decoded, masked),
-/// for editing.
-pub async fn starting_payload(
-    pool: &PgPool,
-    registry: Option<&Registry>,
-    masker: &Masker,
-    id: i64,
-) -> Result<Option<String>, EditError> {
-    let row: Option<(String, Option<Vec<u8>>)> =
-        sqlx::query_as("SELECT original_topic, replay_value FROM dead_letters WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    let Some((topic, bytes)) = row else {
-        return Ok(None);
-    };
-    let readable = query::readable(bytes.as_deref(), registry).await;
-    let shown = super::view::masked_payload(readable.payload, &masker.for_topic(&topic));
-    Ok(Some(shown.text().to_string()))
 }
 
 #[cfg(test)]

@@ -243,6 +243,9 @@ impl Runner {
             (job.throttle > 0).then(|| Duration::from_secs_f64(1.0 / job.throttle as f64));
         let mut next_slot = tokio::time::Instant::now();
         let mut may_hold = true;
+        // What the job's progress says about waiting, as last written (`None`: not yet by
+        // this runner, so the first look writes it); written again only when it changes.
+        let mut said: Option<Option<String>> = None;
         let mut settling: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None;
         loop {
             let h = *halt.borrow();
@@ -255,7 +258,7 @@ impl Runner {
             // Held while a breaker its messages would run into is not closed (a job with
             // no breakers to wait on, or told to stop waiting, never looks again).
             if may_hold {
-                match self.hold(&job, &mut halt.clone()).await? {
+                match self.hold(&job, &mut halt.clone(), &mut said).await? {
                     Hold::Waiting => continue,
                     Hold::Clear => {}
                     Hold::Never => may_hold = false,
@@ -340,17 +343,25 @@ impl Runner {
     /// Whether a breaker holds the job now. While one does, the job's progress says so
     /// and this waits a second (or until the job is halted) before the caller looks
     /// again; when none does, the progress line is cleared.
-    async fn hold(&self, job: &Job, halt: &mut watch::Receiver<Halt>) -> anyhow::Result<Hold> {
+    async fn hold(
+        &self,
+        job: &Job,
+        halt: &mut watch::Receiver<Halt>,
+        said: &mut Option<Option<String>>,
+    ) -> anyhow::Result<Hold> {
         let mut conn = self.pool.acquire().await?;
         let names = hold::breakers_of(&mut conn, job.id).await?;
         let holding = hold::holding_among(&mut *conn, &names).await?;
         let never = names.is_empty();
-        let said = holding.as_ref().map(hold::Holding::say);
-        if hold::set_waiting(&mut conn, job.id, said.as_deref()).await? {
-            if let Some(s) = &said {
-                tracing::info!(job = %job.id, "{s}");
+        let now = holding.as_ref().map(hold::Holding::say);
+        if said.as_ref() != Some(&now) {
+            if hold::set_waiting(&mut conn, job.id, now.as_deref()).await? {
+                if let Some(s) = &now {
+                    tracing::info!(job = %job.id, "{s}");
+                }
+                notify(&mut conn, job.id).await?;
             }
-            notify(&mut conn, job.id).await?;
+            *said = Some(now);
         }
         drop(conn);
         if holding.is_none() {
