@@ -16,6 +16,7 @@ use crate::admin::{
     SetWritesEnabled,
 };
 use crate::dlq::server_fns::{DiscardDeadLetters, ReplayDeadLetter, StartReplayJob};
+use crate::saga::server_fns::{SendSagaCommand, SetSagaAction};
 use leptos::prelude::*;
 use leptos::server_fn::{client::Client, codec::PostUrl, request::ClientReq, Http, ServerFn};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -33,6 +34,8 @@ pub enum FormAction {
     StartReplayJob,
     ReplayOne,
     Discard,
+    SagaCommand,
+    SetSagaAction,
 }
 
 /// What happens after a call succeeded.
@@ -73,6 +76,20 @@ pub fn ActionIsland(
         FormAction::SetPassword => admin_form!(SetUserPassword),
         FormAction::SetFault => admin_form!(SetFault),
         FormAction::ResolveIncident => admin_form!(ResolveLogIncident),
+        FormAction::SetSagaAction => admin_form!(SetSagaAction),
+        FormAction::SagaCommand => enhanced(
+            action,
+            ServerAction::<SendSagaCommand>::new(),
+            attrs,
+            "error",
+            children,
+            |c| {
+                AfterOk::Reload(Some(format!(
+                    "{} sent; the order service's answer appears below when it comes",
+                    c.action.label()
+                )))
+            },
+        ),
         FormAction::StartReplayJob => enhanced(
             action,
             ServerAction::<StartReplayJob>::new(),

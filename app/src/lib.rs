@@ -27,6 +27,7 @@ pub mod forms;
 pub mod ops;
 pub mod pages;
 pub mod push;
+pub mod saga;
 pub mod session;
 pub mod states;
 

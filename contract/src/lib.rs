@@ -8,6 +8,7 @@
 //! - [`trace_context`]: W3C `traceparent` in Kafka headers;
 //! - [`kafka`]: how every Switchyard client connects (client settings, the producer,
 //!   missing topics created, the embedded broker), and [`publish`]: an envelope on its topic;
+//! - [`saga_command`]: an operator's command to a saga (`saga.command`) and its answer;
 //! - [`services`]: the fleet's service map — who consumes what, behind which breaker;
 //! - [`process`]: what every Switchyard process shares — the broker and log settings, log
 //!   setup, and the stop signal.
@@ -18,6 +19,7 @@ pub mod envelope;
 pub mod kafka;
 pub mod process;
 pub mod publish;
+pub mod saga_command;
 pub mod services;
 pub mod topic_selection;
 pub mod topics;
@@ -28,5 +30,5 @@ pub use publish::{publish, publish_raw};
 pub use services::BREAKERS;
 pub use topics::{
     all_topics, event_types, is_known_type, BREAKER_METRICS, BREAKER_TRANSITION, DLQ_SUFFIX,
-    DOMAIN_TOPICS, SAGA_STEP,
+    DOMAIN_TOPICS, SAGA_COMMAND, SAGA_STEP,
 };

@@ -224,6 +224,6 @@ mod tests {
         );
         assert!(TopicSelection::parse(&["^(unclosed"]).is_err());
         assert!(TopicSelection::parse(&["has space"]).is_err());
-        assert_eq!(TopicSelection::contract_events().entries().len(), 18);
+        assert_eq!(TopicSelection::contract_events().entries().len(), 19);
     }
 }

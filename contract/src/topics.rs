@@ -23,15 +23,19 @@ pub const DOMAIN_TOPICS: &[&str] = &[
 pub const SAGA_STEP: &str = "saga.step";
 pub const BREAKER_TRANSITION: &str = "breaker.transition";
 pub const BREAKER_METRICS: &str = "breaker.metrics";
+pub use crate::saga_command::SAGA_COMMAND;
 /// Suffix of every dead-letter topic: `<topic>.dlq`.
 pub const DLQ_SUFFIX: &str = ".dlq";
 
-/// Every event type the console understands (domain, saga and breaker topics).
+/// Every event type the console understands (domain, saga, operator command and breaker
+/// topics).
 pub fn event_types() -> impl Iterator<Item = &'static str> {
-    DOMAIN_TOPICS
-        .iter()
-        .copied()
-        .chain([SAGA_STEP, BREAKER_TRANSITION, BREAKER_METRICS])
+    DOMAIN_TOPICS.iter().copied().chain([
+        SAGA_STEP,
+        SAGA_COMMAND,
+        BREAKER_TRANSITION,
+        BREAKER_METRICS,
+    ])
 }
 
 pub fn is_known_type(t: &str) -> bool {
@@ -39,13 +43,13 @@ pub fn is_known_type(t: &str) -> bool {
 }
 
 /// Every topic the console consumes: each event type and the dead-letter topic of each
-/// domain and saga topic.
+/// domain, saga and command topic.
 pub fn all_topics() -> Vec<String> {
     let mut topics: Vec<String> = event_types().map(str::to_string).collect();
     topics.extend(
         DOMAIN_TOPICS
             .iter()
-            .chain(&[SAGA_STEP])
+            .chain(&[SAGA_STEP, SAGA_COMMAND])
             .map(|t| format!("{t}{DLQ_SUFFIX}")),
     );
     topics
@@ -61,7 +65,8 @@ mod tests {
         assert!(topics.contains(&"order.created".to_string()));
         assert!(topics.contains(&"order.created.dlq".to_string()));
         assert!(topics.contains(&"saga.step.dlq".to_string()));
+        assert!(topics.contains(&"saga.command.dlq".to_string()));
         assert!(!topics.contains(&"breaker.metrics.dlq".to_string()));
-        assert_eq!(topics.len(), 18 + 16);
+        assert_eq!(topics.len(), 19 + 17);
     }
 }

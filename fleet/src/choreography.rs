@@ -23,7 +23,8 @@
 //! re-announces `order.created` (its stored id) for a saga that outlasts its lease, in case
 //! it died between storing the order and announcing it.
 
-use super::bus::HandlerError;
+use super::bus::{Accept, HandlerError};
+use super::commands::is_request;
 use super::events::{domain_event, emit, outcome_str, phase_str, stable_id, StepMsg, SAGA_STEP};
 use super::order_service::lease_secs;
 use super::runtime::{internal, Fleet, Service};
@@ -32,7 +33,7 @@ use super::step_service::{DependencyDown, WhenDown};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_contract::Envelope;
+use switchyard_contract::{Envelope, SAGA_COMMAND};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -183,21 +184,27 @@ impl Fleet {
         self.finish_in(tx, saga_id, order_id, state, reason).await
     }
 
-    /// The choreographed order service: ends sagas on their last event, and re-announces
-    /// `order.created` for sagas that outlast their lease.
+    /// The choreographed order service: ends sagas on their last event, applies operators'
+    /// commands ([`super::commands`]), and re-announces `order.created` for sagas that
+    /// outlast their lease.
     pub(crate) fn run_choreographed_orders(
         self: Arc<Self>,
         stop: watch::Receiver<bool>,
     ) -> Vec<JoinHandle<()>> {
         let fleet = self.clone();
-        let topics: Vec<&str> = endings().iter().map(|(t, _)| *t).collect();
+        let mut topics: Vec<&str> = endings().iter().map(|(t, _)| *t).collect();
+        topics.push(SAGA_COMMAND);
+        let accept: Accept = Arc::new(|env| env.event_type != SAGA_COMMAND || is_request(env));
         let ends = self.subscribe(
             Service::Order,
             &topics,
-            None,
+            Some(accept),
             move |env: Envelope| {
                 let fleet = fleet.clone();
                 async move {
+                    if is_request(&env) {
+                        return fleet.handle_command(&env).await;
+                    }
                     let Some(&(_, completed)) =
                         endings().iter().find(|(t, _)| *t == env.event_type)
                     else {

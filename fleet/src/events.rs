@@ -27,6 +27,7 @@ pub fn outcome_str(o: Outcome) -> &'static str {
         Outcome::Started => "started",
         Outcome::Succeeded => "succeeded",
         Outcome::Failed => "failed",
+        Outcome::Cancelled => "cancelled",
     }
 }
 

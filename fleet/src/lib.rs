@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod breaker;
 pub mod bus;
 pub mod choreography;
+pub mod commands;
 pub mod dependency;
 pub mod effects;
 pub mod events;

@@ -12,6 +12,7 @@
 //! same outcome (same event id) again, which the orchestrator then skips as handled.
 
 use super::bus::Accept;
+use super::commands::is_request;
 use super::events::outcome_str;
 use super::events::{emit, phase_str, stable_id, StepMsg, SAGA_STEP};
 use super::order_service::lease_secs;
@@ -19,12 +20,16 @@ use super::runtime::{internal, Fleet, Service};
 use super::saga::{next, Entry, Next, Outcome, Phase, ORDER_STEPS};
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_contract::SAGA_COMMAND;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+pub(crate) type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
-async fn load_log(tx: &mut Tx<'_>, saga_id: &str) -> sqlx::Result<(Vec<Entry>, Option<String>)> {
+pub(crate) async fn load_log(
+    tx: &mut Tx<'_>,
+    saga_id: &str,
+) -> sqlx::Result<(Vec<Entry>, Option<String>)> {
     let rows: Vec<(i32, String, String, Option<String>)> = sqlx::query_as(
         "SELECT step, phase, outcome, error FROM saga_log WHERE saga_id = $1 ORDER BY seq",
     )
@@ -44,6 +49,7 @@ async fn load_log(tx: &mut Tx<'_>, saga_id: &str) -> sqlx::Result<(Vec<Entry>, O
             outcome: match outcome.as_str() {
                 "started" => Outcome::Started,
                 "succeeded" => Outcome::Succeeded,
+                "cancelled" => Outcome::Cancelled,
                 _ => Outcome::Failed,
             },
         })
@@ -51,7 +57,7 @@ async fn load_log(tx: &mut Tx<'_>, saga_id: &str) -> sqlx::Result<(Vec<Entry>, O
     Ok((log, first_error))
 }
 
-async fn append_log(
+pub(crate) async fn append_log(
     tx: &mut Tx<'_>,
     saga_id: &str,
     seq: usize,
@@ -72,7 +78,7 @@ async fn append_log(
     Ok(())
 }
 
-fn awaiting(log: &[Entry], step: usize, phase: Phase) -> bool {
+pub(crate) fn awaiting(log: &[Entry], step: usize, phase: Phase) -> bool {
     matches!(log.last(), Some(e) if e.outcome == Outcome::Started && e.step == step && e.phase == phase)
 }
 
@@ -185,22 +191,26 @@ impl Fleet {
         .await
     }
 
-    /// The orchestrating order service: consumes the step services' outcomes, and re-drives
-    /// sagas whose lease lapsed.
+    /// The orchestrating order service: consumes the step services' outcomes and operators'
+    /// commands ([`super::commands`]), and re-drives sagas whose lease lapsed.
     pub(crate) fn run_orchestrator(
         self: Arc<Self>,
         stop: watch::Receiver<bool>,
     ) -> Vec<JoinHandle<()>> {
-        let accept: Accept =
-            Arc::new(|env| StepMsg::parse(env).is_some_and(|m| m.outcome != Outcome::Started));
+        let accept: Accept = Arc::new(|env| {
+            is_request(env) || StepMsg::parse(env).is_some_and(|m| m.outcome != Outcome::Started)
+        });
         let fleet = self.clone();
         let outcomes = self.subscribe(
             Service::Order,
-            &[SAGA_STEP],
+            &[SAGA_STEP, SAGA_COMMAND],
             Some(accept),
             move |env| {
                 let fleet = fleet.clone();
                 async move {
+                    if is_request(&env) {
+                        return fleet.handle_command(&env).await;
+                    }
                     let Some(m) = StepMsg::parse(&env) else {
                         return Ok(());
                     };

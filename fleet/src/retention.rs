@@ -1,5 +1,5 @@
 //! The fleet's own retention: its tables (idempotency marks, the order service's event
-//! store, sagas and their logs, the services' effects) grow with every order, so a fleet
+//! store, sagas and their logs, operator commands, the services' effects) grow with every order, so a fleet
 //! that runs for months trims what finished longer ago than its window
 //! (`SWITCHYARD_FLEET_RETAIN`, a week by default), every minute, in batches.
 //!
@@ -36,6 +36,11 @@ const RULES: &[(&str, &str)] = &[
         "DELETE FROM order_events WHERE order_id IN (SELECT e.order_id FROM order_events e
            WHERE NOT EXISTS (SELECT 1 FROM sagas s WHERE s.order_id = e.order_id AND s.state = 'running')
            GROUP BY e.order_id HAVING max(e.at) < now() - make_interval(secs => $1) LIMIT $2)",
+    ),
+    (
+        "saga_commands",
+        "DELETE FROM saga_commands WHERE command_id IN (SELECT command_id FROM saga_commands
+           WHERE answered_at < now() - make_interval(secs => $1) LIMIT $2)",
     ),
     (
         "inventory_reservations",

@@ -6,6 +6,10 @@
 //! from the log alone. Restarting after a crash means reading the log and calling [`next`]:
 //! a step that started without a recorded result is run again (handlers are idempotent),
 //! and compensation resumes where it stopped, in reverse order of the completed steps.
+//!
+//! Operators act through the log too (`saga.command`, [`super::commands`]): a forced
+//! compensation logs the step in flight as [`Outcome::Cancelled`], and a retried
+//! compensation is a new `Started` entry after the `Failed` one.
 
 /// The order saga's steps, in execution order (compensation runs in reverse).
 pub const ORDER_STEPS: &[&str] = &["inventory", "payment", "shipment"];
@@ -21,6 +25,9 @@ pub enum Outcome {
     Started,
     Succeeded,
     Failed,
+    /// An operator stopped the step while it was in flight (forced compensation): it may
+    /// have acted, so it is undone with the others (undoing what never acted is a no-op).
+    Cancelled,
 }
 
 /// One entry of the saga log.
@@ -40,7 +47,8 @@ pub enum Next {
     Completed,
     /// A step failed and every completed step has been compensated.
     Compensated,
-    /// A compensation failed: needs an operator (the seed's "manual intervention").
+    /// A compensation failed: needs an operator (the seed's "manual intervention"), who
+    /// may retry it (a new `Started` entry for that step).
     Stuck {
         step: usize,
     },
@@ -52,9 +60,15 @@ pub fn next(log: &[Entry], steps: usize) -> Next {
     let mut compensated: Vec<bool> = vec![false; steps];
     let mut failed = false;
     let mut in_flight: Option<(usize, Phase)> = None;
+    let mut stuck: Option<usize> = None;
     for e in log {
         match (e.phase, e.outcome) {
-            (phase, Outcome::Started) => in_flight = Some((e.step, phase)),
+            (phase, Outcome::Started) => {
+                if phase == Phase::Compensate && stuck == Some(e.step) {
+                    stuck = None; // the failed undo is being tried again
+                }
+                in_flight = Some((e.step, phase));
+            }
             (Phase::Execute, Outcome::Succeeded) => {
                 executed[e.step] = true;
                 in_flight = None;
@@ -67,8 +81,19 @@ pub fn next(log: &[Entry], steps: usize) -> Next {
                 compensated[e.step] = true;
                 in_flight = None;
             }
-            (Phase::Compensate, Outcome::Failed) => return Next::Stuck { step: e.step },
+            (_, Outcome::Cancelled) => {
+                failed = true;
+                executed[e.step] = true;
+                in_flight = None;
+            }
+            (Phase::Compensate, Outcome::Failed) => {
+                stuck = Some(e.step);
+                in_flight = None;
+            }
         }
+    }
+    if let Some(step) = stuck {
+        return Next::Stuck { step };
     }
     if !failed {
         // A step that started without a result is run again: handlers are idempotent.
@@ -172,6 +197,37 @@ mod tests {
             e(0, Phase::Compensate, Outcome::Failed),
         ];
         assert_eq!(next(&log, 3), Next::Stuck { step: 0 });
+    }
+
+    #[test]
+    fn a_failed_compensation_can_be_tried_again() {
+        let mut log = vec![
+            e(0, Phase::Execute, Outcome::Succeeded),
+            e(1, Phase::Execute, Outcome::Failed),
+            e(0, Phase::Compensate, Outcome::Started),
+            e(0, Phase::Compensate, Outcome::Failed),
+        ];
+        assert_eq!(next(&log, 3), Next::Stuck { step: 0 });
+        log.push(e(0, Phase::Compensate, Outcome::Started));
+        assert_eq!(next(&log, 3), Next::Compensate(0));
+        log.push(e(0, Phase::Compensate, Outcome::Succeeded));
+        assert_eq!(next(&log, 3), Next::Compensated);
+    }
+
+    #[test]
+    fn a_cancelled_step_is_undone_with_the_steps_before_it() {
+        let mut log = vec![
+            e(0, Phase::Execute, Outcome::Succeeded),
+            e(1, Phase::Execute, Outcome::Started),
+            e(1, Phase::Execute, Outcome::Cancelled),
+        ];
+        assert_eq!(next(&log, 3), Next::Compensate(1));
+        log.push(e(1, Phase::Compensate, Outcome::Started));
+        log.push(e(1, Phase::Compensate, Outcome::Succeeded));
+        assert_eq!(next(&log, 3), Next::Compensate(0));
+        log.push(e(0, Phase::Compensate, Outcome::Started));
+        log.push(e(0, Phase::Compensate, Outcome::Succeeded));
+        assert_eq!(next(&log, 3), Next::Compensated);
     }
 
     proptest! {

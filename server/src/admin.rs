@@ -91,6 +91,7 @@ impl AdminApi for PgAdmin {
             users,
             faults: self.faults().await?,
             writes_enabled: settings::writes_enabled(&self.pool).await?,
+            saga_actions_enabled: settings::saga_actions_enabled(&self.pool).await?,
             log_incidents: crate::read_model::console::open_log_incidents(&self.pool).await?,
             kafka: match &self.sources {
                 Some(s) => Some(s.view(&self.pool).await?),

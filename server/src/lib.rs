@@ -21,3 +21,4 @@ pub mod payload;
 pub mod read_model;
 pub mod replay;
 pub mod retention;
+pub mod saga_actions;

@@ -41,6 +41,9 @@ pub struct AdminOverview {
     pub kafka: Option<KafkaView>,
     /// Partitions whose log changed under ingest, not yet resolved.
     pub log_incidents: Vec<crate::console::LogIncidentView>,
+    /// The saga actions operators may send (the others are switched off).
+    #[serde(default)]
+    pub saga_actions_enabled: Vec<crate::saga::SagaAction>,
 }
 
 /// The cluster, how the console connects to it, and what each topic setting matched.

@@ -98,6 +98,9 @@ pub struct OrderDetail {
     /// time are gone, so the timeline and history shown start later than the order did.
     #[serde(default)]
     pub history_aged_out_before: Option<DateTime<Utc>>,
+    /// What an operator may do to the saga, and the commands sent to it so far.
+    #[serde(default)]
+    pub actions: crate::saga::SagaActionsView,
 }
 
 /// A quarantined record: where it was, why it was refused, and a safe preview.

@@ -1,4 +1,4 @@
-//! The admin page: the write kill-switch, users and roles, fleet fault injection, what the
+//! The admin page: the write kill-switch, the switch per saga action, users and roles, fleet fault injection, what the
 //! console reads from Kafka (cluster, security, masked properties, what each topic setting
 //! matched) and the audit log. Every control is a plain form (works without JavaScript); the server checks
 //! the admin role and the CSRF token on each.
@@ -29,6 +29,7 @@ pub fn AdminPage() -> impl IntoView {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(o) => view! {
                             <KillSwitch enabled=o.writes_enabled />
+                            <SagaActionSwitches enabled=o.saga_actions_enabled />
                             <Users users=o.users />
                             <LogIncidents incidents=o.log_incidents />
                             <Faults faults=o.faults />
@@ -57,6 +58,41 @@ fn KillSwitch(enabled: bool) -> impl IntoView {
                     {if enabled { "Turn every write off" } else { "Turn writes back on" }}
                 </button>
             </ActionIsland>
+        </section>
+    }
+}
+
+/// One switch per saga action: an action switched off is neither offered on the order
+/// page nor accepted by the server.
+#[component]
+fn SagaActionSwitches(enabled: Vec<crate::saga::SagaAction>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="saga-actions-h" data-testid="saga-action-switches">
+            <h2 id="saga-actions-h">"Saga actions"</h2>
+            <table class="grid">
+                <tbody>
+                    {crate::saga::SagaAction::ALL.into_iter().map(|a| {
+                        let on = enabled.contains(&a);
+                        view! {
+                            <tr data-action=a.as_str()>
+                                <th scope="row">{a.label()}</th>
+                                <td>{a.explain()}</td>
+                                <td>{if on { "on" } else { "off" }}</td>
+                                <td>
+                                    <ActionIsland action=FormAction::SetSagaAction>
+                                        <CsrfField />
+                                        <input type="hidden" name="action" value=a.as_str() />
+                                        <input type="hidden" name="enabled" value=(!on).to_string() />
+                                        <button class="btn" type="submit" data-testid=format!("saga-action-{}", a.as_str())>
+                                            {if on { "Switch off" } else { "Switch on" }}
+                                        </button>
+                                    </ActionIsland>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
         </section>
     }
 }

@@ -9,3 +9,4 @@ pub mod orders;
 pub mod overview;
 pub mod quarantine;
 pub mod replay_jobs;
+pub mod saga_actions;

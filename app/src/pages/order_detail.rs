@@ -1,9 +1,12 @@
 //! One order: its status, the saga timeline (execute and compensate steps on one
 //! timeline, with the time each took), every stored event with its position and
-//! correlation, and its dead letters.
+//! correlation, and its dead letters; operators' commands to the saga on the same timeline,
+//! and the form that sends one ([`super::saga_actions`]).
 
 use crate::console::{breaker_class, FailureContext, LogGap, OrderAsOf};
 use crate::ops::{money, order_href, percent_encode, OrderDetail, SagaStepView};
+use crate::pages::saga_actions::SagaActionsPanel;
+use crate::saga::CommandView;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -53,6 +56,35 @@ pub async fn load_order_detail(order_id: String) -> Result<Option<OrderDetail>, 
     ops.order_detail(&order_id)
         .await
         .map_err(crate::ops::model::failed("could not load the order"))
+}
+
+/// One line of the saga timeline: a step (its index and the gap from the previous step)
+/// or an operator's command.
+pub enum Line {
+    Step(usize, SagaStepView, Option<i64>),
+    Command(CommandView),
+}
+
+/// Steps and commands on one timeline, in time order (a command before the steps it
+/// caused, when they share a millisecond).
+pub fn timeline(
+    steps: Vec<SagaStepView>,
+    gaps: Vec<Option<i64>>,
+    commands: Vec<CommandView>,
+) -> Vec<Line> {
+    let mut lines: Vec<(chrono::DateTime<chrono::Utc>, u8, Line)> = steps
+        .into_iter()
+        .zip(gaps)
+        .enumerate()
+        .map(|(i, (s, g))| (s.at, 1, Line::Step(i, s, g)))
+        .collect();
+    lines.extend(
+        commands
+            .into_iter()
+            .map(|c| (c.requested_at, 0, Line::Command(c))),
+    );
+    lines.sort_by_key(|(at, rank, _)| (*at, *rank));
+    lines.into_iter().map(|(_, _, l)| l).collect()
 }
 
 /// Milliseconds from the previous step, for the timeline ("+120 ms").
@@ -144,21 +176,33 @@ fn Detail(d: OrderDetail) -> impl IntoView {
             <p class="empty">"No saga steps yet."</p>
         </Show>
         <ol class="timeline" data-testid="timeline">
-            {d.steps.into_iter().zip(gaps).enumerate().map(|(i, (s, gap))| {
-                let class = format!("tl-step {} {}", s.action, s.status);
-                let (anchor, action) = (format!("step-{}", i + 1), s.action.clone());
-                view! {
-                    <li class=class id=anchor data-action=action>
-                        <span class="mono">{s.at.format("%H:%M:%S%.3f").to_string()}</span>
-                        <span class="gap">{gap.map(|g| format!("+{g} ms")).unwrap_or_default()}</span>
-                        <strong>{s.step}</strong>
-                        <span class="badge">{s.action}</span>
-                        <span class="badge">{s.status}</span>
-                        <span class="error">{s.error.unwrap_or_default()}</span>
-                    </li>
+            {timeline(d.steps, gaps, d.actions.commands.clone()).into_iter().map(|line| match line {
+                Line::Step(i, s, gap) => {
+                    let class = format!("tl-step {} {}", s.action, s.status);
+                    let (anchor, action) = (format!("step-{}", i + 1), s.action.clone());
+                    view! {
+                        <li class=class id=anchor data-action=action>
+                            <span class="mono">{s.at.format("%H:%M:%S%.3f").to_string()}</span>
+                            <span class="gap">{gap.map(|g| format!("+{g} ms")).unwrap_or_default()}</span>
+                            <strong>{s.step}</strong>
+                            <span class="badge">{s.action}</span>
+                            <span class="badge">{s.status}</span>
+                            <span class="error">{s.error.unwrap_or_default()}</span>
+                        </li>
+                    }.into_any()
                 }
+                Line::Command(c) => view! {
+                    <li class=format!("tl-command {}", c.status) data-testid="timeline-command" data-action=c.action.as_str()>
+                        <span class="mono">{c.requested_at.format("%H:%M:%S%.3f").to_string()}</span>
+                        <span class="gap">"operator"</span>
+                        <strong>{c.describe()}</strong>
+                        <span class="badge" data-testid="command-status">{c.status.clone()}</span>
+                        <span class="hint">{c.detail.clone().unwrap_or_default()}</span>
+                    </li>
+                }.into_any(),
             }).collect_view()}
         </ol>
+        <SagaActionsPanel order_id=o.order_id.clone() actions=d.actions.clone() />
 
         <h2>"Events"</h2>
         <table class="grid" data-testid="events">

@@ -1,10 +1,12 @@
 //! The write kill-switch: one admin action turns every state change off (replays,
 //! discards, fault and user changes) until it is turned back on. The auth layer consults it
-//! on every write, so no handler can forget to.
+//! on every write, so no handler can forget to. Beside it, the switch per saga action
+//! (retry step, force compensation, terminate), which the saga actions check before sending.
 
 use crate::audit::{self, Actor};
 use serde_json::json;
 use sqlx::PgPool;
+use switchyard_app::saga::SagaAction;
 
 pub async fn writes_enabled(pool: &PgPool) -> sqlx::Result<bool> {
     let v: Option<serde_json::Value> =
@@ -33,6 +35,65 @@ pub async fn set_writes_enabled(pool: &PgPool, by: &Actor, enabled: bool) -> sql
         "kill_switch",
         Some("writes_enabled"),
         json!({ "writes_enabled": enabled }),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The saga actions an admin switched off (issue 23): none by default.
+pub async fn saga_actions_enabled(pool: &PgPool) -> sqlx::Result<Vec<SagaAction>> {
+    let off: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'saga_actions_off'")
+            .fetch_optional(pool)
+            .await?;
+    let off: Vec<String> = off
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    Ok(SagaAction::ALL
+        .into_iter()
+        .filter(|a| !off.iter().any(|o| o == a.as_str()))
+        .collect())
+}
+
+/// Switches one saga action on or off, with its audit row, in one transaction (the row
+/// locked, so two admins' changes do not undo each other).
+pub async fn set_saga_action(
+    pool: &PgPool,
+    by: &Actor,
+    action: SagaAction,
+    enabled: bool,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO settings (key, value, updated_by, updated_at)
+         VALUES ('saga_actions_off', '[]'::jsonb, $1, now()) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(&by.name)
+    .execute(&mut *tx)
+    .await?;
+    let off: serde_json::Value =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'saga_actions_off' FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut off: Vec<String> = serde_json::from_value(off).unwrap_or_default();
+    off.retain(|o| o != action.as_str());
+    if !enabled {
+        off.push(action.as_str().to_string());
+    }
+    sqlx::query(
+        "UPDATE settings SET value = $1, updated_by = $2, updated_at = now()
+         WHERE key = 'saga_actions_off'",
+    )
+    .bind(json!(off))
+    .bind(&by.name)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        by,
+        "saga_action_switch",
+        Some(action.as_str()),
+        json!({ "action": action.as_str(), "enabled": enabled }),
     )
     .await?;
     tx.commit().await

@@ -139,6 +139,10 @@ pub async fn run_on(
                 .with_registry(registry)
                 .with_masker(masker.clone()),
         ),
+        saga: Arc::new(crate::saga_actions::PgSagaActions::new(
+            pool.clone(),
+            brokers,
+        )?),
         admin: Arc::new(admin::PgAdmin::with_sources(
             pool.clone(),
             Sources {

@@ -33,6 +33,7 @@ use switchyard_app::auth::{Principal, SessionView};
 use switchyard_app::console::SharedConsole;
 use switchyard_app::dlq::SharedDeadLetters;
 use switchyard_app::ops::SharedOps;
+use switchyard_app::saga::SharedSagaActions;
 use switchyard_app::{shell, App};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -52,6 +53,8 @@ pub struct AppState {
     /// The dead-letter console (queries, replays, jobs, discards).
     pub dlq: SharedDeadLetters,
     pub admin: SharedAdmin,
+    /// Saga actions: operators' commands to sagas, and the admin's switch per action.
+    pub saga: SharedSagaActions,
     /// The assistant sidebar's backend, provided to its server functions.
     pub assistant: SharedAssistant,
     /// Kept for the readiness probe's broker check.
@@ -117,6 +120,7 @@ pub fn inventory() -> Vec<(Method, String)> {
 /// layer) and, for pages, the CSP carrying the nonce Leptos renders into its scripts.
 fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let (ops, admin, dlq) = (state.ops.clone(), state.admin.clone(), state.dlq.clone());
+    let saga = state.saga.clone();
     let assistant = state.assistant.clone();
     let console: SharedConsole = Arc::new(PgConsole::with_live(
         state.pool.clone(),
@@ -128,6 +132,7 @@ fn request_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'stati
         provide_context(console.clone());
         provide_context(admin.clone());
         provide_context(dlq.clone());
+        provide_context(saga.clone());
         provide_context(assistant.clone());
         if let Some(parts) = use_context::<Parts>() {
             if let Some(p) = parts.extensions.get::<Principal>() {

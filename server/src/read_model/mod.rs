@@ -8,6 +8,7 @@
 //! Data flows one way: ingest writes, this module reads; nothing here writes or imports
 //! ingest's writer.
 
+pub mod commands;
 pub mod console;
 pub mod log_ends;
 pub mod orders;

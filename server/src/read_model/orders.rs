@@ -8,6 +8,7 @@ use switchyard_app::ops::{
     DeadLetterView, EventView, OpsApi, OpsError, OrderDetail, OrderRow, QuarantinedView,
     SagaStepView,
 };
+use switchyard_app::saga::{actionable, CommandView, SagaActionsView};
 use switchyard_app::states::{DeadLetterStatus, OrderStatus};
 
 #[derive(Clone)]
@@ -106,7 +107,7 @@ impl OpsApi for PgOps {
             .await?
             .pop()
             .ok_or("order vanished")?;
-        let steps = sqlx::query_as::<
+        let steps: Vec<SagaStepView> = sqlx::query_as::<
             _,
             (
                 String,
@@ -199,6 +200,20 @@ impl OpsApi for PgOps {
         )
         .collect();
         let history_aged_out_before = aged_out_before(&self.pool, &order, &events).await?;
+        let commands: Vec<CommandView> = super::commands::of_order(&self.pool, order_id)
+            .await?
+            .into_iter()
+            .map(|mut c| {
+                c.reason = self.masked(c.reason);
+                c.detail = c.detail.map(|d| self.masked(d));
+                c
+            })
+            .collect();
+        let actions = SagaActionsView {
+            enabled: crate::auth::settings::saga_actions_enabled(&self.pool).await?,
+            waiting_on: actionable(order.status, &steps, &commands),
+            commands,
+        };
         Ok(Some(OrderDetail {
             order,
             current_step,
@@ -207,6 +222,7 @@ impl OpsApi for PgOps {
             events,
             dead_letters,
             history_aged_out_before,
+            actions,
         }))
     }
 

@@ -12,7 +12,8 @@
 //!   parked) are kept however old. Without `failed_again` here, every replay that fails
 //!   again left a row for ever (the 2-hour soak: 1,063 of them in 70 minutes);
 //! - `assistant_conversations` from their last turn (turns go with them);
-//! - `orders` once finished (completed, failed, cancelled), from their last change;
+//! - `orders` once finished (completed, failed, cancelled), from their last change, and
+//!   operators' `saga_commands` with the same window, from when they were sent;
 //! - `log_incidents` once resolved, with the quarantine's window;
 //! - `audit_log`, which refuses deletes except inside a transaction that names the window
 //!   (`switchyard.audit_retention_before`), and never for a window under a day.
@@ -104,7 +105,7 @@ pub async fn trim(pool: &PgPool, w: &Windows) -> sqlx::Result<Vec<(&'static str,
     }
     // Tables trimmed by age alone: (table, time column, further condition, window, the
     // horizon recorded for `verify` when rows a rebuild would find are removed).
-    let by_age: [(&'static str, &str, &str, Duration, Option<&str>); 6] = [
+    let by_age: [(&'static str, &str, &str, Duration, Option<&str>); 7] = [
         ("breaker_transitions", "at", "", w.breaker_history, None),
         (
             "minute_rollups",
@@ -129,6 +130,7 @@ pub async fn trim(pool: &PgPool, w: &Windows) -> sqlx::Result<Vec<(&'static str,
             Some("orders_trimmed_before"),
         ),
         ("log_incidents", "resolved_at", "", w.quarantine, None),
+        ("saga_commands", "requested_at", "", w.orders, None),
     ];
     for (table, column, and, window, horizon) in by_age {
         let sql = format!(

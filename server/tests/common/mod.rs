@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod dlq;
+pub mod saga;
 
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
