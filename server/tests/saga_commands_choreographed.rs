@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::saga::{answered_once, command, command_id, kill, saga_state, scalar, spawn_fleet};
+use common::saga::{
+    answered_once, command, command_id, kill, page_shows, saga_state, scalar, spawn_fleet,
+};
 use common::{add_user, eventually, Broker, Console, TestDb};
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,16 +180,16 @@ async fn operators_retry_compensate_and_terminate_choreographed_sagas() {
     );
 
     // The forced compensation on the order's timeline: the command, then the undo.
-    let page = format!("/orders/{b}");
-    eventually(
+    page_shows(
+        &console,
+        &op,
+        &format!("/orders/{b}"),
+        &[
+            "Force compensation by ada: customer asked to cancel",
+            "class=\"tl-step compensate succeeded\"",
+            "class=\"tl-command applied\"",
+        ],
         Duration::from_secs(30),
-        "b's timeline shows the command and the undo",
-        || async {
-            let html = console.page(&op, &page).await;
-            html.contains("Force compensation by ada: customer asked to cancel")
-                && html.contains("class=\"tl-step compensate succeeded\"")
-                && html.contains("data-testid=\"command-status\">applied<")
-        },
     )
     .await;
 

@@ -13,7 +13,9 @@
 
 mod common;
 
-use common::saga::{answer, answered_once, command, command_id, kill, saga_state, spawn_fleet};
+use common::saga::{
+    answer, answered_once, command, command_id, kill, page_shows, saga_state, spawn_fleet,
+};
 use common::{add_user, eventually, Broker, Console, TestDb};
 use std::sync::Arc;
 use std::time::Duration;
@@ -281,16 +283,17 @@ async fn operators_retry_compensate_and_terminate_orchestrated_sagas() {
     }
 
     // The order page: the command, who sent it, and what followed, on the timeline.
-    let page = format!("/orders/{a}");
-    eventually(
+    page_shows(
+        &console,
+        &op,
+        &format!("/orders/{a}"),
+        &[
+            "class=\"tl-command applied\"",
+            "Retry step (inventory) by ada: warehouse is back",
+            "undoing inventory tried again",
+            "class=\"tl-step compensate succeeded\"",
+        ],
         Duration::from_secs(30),
-        "the timeline shows the answered retry",
-        || async {
-            let html = console.page(&op, &page).await;
-            html.contains("data-testid=\"timeline-command\"")
-                && html.contains("by ada: warehouse is back")
-                && html.contains("undoing inventory tried again")
-        },
     )
     .await;
 

@@ -4,10 +4,29 @@
 
 use super::{switchyard_fleet, Broker, Console, TestDb};
 use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fleet process, killed (-9) when dropped: a test that fails leaves none behind.
+pub struct FleetProcess(Option<Child>);
+
+impl Drop for FleetProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
 
 /// `switchyard-fleet run --service <services>` in `mode`, with a 3-second saga lease.
-pub fn spawn_fleet(db: &TestDb, broker: &Broker, services: &str, rate: &str, mode: &str) -> Child {
-    switchyard_fleet()
+pub fn spawn_fleet(
+    db: &TestDb,
+    broker: &Broker,
+    services: &str,
+    rate: &str,
+    mode: &str,
+) -> FleetProcess {
+    let child = switchyard_fleet()
         .args(["run", "--service", services, "--rate", rate, "--mode", mode])
         .env("DATABASE_URL", &db.url)
         .env("KAFKA_BROKERS", &broker.bootstrap)
@@ -15,13 +34,38 @@ pub fn spawn_fleet(db: &TestDb, broker: &Broker, services: &str, rate: &str, mod
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
-        .expect("spawn fleet service")
+        .expect("spawn fleet service");
+    FleetProcess(Some(child))
 }
 
 /// kill -9, and the process reaped.
-pub fn kill(mut child: Child) {
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+pub fn kill(process: FleetProcess) {
+    drop(process);
+}
+
+/// Polls the page at `path` until it holds every one of `wanted`; the timeline part of the
+/// page in the panic message if it never does.
+pub async fn page_shows(
+    console: &Console,
+    http: &reqwest::Client,
+    path: &str,
+    wanted: &[&str],
+    timeout: Duration,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let html = console.page(http, path).await;
+        let missing: Vec<&&str> = wanted.iter().filter(|w| !html.contains(**w)).collect();
+        if missing.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let at = html.find("Saga timeline").unwrap_or(0);
+            let part: String = html[at..].chars().take(6000).collect();
+            panic!("{path} never showed {missing:?}; its timeline:\n{part}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// An operator's command, posted as the order page's form posts it; the status and body.
