@@ -16,7 +16,7 @@ use crate::admin::{
     SetWritesEnabled,
 };
 use crate::dlq::server_fns::{DiscardDeadLetters, ReplayDeadLetter, StartReplayJob};
-use crate::saga::server_fns::{SendSagaCommand, SetSagaAction};
+use crate::saga::server_fns::{SendSagaCommand, SetSagaAction, StartSagaBatch};
 use leptos::prelude::*;
 use leptos::server_fn::{client::Client, codec::PostUrl, request::ClientReq, Http, ServerFn};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -36,6 +36,7 @@ pub enum FormAction {
     Discard,
     SagaCommand,
     SetSagaAction,
+    StartSagaBatch,
 }
 
 /// What happens after a call succeeded.
@@ -77,6 +78,14 @@ pub fn ActionIsland(
         FormAction::SetFault => admin_form!(SetFault),
         FormAction::ResolveIncident => admin_form!(ResolveLogIncident),
         FormAction::SetSagaAction => admin_form!(SetSagaAction),
+        FormAction::StartSagaBatch => enhanced(
+            action,
+            ServerAction::<StartSagaBatch>::new(),
+            attrs,
+            "error",
+            children,
+            |_| AfterOk::Stay,
+        ),
         FormAction::SagaCommand => enhanced(
             action,
             ServerAction::<SendSagaCommand>::new(),

@@ -12,12 +12,11 @@ mod common;
 
 use common::saga::{
     answered_once, command, command_id, kill, page_shows, saga_state, scalar, spawn_fleet,
+    start_orders,
 };
 use common::{add_user, eventually, Broker, Console, TestDb};
-use std::sync::Arc;
 use std::time::Duration;
-use switchyard_fleet::breaker::Config;
-use switchyard_fleet::runtime::{Fleet, Mode};
+use switchyard_fleet::runtime::Mode;
 
 const MODE: &str = "choreographed";
 
@@ -43,17 +42,7 @@ async fn operators_retry_compensate_and_terminate_choreographed_sagas() {
         "0",
         MODE,
     );
-    let fleet = Arc::new(Fleet::new(
-        fleet_pool.clone(),
-        broker.renewing_producer(),
-        &broker.bootstrap,
-        Config::default(),
-        Mode::Choreographed,
-    ));
-    let mut orders = Vec::new();
-    for _ in 0..3 {
-        orders.push(fleet.start_order().await.unwrap());
-    }
+    let orders = start_orders(&fleet_pool, &broker, Mode::Choreographed, 3).await;
     let [a, b, c] = [0, 1, 2].map(|i| orders[i].clone());
     for o in &orders {
         eventually(

@@ -15,12 +15,11 @@ mod common;
 
 use common::saga::{
     answer, answered_once, command, command_id, kill, page_shows, saga_state, spawn_fleet,
+    start_orders,
 };
 use common::{add_user, eventually, Broker, Console, TestDb};
-use std::sync::Arc;
 use std::time::Duration;
-use switchyard_fleet::breaker::Config;
-use switchyard_fleet::runtime::{Fleet, Mode};
+use switchyard_fleet::runtime::Mode;
 
 const MODE: &str = "orchestrated";
 
@@ -58,17 +57,7 @@ async fn operators_retry_compensate_and_terminate_orchestrated_sagas() {
         .unwrap();
     let mut order_service = spawn_fleet(&db, &broker, "order", "0", MODE);
     let steps = spawn_fleet(&db, &broker, "inventory,shipment,notification", "0", MODE);
-    let fleet = Arc::new(Fleet::new(
-        fleet_pool.clone(),
-        broker.renewing_producer(),
-        &broker.bootstrap,
-        Config::default(),
-        Mode::Orchestrated,
-    ));
-    let mut orders = Vec::new();
-    for _ in 0..4 {
-        orders.push(fleet.start_order().await.unwrap());
-    }
+    let orders = start_orders(&fleet_pool, &broker, Mode::Orchestrated, 4).await;
     let [a, b, c, d] = [0, 1, 2, 3].map(|i| orders[i].clone());
     // Every order waits on payment, and the console shows it.
     for o in &orders {

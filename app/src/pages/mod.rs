@@ -10,3 +10,4 @@ pub mod overview;
 pub mod quarantine;
 pub mod replay_jobs;
 pub mod saga_actions;
+pub mod saga_batches;

@@ -3,10 +3,14 @@
 //!
 //! The page (query, filters, the first load) runs on the server; the list with its live
 //! badge and pause button is an island ([`LiveOrders`]) that gets the loaded page as props.
+//! Operators act on the orders shown in batch ([`super::saga_batches`]).
 
 use crate::console::{input_time, OrderFilter, OrdersPageData, ORDER_FILTER_KEYS, STEP_CHOICES};
 use crate::ops::{LiveMessage, OrderRow};
+use crate::pages::saga_batches::{BatchForm, BatchPreviewPanel, BatchesPanel};
 use crate::push::{self, LiveBadge};
+use crate::saga::server_fns::load_saga_batches;
+use crate::saga::SagaAction;
 use crate::states::OrderStatus;
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -92,21 +96,33 @@ pub fn OrdersPage() -> impl IntoView {
         let q = query.read_untracked();
         ORDER_FILTER_KEYS.map(|k| q.get(k))
     };
+    let (act, highlight) = {
+        let q = query.read_untracked();
+        (
+            q.get("act").as_deref().and_then(SagaAction::parse),
+            q.get("batch"),
+        )
+    };
     let loaded = Resource::new(
         move || args.clone(),
         |[status, step, q, from, to, after_t, after_id]| {
             search_orders(status, step, q, from, to, after_t, after_id)
         },
     );
+    let batches = Resource::new(|| (), |_| load_saga_batches());
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
-                let filter = filter.clone();
+                let (filter, highlight) = (filter.clone(), highlight.clone());
                 Suspend::new(async move {
                     let (page, error) = crate::ops::loaded_or_error(loaded.await);
+                    let batches = batches.await.unwrap_or_default();
                     view! {
                         <LiveOrders filter=filter.clone() page error>
-                            <FilterForm filter />
+                            <FilterForm filter=filter.clone() />
+                            <BatchForm filter=filter.clone() />
+                            {act.map(|action| view! { <BatchPreviewPanel filter=filter.clone() action /> })}
+                            <BatchesPanel batches highlight session=crate::session::current() />
                         </LiveOrders>
                     }
                 })

@@ -122,6 +122,115 @@ pub fn actionable(
     }
 }
 
+/// The last step an order's projection names (`orders.current_step` as `step:action`, and
+/// `step_status`) as a timeline line: all [`actionable`] needs of a timeline.
+pub fn last_step(current_step: Option<&str>, step_status: Option<&str>) -> Option<SagaStepView> {
+    let (step, action) = current_step?.split_once(':')?;
+    Some(SagaStepView {
+        step: step.to_string(),
+        action: action.to_string(),
+        status: step_status?.to_string(),
+        error: None,
+        attempt: 1,
+        at: DateTime::<Utc>::UNIX_EPOCH,
+    })
+}
+
+/// Orders one batch may act on at most (the preview says when the filter matches more).
+pub const MAX_BATCH: i64 = 10_000;
+
+/// What a batch would do: how many orders the filter matches, how many of them can be acted
+/// on (not ended), and what those wait on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchPreview {
+    pub matched: i64,
+    pub actionable: i64,
+    /// (what they wait on, how many), most first.
+    pub waiting_on: Vec<(String, i64)>,
+    /// The filter matched more than [`MAX_BATCH`]: only the newest are in the batch.
+    pub capped: bool,
+}
+
+/// The orders list's filter as a batch form carries it (`filter[status]`, …; the list's
+/// query-string keys), read the way the list reads its query string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchFilter {
+    pub status: Option<String>,
+    pub step: Option<String>,
+    pub q: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl BatchFilter {
+    pub fn of(filter: &crate::console::OrderFilter) -> BatchFilter {
+        let mut out = BatchFilter::default();
+        for (k, v) in filter.query() {
+            match k {
+                "status" => out.status = Some(v),
+                "step" => out.step = Some(v),
+                "q" => out.q = Some(v),
+                "from" => out.from = Some(v),
+                "to" => out.to = Some(v),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    pub fn to_filter(&self) -> crate::console::OrderFilter {
+        let pairs = [
+            ("status", &self.status),
+            ("step", &self.step),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+        ];
+        crate::console::OrderFilter::from_pairs(
+            |k| pairs.iter().find(|p| p.0 == k).and_then(|p| p.1.as_deref()),
+            1,
+        )
+    }
+}
+
+/// A batch as the operator's confirm form sends it, checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRequest {
+    pub filter: crate::console::OrderFilter,
+    pub action: SagaAction,
+    pub reason: String,
+    /// Commands a second, 0 for as fast as the broker takes them.
+    pub throttle: u32,
+    /// How many orders the preview said it would act on: a batch whose set changed since
+    /// is refused, so an operator never confirms one number and gets another.
+    pub expect: Option<i64>,
+}
+
+/// One batch of saga commands and how far it got: `sent + cancelled + queued = total`;
+/// `applied` and `rejected` count the fleet's answers ingested so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchJobView {
+    pub id: String,
+    pub action: SagaAction,
+    pub reason: String,
+    /// `running`, `completed` or `cancelled`.
+    pub status: String,
+    pub throttle: i32,
+    pub total: i64,
+    pub sent: i64,
+    pub cancelled: i64,
+    pub queued: i64,
+    pub applied: i64,
+    pub rejected: i64,
+    /// The filter in words (`status=created step=payment:execute`).
+    pub filter: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it is not sending right now (writes switched off, the broker refusing).
+    pub note: Option<String>,
+}
+
 /// A command as the operator's form sends it, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRequest {

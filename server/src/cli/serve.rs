@@ -111,6 +111,13 @@ pub async fn run_on(
         replay.replay_batch,
     )?;
     let runner_task = tokio::spawn(runner.run(stop_rx.clone()));
+    // Saga-command batches: this instance sends batches whose runner is gone.
+    let batches = crate::saga_actions::runner::Runner::new(
+        pool.clone(),
+        brokers,
+        Duration::from_secs(replay.replay_lease_secs.max(1)),
+    )?;
+    let batch_task = tokio::spawn(batches.run(stop_rx.clone()));
     let readable_task = tokio::spawn(crate::replay::readable::run(
         pool.clone(),
         registry.clone(),
@@ -183,6 +190,7 @@ pub async fn run_on(
         tokio::time::timeout(Duration::from_secs(6), ingest_stopped),
         tokio::time::timeout(Duration::from_secs(3), runner_task),
     );
+    let _ = tokio::time::timeout(Duration::from_secs(2), batch_task).await;
     hub_task.abort();
     retention_task.abort();
     readable_task.abort();

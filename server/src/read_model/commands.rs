@@ -1,5 +1,5 @@
-//! The commands sent to an order's saga, for its page: what this console sent
-//! (`saga_commands`), what any console or tool sent (the `saga.command` requests ingest
+//! The commands sent to an order's saga, for its page: what this console sent or queued
+//! in a batch (`saga_commands`), what any console or tool sent (the `saga.command` requests ingest
 //! stored), and the fleet's answers (the `saga.command` events with status applied or
 //! rejected), joined by command id.
 
@@ -19,26 +19,30 @@ type Sent = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
     Option<String>,
+    bool,
+    bool,
 );
 
 /// The order's commands, oldest first.
 pub async fn of_order(pool: &PgPool, order_id: &str) -> sqlx::Result<Vec<CommandView>> {
     let sent: Vec<Sent> = sqlx::query_as(
         "SELECT command_id::text, action, step, phase, reason, requested_by, requested_at,
-                sent_at, send_error
+                sent_at, send_error, batch_id IS NOT NULL, cancelled_at IS NOT NULL
          FROM saga_commands WHERE order_id = $1 ORDER BY requested_at LIMIT 200",
     )
     .bind(order_id)
     .fetch_all(pool)
     .await?;
     let mut out: BTreeMap<String, CommandView> = BTreeMap::new();
-    for (id, action, step, phase, reason, by, at, sent_at, error) in sent {
+    for (id, action, step, phase, reason, by, at, sent_at, error, batched, cancelled) in sent {
         let Some(action) = SagaAction::parse(&action) else {
             continue;
         };
         let (status, detail) = match (sent_at, error) {
             (Some(_), _) => ("sent", None),
+            (None, _) if cancelled => ("cancelled", Some("the batch was cancelled first".into())),
             (None, Some(e)) => ("not sent", Some(e)),
+            (None, None) if batched => ("queued", Some("in a batch, not sent yet".into())),
             (None, None) => ("sending", None),
         };
         out.insert(

@@ -446,6 +446,38 @@ pub async fn breaker_views(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<Vec<Br
         .collect())
 }
 
+/// The orders list's filters as SQL conditions, every value a bound parameter (the cursor
+/// aside): the one filter the list and saga batches (`saga_actions::batch`) select by.
+pub fn push_order_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &OrderFilter) {
+    if let Some(status) = &f.status {
+        qb.push(" AND status = ").push_bind(status.clone());
+    }
+    if let Some(step) = &f.step {
+        qb.push(" AND current_step = ").push_bind(step.clone());
+    }
+    if let Some(q) = &f.q {
+        qb.push(" AND order_id IN (SELECT order_id FROM orders WHERE order_id = ")
+            .push_bind(q.clone())
+            .push(" OR customer_id = ")
+            .push_bind(q.clone())
+            .push(" UNION ALL (SELECT order_id FROM orders WHERE order_id LIKE ")
+            .push_bind(like_prefix(q))
+            .push(" ORDER BY order_id LIMIT ")
+            .push_bind(PREFIX_MATCHES)
+            // An event whose correlation id is its own aggregate id names an order
+            // matched by id above; the index holds only the others (migration 50).
+            .push(") UNION ALL SELECT aggregate_id FROM events WHERE correlation_id = ")
+            .push_bind(q.clone())
+            .push(" AND correlation_id <> aggregate_id)");
+    }
+    if let Some(from) = f.from {
+        qb.push(" AND updated_at >= ").push_bind(from);
+    }
+    if let Some(to) = f.to {
+        qb.push(" AND updated_at < ").push_bind(to);
+    }
+}
+
 /// `text%` with `text` taken literally: a LIKE prefix pattern.
 pub fn like_prefix(text: &str) -> String {
     super::like_escape(text) + "%"
@@ -517,33 +549,7 @@ impl ConsoleApi for PgConsole {
     async fn search_orders(&self, f: &OrderFilter) -> Result<OrdersPageData, OpsError> {
         let mut qb: QueryBuilder<Postgres> =
             QueryBuilder::new(format!("SELECT {ORDER_COLUMNS} FROM orders WHERE true"));
-        if let Some(status) = &f.status {
-            qb.push(" AND status = ").push_bind(status.clone());
-        }
-        if let Some(step) = &f.step {
-            qb.push(" AND current_step = ").push_bind(step.clone());
-        }
-        if let Some(q) = &f.q {
-            qb.push(" AND order_id IN (SELECT order_id FROM orders WHERE order_id = ")
-                .push_bind(q.clone())
-                .push(" OR customer_id = ")
-                .push_bind(q.clone())
-                .push(" UNION ALL (SELECT order_id FROM orders WHERE order_id LIKE ")
-                .push_bind(like_prefix(q))
-                .push(" ORDER BY order_id LIMIT ")
-                .push_bind(PREFIX_MATCHES)
-                // An event whose correlation id is its own aggregate id names an order
-                // matched by id above; the index holds only the others (migration 50).
-                .push(") UNION ALL SELECT aggregate_id FROM events WHERE correlation_id = ")
-                .push_bind(q.clone())
-                .push(" AND correlation_id <> aggregate_id)");
-        }
-        if let Some(from) = f.from {
-            qb.push(" AND updated_at >= ").push_bind(from);
-        }
-        if let Some(to) = f.to {
-            qb.push(" AND updated_at < ").push_bind(to);
-        }
+        push_order_filter(&mut qb, f);
         if let Some(c) = &f.after {
             qb.push(" AND (updated_at, order_id) < (")
                 .push_bind(c.updated_at)

@@ -26,11 +26,24 @@ pub fn spawn_fleet(
     rate: &str,
     mode: &str,
 ) -> FleetProcess {
+    spawn_fleet_leased(db, broker, services, rate, mode, "3")
+}
+
+/// [`spawn_fleet`] with a saga lease of `lease_secs` (how long a saga waits before the
+/// order service asks again).
+pub fn spawn_fleet_leased(
+    db: &TestDb,
+    broker: &Broker,
+    services: &str,
+    rate: &str,
+    mode: &str,
+    lease_secs: &str,
+) -> FleetProcess {
     let child = switchyard_fleet()
         .args(["run", "--service", services, "--rate", rate, "--mode", mode])
         .env("DATABASE_URL", &db.url)
         .env("KAFKA_BROKERS", &broker.bootstrap)
-        .env("SWITCHYARD_SAGA_LEASE_SECS", "3")
+        .env("SWITCHYARD_SAGA_LEASE_SECS", lease_secs)
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
@@ -164,4 +177,26 @@ pub async fn answered_once(db: &TestDb, command_ids: &[String]) {
 pub fn command_id(body: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{body}"));
     v["command_id"].as_str().expect("a command id").to_string()
+}
+
+/// Orders started from the test, as the order service starts them (stored with their saga,
+/// announced; orchestrated: the first step asked), in `mode`; the order ids.
+pub async fn start_orders(
+    pool: &sqlx::PgPool,
+    broker: &Broker,
+    mode: switchyard_fleet::runtime::Mode,
+    n: usize,
+) -> Vec<String> {
+    let fleet = switchyard_fleet::runtime::Fleet::new(
+        pool.clone(),
+        broker.renewing_producer(),
+        &broker.bootstrap,
+        switchyard_fleet::breaker::Config::default(),
+        mode,
+    );
+    let mut orders = Vec::with_capacity(n);
+    for _ in 0..n {
+        orders.push(fleet.start_order().await.unwrap());
+    }
+    orders
 }

@@ -8,14 +8,24 @@
 //! order service applies it at most once (the command id is its idempotency key) and
 //! answers on the same topic; ingest stores the answer with the order's events, and the
 //! order page shows both ([`crate::read_model::commands`]).
+//!
+//! In batch, over the orders list's filter: [`batch`] (preview, snapshot, views, cancel)
+//! and [`runner`] (sends a batch's commands under a lease, throttled, resumable).
+
+pub mod batch;
+pub mod runner;
 
 use crate::audit::{self, Actor};
 use crate::auth::settings;
 use serde_json::json;
 use sqlx::PgPool;
 use switchyard_app::auth::Principal;
+use switchyard_app::console::OrderFilter;
 use switchyard_app::ops::OpsError;
-use switchyard_app::saga::{CommandRequest, CommandView, SagaAction, SagaActionsApi};
+use switchyard_app::saga::{
+    BatchJobView, BatchPreview, BatchRequest, CommandRequest, CommandView, SagaAction,
+    SagaActionsApi,
+};
 use switchyard_contract::kafka::renewing::RenewingProducer;
 use switchyard_contract::saga_command::{Action, SagaCommand, Status};
 use uuid::Uuid;
@@ -118,6 +128,30 @@ impl SagaActionsApi for PgSagaActions {
             detail: None,
             answered_at: None,
         })
+    }
+
+    async fn preview_batch(
+        &self,
+        filter: &OrderFilter,
+        _action: SagaAction,
+    ) -> Result<BatchPreview, OpsError> {
+        batch::preview(&self.pool, filter).await
+    }
+
+    async fn start_batch(
+        &self,
+        who: &Principal,
+        req: &BatchRequest,
+    ) -> Result<BatchJobView, OpsError> {
+        batch::start(&self.pool, who, req).await
+    }
+
+    async fn batches(&self, limit: i64) -> Result<Vec<BatchJobView>, OpsError> {
+        Ok(batch::recent(&self.pool, limit).await?)
+    }
+
+    async fn cancel_batch(&self, who: &Principal, id: &str) -> Result<BatchJobView, OpsError> {
+        batch::cancel(&self.pool, who, id).await
     }
 
     async fn set_enabled(
