@@ -7,27 +7,14 @@
 
 mod common;
 
-use common::{eventually, ingest_settings, switchyard_fleet, Broker, TestDb};
-use std::process::{Child, Stdio};
+use common::saga::{kill, spawn_fleet, FleetProcess};
+use common::{eventually, ingest_settings, Broker, TestDb};
 use std::time::Duration;
 use switchyard::ingest::consumer::run;
 use tokio::sync::watch;
 
-fn spawn(db: &TestDb, broker: &Broker, services: &str, rate: &str) -> Child {
-    switchyard_fleet()
-        .args(["run", "--service", services, "--rate", rate])
-        .env("DATABASE_URL", &db.url)
-        .env("KAFKA_BROKERS", &broker.bootstrap)
-        .env("SWITCHYARD_SAGA_LEASE_SECS", "3")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn fleet service")
-}
-
-fn kill(mut child: Child) {
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+fn spawn(db: &TestDb, broker: &Broker, services: &str, rate: &str) -> FleetProcess {
+    spawn_fleet(db, broker, services, rate, "orchestrated")
 }
 
 async fn count(db: &TestDb, sql: &str) -> i64 {
@@ -49,11 +36,18 @@ async fn services_in_separate_processes_survive_a_killed_payment_service() {
     ));
     let completed = "SELECT count(*) FROM fleet.sagas WHERE state = 'completed'";
 
-    let order = spawn(&db, &broker, "order", "6");
-    let others = spawn(&db, &broker, "inventory,shipment", "0");
-    let notification = spawn(&db, &broker, "notification", "0");
-    let payment_a = spawn(&db, &broker, "payment", "0");
-    let payment_b = spawn(&db, &broker, "payment", "0");
+    let mut order = spawn(&db, &broker, "order", "6");
+    let mut others = spawn(&db, &broker, "inventory,shipment", "0");
+    let mut notification = spawn(&db, &broker, "notification", "0");
+    let mut payment_a = spawn(&db, &broker, "payment", "0");
+    let mut payment_b = spawn(&db, &broker, "payment", "0");
+    // All five connected and migrated on the new database together, and are running.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    order.assert_running("order");
+    others.assert_running("inventory,shipment");
+    notification.assert_running("notification");
+    payment_a.assert_running("payment (a)");
+    payment_b.assert_running("payment (b)");
     eventually(
         Duration::from_secs(90),
         "orders complete end to end",

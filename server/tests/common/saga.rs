@@ -9,6 +9,16 @@ use std::time::{Duration, Instant};
 /// A fleet process, killed (-9) when dropped: a test that fails leaves none behind.
 pub struct FleetProcess(Option<Child>);
 
+impl FleetProcess {
+    /// Panics if the process has exited (a service that died at start-up would leave its
+    /// sagas waiting, and the test would time out far from the cause).
+    pub fn assert_running(&mut self, what: &str) {
+        if let Some(status) = self.0.as_mut().and_then(|c| c.try_wait().unwrap()) {
+            panic!("fleet process {what} exited: {status}");
+        }
+    }
+}
+
 impl Drop for FleetProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
