@@ -77,6 +77,10 @@ async fn seed_other_tables(pool: &PgPool) {
             format!("INSERT INTO orders (order_id, status, status_at, updated_at) VALUES ('RUNNING-{tag}', 'confirmed', {at}, {at})"),
             format!("INSERT INTO log_incidents (group_id, topic, kafka_partition, kind, stored_offset, log_start, log_end, resolved_at)
                      VALUES ('g', 'li-{tag}', 0, 'records_expired', 0, 1, 2, {at})"),
+            format!("INSERT INTO saga_command_batches (id, action, reason, filter, status, total, created_by, created_at, finished_at)
+                     VALUES (gen_random_uuid(), 'terminate', 'r', 'every order', 'completed', 1, 'batch-{tag}', {at}, {at})"),
+            format!("INSERT INTO saga_commands (command_id, order_id, action, reason, requested_by, requested_at, sent_at)
+                     VALUES (gen_random_uuid(), 'CMD-{tag}', 'terminate', 'r', 'ada', {at}, {at})"),
         ];
         for s in stmts {
             sqlx::query(&s).execute(pool).await.unwrap();
@@ -297,6 +301,16 @@ async fn retention_drops_old_partitions_and_rows_while_ingest_runs() {
             "replay job items",
             "SELECT count(*) FROM replay_job_items",
             0,
+        ),
+        (
+            "saga command batches",
+            "SELECT count(*) FROM saga_command_batches WHERE created_by LIKE 'batch-%'",
+            1,
+        ),
+        (
+            "saga commands",
+            "SELECT count(*) FROM saga_commands WHERE order_id LIKE 'CMD-%'",
+            1,
         ),
         ("replays", "SELECT count(*) FROM replays", 0),
         (

@@ -5,7 +5,8 @@
 //! The rules, one per table (windows from `config::RetentionConfig`):
 //! - `breaker_transitions`, `minute_rollups`, `quarantine`: by their own time;
 //! - `replay_jobs` (with their items and topics) once finished, from their end; the
-//!   replays they sent stay with their dead letters (their `job_id` is cleared);
+//!   replays they sent stay with their dead letters (their `job_id` is cleared); finished
+//!   `saga_command_batches` likewise (their commands stay with their orders);
 //! - `dead_letters` once resolved (replayed or discarded) or superseded (`failed_again`:
 //!   replayed and back as a newer dead letter, which carries the story and its replay
 //!   count on), from then, with their replays and job items; unresolved ones (pending,
@@ -158,6 +159,24 @@ pub async fn trim(pool: &PgPool, w: &Windows) -> sqlx::Result<Vec<(&'static str,
                 "DELETE FROM replay_job_items WHERE job_id = ANY($1::uuid[])",
                 "DELETE FROM replay_job_topics WHERE job_id = ANY($1::uuid[])",
                 "DELETE FROM replay_jobs WHERE id = ANY($1::uuid[])",
+            ],
+            None,
+        )
+        .await?,
+    );
+    note(
+        &mut out,
+        "saga_command_batches",
+        by_ids(
+            pool,
+            &format!(
+                "SELECT id::text FROM saga_command_batches WHERE status <> 'running' AND finished_at < {OLDER}
+                  ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+            ),
+            w.replay_jobs,
+            &[
+                "UPDATE saga_commands SET batch_id = NULL WHERE batch_id = ANY($1::uuid[])",
+                "DELETE FROM saga_command_batches WHERE id = ANY($1::uuid[])",
             ],
             None,
         )
