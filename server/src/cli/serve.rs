@@ -186,11 +186,17 @@ pub async fn run_on(
             let _ = t.await;
         }
     };
-    let (_, _) = tokio::join!(
+    // A batch round held up by the broker is abandoned at its bound: its commands are
+    // sent again after a restart, with the same ids.
+    let batch_abort = batch_task.abort_handle();
+    let (_, _, batch) = tokio::join!(
         tokio::time::timeout(Duration::from_secs(6), ingest_stopped),
         tokio::time::timeout(Duration::from_secs(3), runner_task),
+        tokio::time::timeout(Duration::from_secs(3), batch_task),
     );
-    let _ = tokio::time::timeout(Duration::from_secs(2), batch_task).await;
+    if batch.is_err() {
+        batch_abort.abort();
+    }
     hub_task.abort();
     retention_task.abort();
     readable_task.abort();
