@@ -106,6 +106,13 @@ test('force compensation: the command and the undo on the timeline; retry: the o
   // An ended order offers nothing more.
   assert.equal(await page.getByTestId('command-form').count(), 0);
 
+  // While the gateway's breaker is open, the page says a retry would fail fast.
+  const second = `${system.base}/orders/${retried}`;
+  if (sql(`SELECT state FROM breakers WHERE breaker = 'payment-gateway'`) === 'OPEN') {
+    await page.goto(second);
+    assert.match(await page.getByTestId('breaker-not-closed').textContent(), /payment-gateway OPEN since/);
+  }
+
   // The gateway is back: once its breaker has closed again (it opened during the outage,
   // and a retry while it is open fails fast, rightly), retry the payment of the second.
   fault('payment_outage', 0);
@@ -114,8 +121,8 @@ test('force compensation: the command and the undo on the timeline; retry: the o
     if (Date.now() > end) throw new Error('the payment gateway breaker never closed');
     await new Promise((r) => setTimeout(r, 500));
   }
-  const second = `${system.base}/orders/${retried}`;
   await page.goto(second);
+  assert.equal(await page.getByTestId('breaker-not-closed').count(), 0);
   await send(page, 'retry_step', 'gateway is back');
   await untilPage(page, second, 'completes', async () =>
     (await page.getByTestId('order-status').textContent()) === 'completed'

@@ -25,6 +25,11 @@ pub fn SagaActionsPanel(order_id: String, actions: SagaActionsView) -> impl Into
     view! {
         <div class="card saga-actions" data-testid="saga-actions">
             <p>"Waiting on: "<strong data-testid="waiting-on">{waiting.describe()}</strong></p>
+            {actions.breaker_not_closed.clone().map(|b| view! {
+                <p class="note" data-testid="breaker-not-closed">
+                    {b}": a retry now would fail fast; retry once it has closed."
+                </p>
+            })}
             <IfRole role=crate::auth::Role::Operator>
                 {if none_offered {
                     view! { <p class="hint" data-testid="actions-off">"Saga actions are switched off by an admin."</p> }.into_any()

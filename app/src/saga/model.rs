@@ -323,6 +323,10 @@ pub struct SagaActionsView {
     pub enabled: Vec<SagaAction>,
     pub waiting_on: Option<WaitingOn>,
     pub commands: Vec<CommandView>,
+    /// The breaker in front of the step it waits on, when it is not closed
+    /// (`payment-gateway OPEN since 10:42:03 UTC`): a retry now would fail fast.
+    #[serde(default)]
+    pub breaker_not_closed: Option<String>,
 }
 
 #[cfg(test)]

@@ -209,10 +209,16 @@ impl OpsApi for PgOps {
                 c
             })
             .collect();
+        let waiting_on = actionable(order.status, &steps, &commands);
+        let breaker_not_closed = match &waiting_on {
+            Some(w) => breaker_not_closed(&self.pool, &w.step).await?,
+            None => None,
+        };
         let actions = SagaActionsView {
             enabled: crate::auth::settings::saga_actions_enabled(&self.pool).await?,
-            waiting_on: actionable(order.status, &steps, &commands),
+            waiting_on,
             commands,
+            breaker_not_closed,
         };
         Ok(Some(OrderDetail {
             order,
@@ -275,6 +281,28 @@ impl OpsApi for PgOps {
 /// some: its first kept event is later than the order began (or none is kept at all).
 /// Then the horizon, for the page to say so instead of showing a timeline that starts in
 /// the middle as if it were whole.
+/// The breaker in front of `step`'s dependency (the contract's service map), in words,
+/// when the read model has it in a state other than CLOSED.
+async fn breaker_not_closed(pool: &PgPool, step: &str) -> sqlx::Result<Option<String>> {
+    let Some(dep) = switchyard_contract::services::dependency_of(step) else {
+        return Ok(None);
+    };
+    let row: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT state, state_at FROM breakers WHERE breaker = $1 AND state <> 'CLOSED'
+         ORDER BY state_at DESC LIMIT 1",
+    )
+    .bind(dep.breaker)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(state, at)| {
+        format!(
+            "{} {state} since {} UTC",
+            dep.breaker,
+            at.format("%H:%M:%S")
+        )
+    }))
+}
+
 async fn aged_out_before(
     pool: &PgPool,
     order: &OrderRow,
