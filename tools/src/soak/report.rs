@@ -14,7 +14,9 @@
 //!   dropped whole, memory returned) does not. A steady part of fewer than 4 samples fails:
 //!   the run was too short to say.
 //! - **Latency** (push p99, page p95): the percentile over every measurement of the last
-//!   third of the run is at most 1.5× the same percentile over the reference window — 10
+//!   third of the run is at most 1.5× the same percentile over the reference window (with
+//!   fewer than 10 measurements above it in either window, the highest percentile that has
+//!   10 is judged instead: a p99 of 120 measurements is one outlier, not a latency) — 10
 //!   minutes, or a sixth of a run shorter than an hour but never less than a minute (one
 //!   cycle of the fleet's chaos) — plus 5 ms of slack (a 3 ms page may take 7 ms on a busy
 //!   two-core machine without anything being wrong). The reference window starts where the
@@ -192,6 +194,21 @@ fn bounded(name: &str, points: &[(f64, f64)], rules: &Rules, slack: f64, unit: &
 }
 
 /// The latency rule over (seconds, measurements) per sample.
+/// Measurements a percentile must have above it to be judged: with fewer, it is one or
+/// two outliers (the p99 of 120 measurements is their second largest).
+pub const ABOVE_PERCENTILE: f64 = 10.0;
+
+/// The percentile judged for windows of `n` measurements: `p`, or — when fewer than
+/// [`ABOVE_PERCENTILE`] measurements would lie above it — the highest percentile that has
+/// that many above it (a 3-minute run's push p99 is judged as about p92; an hour's is p99).
+pub fn judged_percentile(p: f64, n: usize) -> f64 {
+    if n == 0 {
+        return p;
+    }
+    let highest = 100.0 * (1.0 - ABOVE_PERCENTILE / n as f64);
+    (p.min(highest) * 10.0).floor().max(500.0) / 10.0
+}
+
 fn latency(name: &str, samples: &[(f64, &[f64])], p: f64, rules: &Rules) -> Check {
     let end = samples.last().map_or(0.0, |s| s.0);
     let pool = |keep: &dyn Fn(f64) -> bool| -> Vec<f64> {
@@ -204,6 +221,7 @@ fn latency(name: &str, samples: &[(f64, &[f64])], p: f64, rules: &Rules) -> Chec
     // A sample covers the interval that ends at its time.
     let reference = pool(&|t| rules.in_reference(t));
     let last = pool(&|t| rules.in_last_third(t, end));
+    let p = judged_percentile(p, reference.len().min(last.len()));
     let (Some(r), Some(l)) = (percentile(&reference, p), percentile(&last, p)) else {
         return Check {
             name: name.into(),
@@ -742,6 +760,15 @@ mod tests {
             failed(&verdict(&setup(), &samples, &r)),
             ["database size bounded (stored since the start)"]
         );
+    }
+
+    #[test]
+    fn a_percentile_is_judged_only_where_enough_measurements_lie_above_it() {
+        assert_eq!(judged_percentile(99.0, 1200), 99.0);
+        assert_eq!(judged_percentile(95.0, 120), 91.6);
+        assert_eq!(judged_percentile(99.0, 120), 91.6);
+        assert_eq!(judged_percentile(99.0, 5), 50.0);
+        assert_eq!(judged_percentile(99.0, 0), 99.0);
     }
 
     #[test]
