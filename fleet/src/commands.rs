@@ -48,6 +48,19 @@ fn named(step: usize, phase: Phase) -> String {
     }
 }
 
+/// A retry of the step the orchestrated saga waits on (`step`, `phase`): refused when the
+/// command names another one.
+fn retry(cmd: &SagaCommand, step: usize, phase: Phase) -> Verdict {
+    match step_of(cmd) {
+        Ok(asked) if asked != (step, phase) => Verdict::Rejected(format!(
+            "the saga waits on {}, not {}",
+            named(step, phase),
+            named(asked.0, asked.1)
+        )),
+        _ => Verdict::Applied(format!("{} asked again", named(step, phase))),
+    }
+}
+
 /// The step and phase a command names (`retry_step`, and the choreographed `compensate`).
 fn step_of(cmd: &SagaCommand) -> Result<(usize, Phase), String> {
     let step = cmd
@@ -210,21 +223,8 @@ impl Fleet {
                 append_log(tx, saga_id, log.len(), &retry, None).await?;
                 Verdict::Applied(format!("undoing {} tried again", ORDER_STEPS[step]))
             }
-            (Next::Execute(step), Action::RetryStep)
-            | (Next::Compensate(step), Action::RetryStep) => {
-                let phase = match next(&log, ORDER_STEPS.len()) {
-                    Next::Execute(_) => Phase::Execute,
-                    _ => Phase::Compensate,
-                };
-                match step_of(cmd) {
-                    Ok(asked) if asked != (step, phase) => Verdict::Rejected(format!(
-                        "the saga waits on {}, not {}",
-                        named(step, phase),
-                        named(asked.0, asked.1)
-                    )),
-                    _ => Verdict::Applied(format!("{} asked again", named(step, phase))),
-                }
-            }
+            (Next::Execute(step), Action::RetryStep) => retry(cmd, step, Phase::Execute),
+            (Next::Compensate(step), Action::RetryStep) => retry(cmd, step, Phase::Compensate),
             (Next::Execute(step), Action::Compensate) => {
                 let cancelled = Entry {
                     step,

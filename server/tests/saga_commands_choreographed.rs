@@ -59,16 +59,12 @@ async fn operators_retry_compensate_and_terminate_choreographed_sagas() {
             },
         )
         .await;
-        let page = format!("/orders/{o}");
-        eventually(
+        page_shows(
+            &console,
+            &op,
+            &format!("/orders/{o}"),
+            &["data-testid=\"waiting-on\">payment<"],
             Duration::from_secs(30),
-            "the order page says it waits on payment",
-            || async {
-                console
-                    .page(&op, &page)
-                    .await
-                    .contains("data-testid=\"waiting-on\">payment<")
-            },
         )
         .await;
     }

@@ -61,16 +61,12 @@ async fn operators_retry_compensate_and_terminate_orchestrated_sagas() {
     let [a, b, c, d] = [0, 1, 2, 3].map(|i| orders[i].clone());
     // Every order waits on payment, and the console shows it.
     for o in &orders {
-        let page = format!("/orders/{o}");
-        eventually(
+        page_shows(
+            &console,
+            &op,
+            &format!("/orders/{o}"),
+            &["data-testid=\"waiting-on\">payment<"],
             Duration::from_secs(60),
-            "the order page says it waits on payment",
-            || async {
-                console
-                    .page(&op, &page)
-                    .await
-                    .contains("data-testid=\"waiting-on\">payment<")
-            },
         )
         .await;
     }

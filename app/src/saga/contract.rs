@@ -11,12 +11,9 @@ use std::sync::Arc;
 pub trait SagaActionsApi: Send + Sync + 'static {
     /// Sends one command to the order's saga (checked, recorded, audited); what was sent.
     async fn send(&self, who: &Principal, req: &CommandRequest) -> Result<CommandView, OpsError>;
-    /// What a batch of `action` over the orders `filter` matches would act on.
-    async fn preview_batch(
-        &self,
-        filter: &OrderFilter,
-        action: SagaAction,
-    ) -> Result<BatchPreview, OpsError>;
+    /// What a batch over the orders `filter` matches would act on (the same set whatever
+    /// the action: the orders whose saga has not ended).
+    async fn preview_batch(&self, filter: &OrderFilter) -> Result<BatchPreview, OpsError>;
     /// Starts a batch: its commands snapshotted now, sent by the batch runner (audited).
     async fn start_batch(
         &self,

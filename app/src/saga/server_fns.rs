@@ -56,10 +56,10 @@ pub async fn preview_saga_batch(
     filter: Option<BatchFilter>,
 ) -> Result<BatchPreview, ServerFnError> {
     crate::auth::require(crate::auth::Role::Viewer)?;
-    let action = SagaAction::parse(&action)
+    SagaAction::parse(&action)
         .ok_or_else(|| ServerFnError::new(format!("no saga action {action:?}")))?;
     api()?
-        .preview_batch(&filter.unwrap_or_default().to_filter(), action)
+        .preview_batch(&filter.unwrap_or_default().to_filter())
         .await
         .map_err(crate::ops::failed("could not preview the batch"))
 }

@@ -55,8 +55,8 @@ pub async fn saga_actions_enabled(pool: &PgPool) -> sqlx::Result<Vec<SagaAction>
         .collect())
 }
 
-/// Switches one saga action on or off, with its audit row, in one transaction (the row
-/// locked, so two admins' changes do not undo each other).
+/// Switches one saga action on or off, with its audit row, in one transaction (one upsert
+/// of the list: the row's lock keeps two admins' changes from undoing each other).
 pub async fn set_saga_action(
     pool: &PgPool,
     by: &Actor,
@@ -66,25 +66,16 @@ pub async fn set_saga_action(
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO settings (key, value, updated_by, updated_at)
-         VALUES ('saga_actions_off', '[]'::jsonb, $1, now()) ON CONFLICT (key) DO NOTHING",
+         VALUES ('saga_actions_off',
+                 CASE WHEN $2 THEN '[]'::jsonb ELSE jsonb_build_array($1::text) END, $3, now())
+         ON CONFLICT (key) DO UPDATE SET
+             value = (SELECT COALESCE(jsonb_agg(a), '[]'::jsonb)
+                        FROM jsonb_array_elements_text(settings.value) a WHERE a <> $1)
+                     || CASE WHEN $2 THEN '[]'::jsonb ELSE jsonb_build_array($1::text) END,
+             updated_by = EXCLUDED.updated_by, updated_at = now()",
     )
-    .bind(&by.name)
-    .execute(&mut *tx)
-    .await?;
-    let off: serde_json::Value =
-        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'saga_actions_off' FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await?;
-    let mut off: Vec<String> = serde_json::from_value(off).unwrap_or_default();
-    off.retain(|o| o != action.as_str());
-    if !enabled {
-        off.push(action.as_str().to_string());
-    }
-    sqlx::query(
-        "UPDATE settings SET value = $1, updated_by = $2, updated_at = now()
-         WHERE key = 'saga_actions_off'",
-    )
-    .bind(json!(off))
+    .bind(action.as_str())
+    .bind(enabled)
     .bind(&by.name)
     .execute(&mut *tx)
     .await?;

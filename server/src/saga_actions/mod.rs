@@ -130,11 +130,7 @@ impl SagaActionsApi for PgSagaActions {
         })
     }
 
-    async fn preview_batch(
-        &self,
-        filter: &OrderFilter,
-        _action: SagaAction,
-    ) -> Result<BatchPreview, OpsError> {
+    async fn preview_batch(&self, filter: &OrderFilter) -> Result<BatchPreview, OpsError> {
         batch::preview(&self.pool, filter).await
     }
 
