@@ -9,7 +9,7 @@
 
 use super::dead_letter::{decode_dead_letter, names_original_topic, DeadLetterRow};
 use super::envelopes::{mapping::Mapping, Envelopes};
-use super::project::reads_data;
+use super::project::parses_data;
 use super::record::{has_nul, headers_json_without};
 pub use super::record::{headers_json, without_nul, EventRow, QuarantineRow, RawRecord};
 use chrono::{DateTime, Utc};
@@ -165,7 +165,7 @@ fn fast_envelope(rec: &RawRecord, text: &str) -> Option<EventRow> {
     if env.aggregate_id.is_empty() || !contract::is_known_type(&env.event_type) {
         return None;
     }
-    let data = if reads_data(&env.event_type) {
+    let data = if parses_data(&env.event_type) {
         serde_json::from_str(env.data.get()).ok()?
     } else {
         Value::Null

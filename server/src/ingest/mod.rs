@@ -27,6 +27,7 @@ pub mod mask;
 pub mod positions;
 pub mod project;
 pub mod record;
+pub mod step_fields;
 pub mod topics;
 pub mod verify;
 pub mod writer;

@@ -7,9 +7,11 @@
 
 use super::dead_letter::DeadLetterRow;
 use super::record::{EventRow, QuarantineRow};
+use super::step_fields::StepFields;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use switchyard_contract::{BREAKER_METRICS, BREAKER_TRANSITION, SAGA_STEP};
 
 /// The change one batch makes to one order row.
@@ -143,29 +145,42 @@ fn text(v: &Value, k: &str) -> Option<String> {
 
 /// The event's own time field `at` when present and readable, else its envelope time.
 fn at(ev: &EventRow) -> DateTime<Utc> {
-    ev.data
-        .get("at")
-        .and_then(Value::as_str)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(ev.occurred_at)
+    time_or(ev.data.get("at").and_then(Value::as_str), ev.occurred_at)
 }
 
+/// `at` read as an RFC 3339 time when it is one, else `or`.
+fn time_or(at: Option<&str>, or: DateTime<Utc>) -> DateTime<Utc> {
+    at.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(or)
+}
+
+/// Whether the decoder parses an event's data into a tree: what the projections read,
+/// except saga steps, whose few fields [`saga_step`] reads straight from the stored text.
+pub fn parses_data(event_type: &str) -> bool {
+    reads_data(event_type) && event_type != SAGA_STEP
+}
+
+/// The step a `saga.step` event records; `None` without a step and a status.
 pub fn saga_step(ev: &EventRow) -> Option<SagaStepRow> {
-    let d = &ev.data;
+    let fields = match &ev.payload {
+        // The decoder kept the text and left the tree out ([`parses_data`]).
+        Some(text) if ev.data.is_null() => StepFields::of_text(text.get())?,
+        _ => StepFields::of_value(&ev.data),
+    };
+    let or_aggregate =
+        |f: Option<Cow<str>>| f.map_or_else(|| ev.aggregate_id.clone(), Cow::into_owned);
     Some(SagaStepRow {
-        saga_id: text(d, "saga_id").unwrap_or_else(|| ev.aggregate_id.clone()),
-        order_id: text(d, "order_id").unwrap_or_else(|| ev.aggregate_id.clone()),
-        step: text(d, "step")?,
-        action: text(d, "action").unwrap_or_else(|| "execute".into()),
-        status: text(d, "status")?,
-        error: text(d, "error"),
-        attempt: d
-            .get("attempt")
-            .and_then(Value::as_i64)
-            .unwrap_or(1)
-            .clamp(0, i32::MAX as i64) as i32,
-        at: at(ev),
+        step: fields.step?.into_owned(),
+        status: fields.status?.into_owned(),
+        saga_id: or_aggregate(fields.saga_id),
+        order_id: or_aggregate(fields.order_id),
+        action: fields
+            .action
+            .map_or_else(|| "execute".into(), Cow::into_owned),
+        error: fields.error.map(Cow::into_owned),
+        attempt: fields.attempt.unwrap_or(1).clamp(0, i32::MAX as i64) as i32,
+        at: time_or(fields.at.as_deref(), ev.occurred_at),
     })
 }
 
@@ -283,12 +298,18 @@ pub fn rollups<'a>(
     quarantined: impl IntoIterator<Item = &'a QuarantineRow>,
     now: DateTime<Utc>,
 ) -> BTreeMap<(DateTime<Utc>, String), i64> {
-    let mut counts: BTreeMap<(DateTime<Utc>, String), i64> = BTreeMap::new();
+    // Keyed by the events' own type names while counting: a batch holds thousands of
+    // events and a handful of kinds.
+    let mut by_type: HashMap<(DateTime<Utc>, &str), i64> = HashMap::new();
     for ev in events {
-        *counts
-            .entry((minute(ev.occurred_at), ev.event_type.clone()))
+        *by_type
+            .entry((minute(ev.occurred_at), ev.event_type.as_str()))
             .or_default() += 1;
     }
+    let mut counts: BTreeMap<(DateTime<Utc>, String), i64> = by_type
+        .into_iter()
+        .map(|((m, kind), n)| ((m, kind.to_string()), n))
+        .collect();
     for dl in dead_letters {
         *counts
             .entry((minute(dl.failed_at), format!("dlq:{}", dl.original_topic)))
@@ -376,6 +397,23 @@ mod tests {
             (row.step.as_str(), row.status.as_str(), row.attempt),
             ("payment", "failed", 1)
         );
+    }
+
+    #[test]
+    fn a_step_kept_as_text_projects_as_its_parsed_tree_does() {
+        let data = json!({"saga_id": "S", "order_id": "O", "step": "payment",
+            "action": "compensate", "status": "failed", "error": "card declined",
+            "attempt": 2, "at": "2026-01-01T00:00:30+01:00"});
+        let parsed = ev("saga.step", "O", 10, data.clone());
+        let mut text = parsed.clone();
+        text.data = Value::Null;
+        text.payload = Some(serde_json::value::to_raw_value(&data).unwrap());
+        assert_eq!(saga_step(&text), saga_step(&parsed));
+        assert_eq!(saga_step(&text).unwrap().at.timestamp(), 1_767_222_030);
+        assert_eq!(order_deltas([&text]), order_deltas([&parsed]));
+        // Without a status there is no step, from either.
+        text.payload = Some(serde_json::value::to_raw_value(&json!({"step": "x"})).unwrap());
+        assert_eq!(saga_step(&text), None);
     }
 
     #[test]

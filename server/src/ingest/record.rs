@@ -37,7 +37,7 @@ pub struct EventRow {
     pub causation_id: Option<String>,
     pub headers: Value,
     /// The event's `data`, parsed. When `payload` holds the text, only the event types
-    /// the projections read ([`reads_data`](super::project::reads_data)) are parsed and the rest are `Null`.
+    /// the fast path's projections read from a tree ([`parses_data`](super::project::parses_data)) are parsed and the rest are `Null`.
     pub data: Value,
     /// `data` exactly as it arrived, when the decoder kept it as text: what the store keeps
     /// (else it keeps `data`). Spares parsing what no projection reads and printing it
