@@ -313,6 +313,10 @@ async fn write_stage(
     let mut total: u64 = 0;
     let mut writing = 0f64;
     let mut last_log = Instant::now();
+    // What follows a written batch (metrics, trace lines, the Kafka commit, freeing its
+    // records) runs beside the next batch's transaction, not before it.
+    let (after_tx, after_rx) = mpsc::channel(1);
+    let after = tokio::spawn(after_write(consumer, after_rx));
     while let Some((records, batch)) = rx.recv().await {
         let started = Instant::now();
         let Some((batch, outcome)) =
@@ -322,6 +326,27 @@ async fn write_stage(
         };
         let took = started.elapsed().as_secs_f64();
         writing += took;
+        total += outcome.stored as u64;
+        if after_tx.send((records, batch, took)).await.is_err() {
+            break;
+        }
+        if last_log.elapsed() > Duration::from_secs(10) {
+            tracing::info!(total, "ingest progress");
+            last_log = Instant::now();
+        }
+    }
+    drop(after_tx);
+    let _ = after.await;
+    tracing::info!(total, writing_s = writing, "ingest stopped");
+}
+
+/// After each written batch of a lane, in order: its metrics and trace lines, and its
+/// positions mirrored into Kafka.
+async fn after_write(
+    consumer: Arc<BaseConsumer<PositionsContext>>,
+    mut rx: mpsc::Receiver<(Vec<RawRecord>, Batch, f64)>,
+) {
+    while let Some((records, batch, took)) = rx.recv().await {
         crate::metrics::global().ingest_batch(
             took,
             (batch.events.iter().map(|e| (e.topic.as_str(), "event")))
@@ -341,13 +366,8 @@ async fn write_stage(
         );
         log_traces(&batch);
         commit_to_kafka(&consumer, &batch);
-        total += outcome.stored as u64;
-        if last_log.elapsed() > Duration::from_secs(10) {
-            tracing::info!(total, "ingest progress");
-            last_log = Instant::now();
-        }
+        drop((records, batch));
     }
-    tracing::info!(total, writing_s = writing, "ingest stopped");
 }
 
 /// At debug level, one line per stored event with the trace id its `traceparent` header
