@@ -29,8 +29,12 @@ pub struct StepFields<'a> {
 }
 
 impl<'a> StepFields<'a> {
-    /// From the data's text; `None` if it is not JSON.
+    /// From the data's text (stored JSON); `None` if an object does not parse. Anything
+    /// but an object has none of the fields.
     pub fn of_text(text: &'a str) -> Option<Self> {
+        if !text.trim_start().starts_with('{') {
+            return Some(StepFields::default());
+        }
         serde_json::from_str(text).ok()
     }
 
@@ -53,7 +57,7 @@ impl<'a> StepFields<'a> {
 
 impl<'de> Deserialize<'de> for StepFields<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Fields)
+        d.deserialize_map(Fields)
     }
 }
 
@@ -141,14 +145,14 @@ impl<'de> Visitor<'de> for AnyValue {
     }
 }
 
-/// The data as a whole: an object's fields, or none of them.
+/// The data as a whole, an object ([`StepFields::of_text`] answers for the rest).
 struct Fields;
 
 impl<'de> Visitor<'de> for Fields {
     type Value = StepFields<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -170,38 +174,6 @@ impl<'de> Visitor<'de> for Fields {
             }
         }
         Ok(f)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        AnyValue.visit_seq(seq).map(|_| StepFields::default())
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
-        Ok(StepFields::default())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(StepFields::default())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(StepFields::default())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(StepFields::default())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(StepFields::default())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(StepFields::default())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(StepFields::default())
     }
 }
 

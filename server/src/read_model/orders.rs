@@ -277,32 +277,20 @@ impl OpsApi for PgOps {
     }
 }
 
-/// When retention has dropped events (`retention::partitions`), whether this order lost
-/// some: its first kept event is later than the order began (or none is kept at all).
-/// Then the horizon, for the page to say so instead of showing a timeline that starts in
-/// the middle as if it were whole.
 /// The breaker in front of `step`'s dependency (the contract's service map), in words,
-/// when the read model has it in a state other than CLOSED.
+/// when it would hold a replay now (the same rule: open, half open or forced open).
 async fn breaker_not_closed(pool: &PgPool, step: &str) -> sqlx::Result<Option<String>> {
     let Some(dep) = switchyard_contract::services::dependency_of(step) else {
         return Ok(None);
     };
-    let row: Option<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT state, state_at FROM breakers WHERE breaker = $1 AND state <> 'CLOSED'
-         ORDER BY state_at DESC LIMIT 1",
-    )
-    .bind(dep.breaker)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(state, at)| {
-        format!(
-            "{} {state} since {} UTC",
-            dep.breaker,
-            at.format("%H:%M:%S")
-        )
-    }))
+    let holding = crate::replay::hold::holding_among(pool, &[dep.breaker.to_string()]).await?;
+    Ok(holding.map(|h| h.describe()))
 }
 
+/// When retention has dropped events (`retention::partitions`), whether this order lost
+/// some: its first kept event is later than the order began (or none is kept at all).
+/// Then the horizon, for the page to say so instead of showing a timeline that starts in
+/// the middle as if it were whole.
 async fn aged_out_before(
     pool: &PgPool,
     order: &OrderRow,

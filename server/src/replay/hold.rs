@@ -55,8 +55,13 @@ pub struct Holding {
 impl Holding {
     /// The job's progress line while it waits.
     pub fn say(&self) -> String {
+        format!("waiting: {}", self.describe())
+    }
+
+    /// The breaker, its state and since when (`payment-gateway OPEN since 10:42:03 UTC`).
+    pub fn describe(&self) -> String {
         format!(
-            "waiting: {} {} since {} UTC",
+            "{} {} since {} UTC",
             self.breaker,
             self.state,
             self.since.format("%H:%M:%S")

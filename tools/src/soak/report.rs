@@ -193,7 +193,6 @@ fn bounded(name: &str, points: &[(f64, f64)], rules: &Rules, slack: f64, unit: &
     }
 }
 
-/// The latency rule over (seconds, measurements) per sample.
 /// Measurements a percentile must have above it to be judged: with fewer, it is one or
 /// two outliers (the p99 of 120 measurements is their second largest).
 pub const ABOVE_PERCENTILE: f64 = 10.0;
@@ -209,6 +208,7 @@ pub fn judged_percentile(p: f64, n: usize) -> f64 {
     (p.min(highest) * 10.0).floor().max(500.0) / 10.0
 }
 
+/// The latency rule over (seconds, measurements) per sample.
 fn latency(name: &str, samples: &[(f64, &[f64])], p: f64, rules: &Rules) -> Check {
     let end = samples.last().map_or(0.0, |s| s.0);
     let pool = |keep: &dyn Fn(f64) -> bool| -> Vec<f64> {
