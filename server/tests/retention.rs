@@ -199,7 +199,7 @@ async fn retention_drops_old_partitions_and_rows_while_ingest_runs() {
         .await
         .unwrap()
         .expect("a horizon");
-    for table in partitions::TABLES {
+    for table in partitions::AGED {
         let left = partitions::list(&pool, table).await.unwrap();
         assert!(
             left.iter().all(|p| p.to > horizon),
@@ -461,6 +461,43 @@ async fn the_store_is_upgraded_in_place_keeping_every_event() {
     assert!(new_id > *ids.last().unwrap());
     assert!(partitions::list(&pool, "events").await.unwrap().len() > 1);
 
+    // The saga steps stored before the upgrade stay readable, beside the ones read from
+    // the events since (`saga_steps` became a view: migration 20261211000010).
+    assert_eq!(
+        partitions::list(&pool, "saga_steps_stored").await.unwrap()[0].name,
+        "saga_steps_stored_legacy"
+    );
+    sqlx::query(
+        "INSERT INTO events (topic, kafka_partition, kafka_offset, event_type, aggregate_id,
+                             occurred_at, payload, step_at)
+         VALUES ('saga.step', 0, 1, 'saga.step', 'NEW-1', now(),
+                 '{\"order_id\": \"NEW-1\", \"step\": \"payment\", \"status\": \"failed\",
+                   \"attempt\": 3, \"error\": \"declined\"}', now() - interval '1 minute')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (steps, new_step): (i64, (String, String, String, Option<String>, i32)) = (
+        count(&pool, "SELECT count(*) FROM saga_steps").await,
+        sqlx::query_as(
+            "SELECT saga_id, step, action, error, attempt FROM saga_steps WHERE order_id = 'NEW-1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap(),
+    );
+    assert_eq!(steps, 501);
+    assert_eq!(
+        new_step,
+        (
+            "NEW-1".into(),
+            "payment".into(),
+            "execute".into(),
+            Some("declined".into()),
+            3
+        )
+    );
+
     // The old table ends at the next whole hour after the upgrade: it is dropped whole by
     // the first pass after the window passes that bound (`partitions` unit tests), and
     // not before, however short the window.
@@ -476,7 +513,7 @@ async fn the_store_is_upgraded_in_place_keeping_every_event() {
         gone.is_empty(),
         "nothing is older than its bound yet: {gone:?}"
     );
-    assert_eq!(count(&pool, "SELECT count(*) FROM events").await, 5001);
+    assert_eq!(count(&pool, "SELECT count(*) FROM events").await, 5002);
     // The projections were not written by ingest here (rows inserted by hand), so only
     // that verify reads the upgraded store is asked.
     switchyard::ingest::verify::verify(&pool).await.unwrap();

@@ -10,7 +10,8 @@
 //! 4. Produces at a fixed rate while ingest runs live and reports, per committed batch,
 //!    the time from the oldest record's Kafka timestamp to the NOTIFY arriving.
 //!
-//! Each timed phase of 2 and 3 starts after a `CHECKPOINT`, from a clean buffer pool.
+//! Each timed phase of 2 and 3 starts after a `CHECKPOINT`, from a clean buffer pool, with
+//! the databases of the phases before it dropped.
 
 use crate::synthetic::{produce, Record, Synthetic};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -190,15 +191,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "{incidents} log incident(s) recorded on a healthy log: a live log was taken for a changed one"
     );
 
+    pool.close().await;
+    db::drop_scratch(&args.admin_url, &name).await?;
+
     // The physical limit: COPY the same rows into the same tables, nothing else; once over
     // one connection and once over as many as ingest has lanes, in fresh databases.
-    let (_, copy_name, copy_pool) = db::create_scratch(&args.admin_url, "sy_bench_copy").await?;
-    checkpoint(&copy_pool).await;
-    let copy_secs = copy_rows(&copy_pool, &records, 1).await?;
-    let (_, copy_par_name, copy_par_pool) =
-        db::create_scratch(&args.admin_url, "sy_bench_copy").await?;
-    checkpoint(&copy_par_pool).await;
-    let copy_par_secs = copy_rows(&copy_par_pool, &records, args.lanes).await?;
+    let copy_secs = copy_alone(&args.admin_url, &records, 1).await?;
+    let copy_par_secs = copy_alone(&args.admin_url, &records, args.lanes).await?;
 
     latencies.sort_unstable();
     let pct = |p: f64| {
@@ -228,13 +227,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!("notify latency at {} records/s for {} s ({} batches): p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
         args.latency_rate, args.latency_secs, latencies.len(), pct(0.50), pct(0.95), pct(0.99), latencies.last().copied().unwrap_or(-1));
 
-    pool.close().await;
-    copy_pool.close().await;
-    copy_par_pool.close().await;
-    db::drop_scratch(&args.admin_url, &name).await?;
-    db::drop_scratch(&args.admin_url, &copy_name).await?;
-    db::drop_scratch(&args.admin_url, &copy_par_name).await?;
     Ok(())
+}
+
+/// [`copy_rows`] into a database of its own, dropped before the next phase: each phase
+/// has the cluster to itself (no autovacuum of an earlier phase's million rows running
+/// beside it, which moved the raw COPY's figure by a fifth between runs).
+async fn copy_alone(admin_url: &str, records: &[Record], streams: usize) -> anyhow::Result<f64> {
+    let (_, name, pool) = db::create_scratch(admin_url, "sy_bench_copy").await?;
+    checkpoint(&pool).await;
+    let secs = copy_rows(&pool, records, streams).await;
+    pool.close().await;
+    db::drop_scratch(admin_url, &name).await?;
+    secs
 }
 
 /// Flushes every dirty buffer before a timed phase, so no phase pays for writing out the

@@ -301,7 +301,8 @@ async fn insert_chunk(
     let events_sql = format!(
         "WITH ins AS (
             INSERT INTO events (topic, kafka_partition, kafka_offset, event_type, aggregate_id,
-                                aggregate_version, occurred_at, source, correlation_id, payload)
+                                aggregate_version, occurred_at, source, correlation_id, payload,
+                                step_at)
             SELECT tpl.event_type, -1, i * 100 + tpl.seq, tpl.event_type, {ORDER_ID},
                    CASE WHEN tpl.event_type LIKE 'order.%' THEN tpl.seq END, {at}, 'seed',
                    'COR-' || i,
@@ -314,18 +315,14 @@ async fn insert_chunk(
                         'error', tpl.error, 'attempt', 1,
                         'at', to_char({at} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))
                      WHEN 'order.failed' THEN jsonb_build_object('reason', 'payment declined')
-                     ELSE '{{}}'::jsonb END
+                     ELSE '{{}}'::jsonb END,
+                   CASE WHEN tpl.event_type = 'saga.step' THEN {at} END
             FROM generate_series($1::int8, $2::int8) i
             JOIN UNNEST($7::bool[], $8::int4[], $9::text[], $10::text[], $11::text[], $12::text[],
                         $13::text[], $14::int8[])
                  AS tpl(fails, seq, event_type, step, action, status, error, ms)
               ON tpl.fails = {FAILS}
-            RETURNING id, event_type, aggregate_id, occurred_at, payload),
-         steps AS (
-            INSERT INTO saga_steps (event_id, saga_id, order_id, step, action, status, error, attempt, at)
-            SELECT id, payload->>'saga_id', aggregate_id, payload->>'step', payload->>'action',
-                   payload->>'status', payload->>'error', 1, occurred_at
-            FROM ins WHERE event_type = 'saga.step')
+            RETURNING event_type, occurred_at)
          INSERT INTO minute_rollups AS r (minute, kind, count)
          SELECT date_trunc('minute', occurred_at), event_type, count(*) FROM ins GROUP BY 1, 2
          ON CONFLICT (minute, kind) DO UPDATE SET count = r.count + EXCLUDED.count"

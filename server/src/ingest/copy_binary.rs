@@ -114,6 +114,13 @@ impl CopyRows {
 
     /// A `jsonb` field: version byte 1, then the JSON text, serialised straight into the
     /// buffer (no intermediate string).
+    pub fn opt_timestamptz(&mut self, v: Option<DateTime<Utc>>) -> &mut Self {
+        match v {
+            Some(t) => self.timestamptz(t),
+            None => self.null(),
+        }
+    }
+
     pub fn jsonb(&mut self, v: &Value) -> &mut Self {
         self.in_row += 1;
         let at = self.buf.len();

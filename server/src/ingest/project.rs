@@ -184,6 +184,16 @@ pub fn saga_step(ev: &EventRow) -> Option<SagaStepRow> {
     })
 }
 
+/// The time a `saga.step` event's step happened, if the event projects a step (what makes
+/// it a row of the `saga_steps` view, migration `20261211000010`); `None` for every other
+/// event.
+pub fn step_at(ev: &EventRow) -> Option<DateTime<Utc>> {
+    if ev.event_type != SAGA_STEP {
+        return None;
+    }
+    saga_step(ev).map(|s| s.at)
+}
+
 /// One `breaker.transition` event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TransitionRow {

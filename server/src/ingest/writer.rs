@@ -1,20 +1,20 @@
 //! Writes one batch in one transaction: events, dead letters and quarantined records (each
 //! idempotent on its source position), the projections of what was new (orders, saga
-//! steps, breakers and their transitions, per-minute rollups), the consumer positions, and
-//! a NOTIFY that PostgreSQL delivers only if the transaction commits.
+//! steps' time, breakers and their transitions, per-minute rollups), the consumer
+//! positions, and a NOTIFY that PostgreSQL delivers only if the transaction commits.
 //!
 //! Every statement is set-based, so a batch costs a fixed handful of round trips whatever
 //! its size. The transaction first locks the batch's partitions' stored positions; records
 //! below them are stored already and are dropped, so the rest are new and go in by binary
-//! `COPY` (events, saga steps). On a partition's first batch for the group (its position
-//! created now), events already in the store by their source position (rows another
-//! consumer group or a tool wrote) are looked up and kept, not written again.
+//! `COPY` (`saga_steps` is a view over `events`). On a partition's first batch for the
+//! group (its position created now), events already in the store by their source position
+//! (rows another consumer group or a tool wrote) are looked up and kept, not written again.
 
 use super::batch::{Batch, Span};
 use super::copy_binary::CopyRows;
 use super::dead_letter::DeadLetterRow;
 use super::project::{
-    breaker_deltas, order_deltas, rollups, saga_step, transition, BreakerDelta, OrderDelta,
+    breaker_deltas, order_deltas, rollups, step_at, transition, BreakerDelta, OrderDelta,
 };
 use super::record::{EventRow, QuarantineRow};
 use super::LIVE_CHANNEL;
@@ -64,7 +64,6 @@ async fn write_with(pool: &PgPool, group: &str, batch: &Batch) -> sqlx::Result<O
         insert_quarantine(&mut tx, &unstored(&batch.quarantined, &stored), &inc).await?;
 
     let deltas = order_deltas(fresh.iter().map(|(_, e)| *e));
-    copy_saga_steps(&mut tx, &fresh).await?;
     insert_transitions(&mut tx, &fresh).await?;
     upsert_orders(&mut tx, &deltas).await?;
     // The rows every batch touches (a few breakers, this minute's rollups) last, so their
@@ -285,16 +284,17 @@ async fn copy_events<'a>(
 /// The `COPY` that [`events_copy`] feeds.
 pub const EVENTS_COPY: &str = "COPY events (id, topic, kafka_partition, kafka_offset, kafka_key,
     event_id, event_type, aggregate_id, aggregate_version, occurred_at, source, correlation_id,
-    causation_id, headers, payload, incarnation) FROM STDIN WITH (FORMAT binary)";
+    causation_id, headers, payload, incarnation, step_at) FROM STDIN WITH (FORMAT binary)";
 
 /// The binary `COPY` body of `events` with the given ids, in [`EVENTS_COPY`]'s columns;
-/// `incarnation` says which incarnation of its partition's log each was read from.
+/// `incarnation` says which incarnation of its partition's log each was read from. A saga
+/// step's own time goes in `step_at`, which makes it a row of the `saga_steps` view.
 pub fn events_copy(
     ids: &[i64],
     events: &[&EventRow],
     incarnation: impl Fn(&str, i32) -> i32,
 ) -> CopyRows {
-    let mut rows = CopyRows::new(16, events.len() * 768);
+    let mut rows = CopyRows::new(17, events.len() * 768);
     for (id, e) in ids.iter().zip(events) {
         rows.row()
             .int8(*id)
@@ -315,7 +315,8 @@ pub fn events_copy(
             Some(text) => rows.jsonb_text(text.get()),
             None => rows.jsonb(&e.data),
         };
-        rows.int4(incarnation(&e.topic, e.partition));
+        rows.int4(incarnation(&e.topic, e.partition))
+            .opt_timestamptz(step_at(e));
     }
     rows
 }
@@ -440,42 +441,6 @@ async fn insert_dead_letters<'a>(
     .fetch_all(&mut **tx)
     .await?;
     Ok(keep_inserted(rows, &inserted(done)))
-}
-
-/// Copies the saga-step rows of the new `saga.step` events (each stored once, so no
-/// conflict is possible on their event id).
-async fn copy_saga_steps(
-    tx: &mut Transaction<'_, Postgres>,
-    fresh: &[(i64, &EventRow)],
-) -> sqlx::Result<()> {
-    let mut rows = CopyRows::new(9, 0);
-    for (id, e) in fresh {
-        if e.event_type != switchyard_contract::SAGA_STEP {
-            continue;
-        }
-        let Some(s) = saga_step(e) else { continue };
-        rows.row()
-            .int8(*id)
-            .text(&s.saga_id)
-            .text(&s.order_id)
-            .text(&s.step)
-            .text(&s.action)
-            .text(&s.status)
-            .opt_text(s.error.as_deref())
-            .int4(s.attempt)
-            .timestamptz(s.at);
-    }
-    if rows.rows() == 0 {
-        return Ok(());
-    }
-    copy_in(
-        tx,
-        "COPY saga_steps (event_id, saga_id, order_id, step, action, status, error, attempt, at)
-         FROM STDIN WITH (FORMAT binary)",
-        rows,
-    )
-    .await?;
-    Ok(())
 }
 
 async fn insert_transitions(

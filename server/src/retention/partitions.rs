@@ -1,5 +1,7 @@
-//! The event store's partitions: `events` and `saga_steps` are range-partitioned by
-//! `ingested_at` (migration `20261206000010`). This module keeps partitions ready ahead of
+//! The event store's partitions: `events` is range-partitioned by `ingested_at` (migration
+//! `20261206000010`), and so is `saga_steps_stored`, the saga steps ingest wrote as rows of
+//! their own before `saga_steps` became a view over `events` (migration `20261211000010`):
+//! it gets no new partitions, and its old ones go as they age out. This module keeps partitions ready ahead of
 //! the clock and drops whole partitions behind the retention window — a metadata
 //! operation, not a `DELETE`.
 //!
@@ -18,9 +20,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use std::time::Duration;
 
-/// The partitioned tables, parent names. Both share bounds: a saga step lives and dies
-/// with its event.
-pub const TABLES: [&str; 2] = ["events", "saga_steps"];
+/// The partitioned tables kept ready ahead of now, parent names.
+pub const TABLES: [&str; 1] = ["events"];
+
+/// The partitioned tables dropped behind the window: these and the one written no more.
+/// Its partitions share their bounds with the events': a saga step stored there lives and
+/// dies with its event.
+pub const AGED: [&str; 2] = ["events", "saga_steps_stored"];
 
 /// Partitions kept ready ahead of now, in widths.
 const AHEAD: i32 = 3;
@@ -114,7 +120,7 @@ pub async fn list<'e>(db: impl sqlx::PgExecutor<'e>, table: &str) -> sqlx::Resul
         .collect())
 }
 
-/// Makes sure both tables have partitions from now to three widths ahead; returns how
+/// Makes sure the event store has partitions from now to three widths ahead; returns how
 /// many were created. Safe to call from several processes at once (a creation that lost
 /// the race is a no-op).
 pub async fn ensure(pool: &PgPool) -> sqlx::Result<usize> {
@@ -172,13 +178,13 @@ async fn create(
     Ok(true)
 }
 
-/// Detaches and drops every partition of both tables wholly older than `retain`; records
+/// Detaches and drops every partition of the [`AGED`] tables wholly older than `retain`; records
 /// the horizon. Returns the dropped partitions' names.
 pub async fn drop_expired(pool: &PgPool, retain: Duration) -> sqlx::Result<Vec<String>> {
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     let horizon = now - TimeDelta::from_std(retain).unwrap_or(TimeDelta::MAX);
     let mut dropped = Vec::new();
-    for table in TABLES {
+    for table in AGED {
         // One maintainer at a time per table (session lock: `DETACH … CONCURRENTLY`
         // cannot run inside a transaction).
         let mut conn = pool.acquire().await?;

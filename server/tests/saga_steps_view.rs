@@ -1,0 +1,154 @@
+//! `saga_steps` is a view over `events` (migration 20261211000010): SQL reads a step's
+//! fields from the stored payload, while ingest decides in Rust which events are steps and
+//! what their orders' current step is (`ingest/project.rs::saga_step`). Two readers of one
+//! rule: this test holds the view to exactly what the Rust reader reads, over payloads no
+//! producer of ours writes (non-string values, repeated and escaped keys, attempts out of
+//! range, times that do not parse), written by the real writer into PostgreSQL.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::TestDb;
+use std::collections::BTreeMap;
+use switchyard::ingest::batch::batch_of;
+use switchyard::ingest::consumer::Topics;
+use switchyard::ingest::decode::RawRecord;
+use switchyard::ingest::project::saga_step;
+use switchyard::ingest::writer::write_batch;
+use switchyard_contract::{Envelope, SAGA_STEP};
+
+/// A `saga.step` record whose `data` is exactly `data` (text, as another producer wrote it).
+fn record(offset: i64, data: &str) -> RawRecord {
+    let mut env = Envelope::new(SAGA_STEP, &format!("AGG-{offset}"), "test", "@DATA@".into());
+    env.occurred_at = "2026-11-25T10:00:00Z".parse().unwrap();
+    let text = serde_json::to_string(&env)
+        .unwrap()
+        .replace("\"@DATA@\"", data);
+    RawRecord {
+        topic: SAGA_STEP.into(),
+        partition: 0,
+        offset,
+        key: None,
+        value: Some(text.into_bytes()),
+        headers: Vec::new(),
+        timestamp_ms: None,
+    }
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i32,
+    DateTime<Utc>,
+);
+
+#[tokio::test]
+async fn the_view_reads_what_the_projection_reads() {
+    let cases = [
+        r#"{"saga_id":"S1","order_id":"O1","step":"payment","action":"compensate","status":"failed","error":"declined","attempt":2,"at":"2026-11-25T10:00:05.123Z"}"#,
+        r#"{"step":"inventory","status":"succeeded"}"#,
+        r#"{"step":"x","status":"started","saga_id":5,"order_id":null,"action":true,"error":{"a":1},"attempt":"3"}"#,
+        r#"{"step":"a","status":"s","attempt":-5}"#,
+        r#"{"step":"a","status":"s","attempt":4294967296}"#,
+        r#"{"step":"a","status":"s","attempt":99999999999999999999}"#,
+        r#"{"step":"a","status":"s","attempt":2.0}"#,
+        r#"{"step":"a","status":"s","attempt":1.5}"#,
+        r#"{"step":"a","status":"s","step":"b","order_id":"first","order_id":"second"}"#,
+        r#"{"st\u0065p":"pay\u006dent","status":"ok \"quoted\"","error":"emoji \ud83d\ude00"}"#,
+        r#"{"step":"a","status":"s","at":"yesterday"}"#,
+        r#"{"step":"a","status":"s","at":"2026-11-25T11:00:05.123456+01:00"}"#,
+        r#"{"step":"a","status":"s","at":"2026-02-30T10:00:00Z"}"#,
+        r#"{"status":"failed"}"#,
+        r#"{"step":7,"status":"failed"}"#,
+        r#"[1,2]"#,
+        r#""a step""#,
+        r#"null"#,
+    ];
+    let db = TestDb::new().await;
+    switchyard::retention::partitions::ensure(&db.pool)
+        .await
+        .unwrap();
+    let raws: Vec<RawRecord> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, d)| record(i as i64, d))
+        .collect();
+    let batch = batch_of(&raws, &Topics::contract());
+    assert_eq!(batch.events.len(), cases.len(), "every case is an event");
+    let out = write_batch(&db.pool, "view-test", &batch).await.unwrap();
+    assert_eq!(out.stored, cases.len());
+
+    let want: BTreeMap<i64, Row> = batch
+        .events
+        .iter()
+        .filter_map(|e| {
+            let s = saga_step(e)?;
+            Some((
+                e.offset,
+                (
+                    s.saga_id, s.order_id, s.step, s.action, s.status, s.error, s.attempt, s.at,
+                ),
+            ))
+        })
+        .collect();
+    let got: BTreeMap<i64, Row> = sqlx::query_as::<
+        _,
+        (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            i32,
+            DateTime<Utc>,
+        ),
+    >(
+        "SELECT e.kafka_offset, s.saga_id, s.order_id, s.step, s.action, s.status, s.error,
+                s.attempt, s.at
+           FROM saga_steps s JOIN events e ON e.id = s.event_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(o, a, b, c, d, e, f, g, h)| (o, (a, b, c, d, e, f, g, h)))
+    .collect();
+    assert_eq!(want.len(), 13, "the cases that are steps");
+    assert_eq!(got, want);
+    // And the reads are the expected ones, not merely the same.
+    assert_eq!(got[&2].0, "AGG-2", "a saga id that is not text falls back");
+    assert_eq!(got[&2].3, "execute");
+    assert_eq!((got[&3].6, got[&4].6, got[&5].6), (0, i32::MAX, 1));
+    assert_eq!(got[&8].2, "b");
+    assert_eq!(got[&8].1, "second");
+    assert_eq!(got[&9].2, "payment");
+
+    // The timeline and the failure summary read through their indexes (each partition's
+    // copy of `events_saga_order` and `events_saga_failed`), never a whole partition.
+    for query in [
+        "SELECT step FROM saga_steps WHERE order_id = 'O1' ORDER BY at, event_id",
+        "SELECT step, count(*) FROM saga_steps WHERE status = 'failed' AND at >= now() - interval '1 day' GROUP BY 1",
+    ] {
+        let mut conn = db.pool.acquire().await.unwrap();
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {query}"))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Scan") && !plan.contains("Seq Scan"),
+            "{query}:\n{plan}"
+        );
+    }
+    db.drop_db().await;
+}
