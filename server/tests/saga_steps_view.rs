@@ -127,12 +127,19 @@ async fn the_view_reads_what_the_projection_reads() {
     assert_eq!((got[&3].6, got[&4].6, got[&5].6), (0, i32::MAX, 1));
     assert_eq!(got[&8].2, "b");
     assert_eq!(got[&8].1, "second");
+    assert_eq!(
+        db.count("SELECT count(*) FROM events WHERE step_order IS NOT NULL")
+            .await,
+        2,
+        "only the steps keyed by something else than their order carry it"
+    );
     assert_eq!(got[&9].2, "payment");
 
-    // The timeline and the failure summary read through their indexes (each partition's
-    // copy of `events_saga_order` and `events_saga_failed`), never a whole partition.
+    // The timeline (of an order keyed by itself, and of one keyed by its saga) and the
+    // failure summary read through indexes, never a whole partition.
     for query in [
         "SELECT step FROM saga_steps WHERE order_id = 'O1' ORDER BY at, event_id",
+        "SELECT step FROM saga_steps WHERE order_id = 'AGG-1' ORDER BY at, event_id",
         "SELECT step, count(*) FROM saga_steps WHERE status = 'failed' AND at >= now() - interval '1 day' GROUP BY 1",
     ] {
         let mut conn = db.pool.acquire().await.unwrap();

@@ -184,14 +184,16 @@ pub fn saga_step(ev: &EventRow) -> Option<SagaStepRow> {
     })
 }
 
-/// The time a `saga.step` event's step happened, if the event projects a step (what makes
-/// it a row of the `saga_steps` view, migration `20261211000010`); `None` for every other
-/// event.
-pub fn step_at(ev: &EventRow) -> Option<DateTime<Utc>> {
+/// What the event store keeps of a saga step beside its payload (migration
+/// `20261211000010`, the `saga_steps` view): the step's own time, which only an event that
+/// projects a step has, and its order id when that is not the event's aggregate id.
+/// `None` for every other event.
+pub fn step_columns(ev: &EventRow) -> Option<(DateTime<Utc>, Option<String>)> {
     if ev.event_type != SAGA_STEP {
         return None;
     }
-    saga_step(ev).map(|s| s.at)
+    let s = saga_step(ev)?;
+    Some((s.at, (s.order_id != ev.aggregate_id).then_some(s.order_id)))
 }
 
 /// One `breaker.transition` event.

@@ -14,7 +14,7 @@ use super::batch::{Batch, Span};
 use super::copy_binary::CopyRows;
 use super::dead_letter::DeadLetterRow;
 use super::project::{
-    breaker_deltas, order_deltas, rollups, step_at, transition, BreakerDelta, OrderDelta,
+    breaker_deltas, order_deltas, rollups, step_columns, transition, BreakerDelta, OrderDelta,
 };
 use super::record::{EventRow, QuarantineRow};
 use super::LIVE_CHANNEL;
@@ -284,17 +284,18 @@ async fn copy_events<'a>(
 /// The `COPY` that [`events_copy`] feeds.
 pub const EVENTS_COPY: &str = "COPY events (id, topic, kafka_partition, kafka_offset, kafka_key,
     event_id, event_type, aggregate_id, aggregate_version, occurred_at, source, correlation_id,
-    causation_id, headers, payload, incarnation, step_at) FROM STDIN WITH (FORMAT binary)";
+    causation_id, headers, payload, incarnation, step_at, step_order) FROM STDIN WITH (FORMAT binary)";
 
 /// The binary `COPY` body of `events` with the given ids, in [`EVENTS_COPY`]'s columns;
 /// `incarnation` says which incarnation of its partition's log each was read from. A saga
-/// step's own time goes in `step_at`, which makes it a row of the `saga_steps` view.
+/// step's own time (and its order, when not its aggregate) go in `step_at` and
+/// `step_order`, which make it a row of the `saga_steps` view.
 pub fn events_copy(
     ids: &[i64],
     events: &[&EventRow],
     incarnation: impl Fn(&str, i32) -> i32,
 ) -> CopyRows {
-    let mut rows = CopyRows::new(17, events.len() * 768);
+    let mut rows = CopyRows::new(18, events.len() * 768);
     for (id, e) in ids.iter().zip(events) {
         rows.row()
             .int8(*id)
@@ -315,8 +316,10 @@ pub fn events_copy(
             Some(text) => rows.jsonb_text(text.get()),
             None => rows.jsonb(&e.data),
         };
+        let (step_at, step_order) = step_columns(e).unzip();
         rows.int4(incarnation(&e.topic, e.partition))
-            .opt_timestamptz(step_at(e));
+            .opt_timestamptz(step_at)
+            .opt_text(step_order.flatten().as_deref());
     }
     rows
 }

@@ -292,14 +292,15 @@ pub async fn seed(pool: &PgPool) {
     .into_iter()
     .enumerate()
     {
-        // A saga step is an event with its step's time (the `saga_steps` view).
+        // A saga step is an event with its step's time and, keyed by its saga, its order
+        // (the `saga_steps` view).
         sqlx::query(
             "INSERT INTO events (topic, kafka_partition, kafka_offset, event_type, aggregate_id,
-                                 occurred_at, payload, step_at)
+                                 occurred_at, payload, step_at, step_order)
              VALUES ('saga.step', 0, $1, 'saga.step', 'saga-1042', $6,
                      jsonb_strip_nulls(jsonb_build_object('saga_id', 'saga-1042',
                          'order_id', 'ORD-1042', 'step', $2::text, 'action', $3::text,
-                         'status', $4::text, 'error', $5::text, 'attempt', 1)), $6)",
+                         'status', $4::text, 'error', $5::text, 'attempt', 1)), $6, 'ORD-1042')",
         )
         .bind(1000 + i as i64)
         .bind(step)
