@@ -76,7 +76,11 @@ pub(crate) fn raw_record(m: &BorrowedMessage<'_>) -> RawRecord {
 /// Decodes records into a batch, with the positions they advance; `topics` says which
 /// topics hold dead letters and which envelope mapping reads which topic.
 pub fn batch_of(records: &[RawRecord], topics: &Topics) -> Batch {
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        // Nearly every record is an event; growing the vector would copy them all.
+        events: Vec::with_capacity(records.len()),
+        ..Batch::default()
+    };
     // Keyed by the records' own topic names: one topic copy per partition, not per record.
     let mut spans: HashMap<(&str, i32), Span> = HashMap::new();
     let mut per_topic: HashMap<&str, (bool, Option<&Mapping>, Arc<TopicRules>)> = HashMap::new();
@@ -139,7 +143,10 @@ pub fn split_by_lane(records: Vec<RawRecord>, lanes: usize) -> Vec<Vec<RawRecord
     if lanes <= 1 {
         return vec![records];
     }
-    let mut parts: Vec<Vec<RawRecord>> = (0..lanes).map(|_| Vec::new()).collect();
+    // Sized for an even split (and a little more): growing a vector of records copies
+    // every record it holds.
+    let each = records.len() / lanes + records.len() / (4 * lanes) + 16;
+    let mut parts: Vec<Vec<RawRecord>> = (0..lanes).map(|_| Vec::with_capacity(each)).collect();
     for r in records {
         parts[lane_of(&r.topic, r.partition, lanes)].push(r);
     }

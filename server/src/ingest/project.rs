@@ -161,13 +161,18 @@ pub fn parses_data(event_type: &str) -> bool {
     reads_data(event_type) && event_type != SAGA_STEP
 }
 
+/// A step's fields as stored: from the text the decoder kept, or from the tree.
+fn step_fields(ev: &EventRow) -> Option<StepFields<'_>> {
+    match &ev.payload {
+        // The decoder kept the text and left the tree out ([`parses_data`]).
+        Some(text) if ev.data.is_null() => StepFields::of_text(text.get()),
+        _ => Some(StepFields::of_value(&ev.data)),
+    }
+}
+
 /// The step a `saga.step` event records; `None` without a step and a status.
 pub fn saga_step(ev: &EventRow) -> Option<SagaStepRow> {
-    let fields = match &ev.payload {
-        // The decoder kept the text and left the tree out ([`parses_data`]).
-        Some(text) if ev.data.is_null() => StepFields::of_text(text.get())?,
-        _ => StepFields::of_value(&ev.data),
-    };
+    let fields = step_fields(ev)?;
     let or_aggregate =
         |f: Option<Cow<str>>| f.map_or_else(|| ev.aggregate_id.clone(), Cow::into_owned);
     Some(SagaStepRow {
@@ -192,8 +197,15 @@ pub fn step_columns(ev: &EventRow) -> Option<(DateTime<Utc>, Option<String>)> {
     if ev.event_type != SAGA_STEP {
         return None;
     }
-    let s = saga_step(ev)?;
-    Some((s.at, (s.order_id != ev.aggregate_id).then_some(s.order_id)))
+    // What [`saga_step`] reads, borrowed: only an order id that differs is copied.
+    let fields = step_fields(ev)?;
+    fields.step.as_ref()?;
+    fields.status.as_ref()?;
+    let order = fields.order_id.filter(|o| **o != *ev.aggregate_id);
+    Some((
+        time_or(fields.at.as_deref(), ev.occurred_at),
+        order.map(Cow::into_owned),
+    ))
 }
 
 /// One `breaker.transition` event.
@@ -409,6 +421,31 @@ mod tests {
             (row.step.as_str(), row.status.as_str(), row.attempt),
             ("payment", "failed", 1)
         );
+    }
+
+    #[test]
+    fn a_steps_stored_columns_are_its_time_and_an_order_other_than_its_aggregate() {
+        let step = |agg: &str, data: serde_json::Value| ev("saga.step", agg, 10, data);
+        for (e, order) in [
+            (
+                step("O", json!({"order_id": "O", "step": "a", "status": "s"})),
+                None,
+            ),
+            (step("O", json!({"step": "a", "status": "s"})), None),
+            (
+                step(
+                    "S",
+                    json!({"order_id": "O", "step": "a", "status": "s",
+                "at": "2026-01-01T00:00:30Z"}),
+                ),
+                Some("O"),
+            ),
+        ] {
+            let row = saga_step(&e).unwrap();
+            assert_eq!(step_columns(&e), Some((row.at, order.map(str::to_string))));
+        }
+        assert_eq!(step_columns(&step("O", json!({"step": "a"}))), None);
+        assert_eq!(step_columns(&ev("order.created", "O", 1, json!({}))), None);
     }
 
     #[test]
