@@ -161,13 +161,15 @@ pub fn parses_data(event_type: &str) -> bool {
     reads_data(event_type) && event_type != SAGA_STEP
 }
 
-/// A step's fields as stored: from the text the decoder kept, or from the tree.
+/// A step's fields as stored (from the text the decoder kept, or from the tree); `None`
+/// unless they record a step: a step and a status.
 fn step_fields(ev: &EventRow) -> Option<StepFields<'_>> {
-    match &ev.payload {
+    let fields = match &ev.payload {
         // The decoder kept the text and left the tree out ([`parses_data`]).
-        Some(text) if ev.data.is_null() => StepFields::of_text(text.get()),
-        _ => Some(StepFields::of_value(&ev.data)),
-    }
+        Some(text) if ev.data.is_null() => StepFields::of_text(text.get())?,
+        _ => StepFields::of_value(&ev.data),
+    };
+    (fields.step.is_some() && fields.status.is_some()).then_some(fields)
 }
 
 /// The step a `saga.step` event records; `None` without a step and a status.
@@ -199,8 +201,6 @@ pub fn step_columns(ev: &EventRow) -> Option<(DateTime<Utc>, Option<String>)> {
     }
     // What [`saga_step`] reads, borrowed: only an order id that differs is copied.
     let fields = step_fields(ev)?;
-    fields.step.as_ref()?;
-    fields.status.as_ref()?;
     let order = fields.order_id.filter(|o| **o != *ev.aggregate_id);
     Some((
         time_or(fields.at.as_deref(), ev.occurred_at),
