@@ -1,9 +1,9 @@
 //! The event store's partitions: `events` is range-partitioned by `ingested_at` (migration
 //! `20261206000010`), and so is `saga_steps_stored`, the saga steps ingest wrote as rows of
 //! their own before `saga_steps` became a view over `events` (migration `20261211000010`):
-//! it gets no new partitions, and its old ones go as they age out. This module keeps partitions ready ahead of
-//! the clock and drops whole partitions behind the retention window — a metadata
-//! operation, not a `DELETE`.
+//! it gets no new partitions, and its old ones go as they age out. This module keeps
+//! partitions ready ahead of the clock and drops whole partitions behind the retention
+//! window — a metadata operation, not a `DELETE`.
 //!
 //! - **Ahead**: three partition widths past now, so ingest never meets a row with no
 //!   partition (should it ever, the writer calls [`ensure`] and retries: never quarantines).
@@ -178,8 +178,8 @@ async fn create(
     Ok(true)
 }
 
-/// Detaches and drops every partition of the [`AGED`] tables wholly older than `retain`; records
-/// the horizon. Returns the dropped partitions' names.
+/// Detaches and drops every partition of the [`AGED`] tables wholly older than `retain`;
+/// records the horizon. Returns the dropped partitions' names.
 pub async fn drop_expired(pool: &PgPool, retain: Duration) -> sqlx::Result<Vec<String>> {
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     let horizon = now - TimeDelta::from_std(retain).unwrap_or(TimeDelta::MAX);
