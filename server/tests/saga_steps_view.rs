@@ -35,16 +35,26 @@ fn record(offset: i64, data: &str) -> RawRecord {
     }
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i32,
-    DateTime<Utc>,
-);
+/// A row of the view, and what the Rust reader makes of the same event.
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct Step {
+    saga_id: String,
+    order_id: String,
+    step: String,
+    action: String,
+    status: String,
+    error: Option<String>,
+    attempt: i32,
+    at: DateTime<Utc>,
+}
+
+/// A view row with the offset of its event.
+#[derive(sqlx::FromRow)]
+struct Stored {
+    kafka_offset: i64,
+    #[sqlx(flatten)]
+    step: Step,
+}
 
 #[tokio::test]
 async fn the_view_reads_what_the_projection_reads() {
@@ -82,33 +92,25 @@ async fn the_view_reads_what_the_projection_reads() {
     let out = write_batch(&db.pool, "view-test", &batch).await.unwrap();
     assert_eq!(out.stored, cases.len());
 
-    let want: BTreeMap<i64, Row> = batch
+    let want: BTreeMap<i64, Step> = batch
         .events
         .iter()
         .filter_map(|e| {
             let s = saga_step(e)?;
-            Some((
-                e.offset,
-                (
-                    s.saga_id, s.order_id, s.step, s.action, s.status, s.error, s.attempt, s.at,
-                ),
-            ))
+            let step = Step {
+                saga_id: s.saga_id,
+                order_id: s.order_id,
+                step: s.step,
+                action: s.action,
+                status: s.status,
+                error: s.error,
+                attempt: s.attempt,
+                at: s.at,
+            };
+            Some((e.offset, step))
         })
         .collect();
-    let got: BTreeMap<i64, Row> = sqlx::query_as::<
-        _,
-        (
-            i64,
-            String,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            i32,
-            DateTime<Utc>,
-        ),
-    >(
+    let got: BTreeMap<i64, Step> = sqlx::query_as::<_, Stored>(
         "SELECT e.kafka_offset, s.saga_id, s.order_id, s.step, s.action, s.status, s.error,
                 s.attempt, s.at
            FROM saga_steps s JOIN events e ON e.id = s.event_id",
@@ -117,23 +119,29 @@ async fn the_view_reads_what_the_projection_reads() {
     .await
     .unwrap()
     .into_iter()
-    .map(|(o, a, b, c, d, e, f, g, h)| (o, (a, b, c, d, e, f, g, h)))
+    .map(|r| (r.kafka_offset, r.step))
     .collect();
     assert_eq!(want.len(), 13, "the cases that are steps");
     assert_eq!(got, want);
     // And the reads are the expected ones, not merely the same.
-    assert_eq!(got[&2].0, "AGG-2", "a saga id that is not text falls back");
-    assert_eq!(got[&2].3, "execute");
-    assert_eq!((got[&3].6, got[&4].6, got[&5].6), (0, i32::MAX, 1));
-    assert_eq!(got[&8].2, "b");
-    assert_eq!(got[&8].1, "second");
+    assert_eq!(
+        got[&2].saga_id, "AGG-2",
+        "a saga id that is not text falls back"
+    );
+    assert_eq!(got[&2].action, "execute");
+    assert_eq!(
+        (got[&3].attempt, got[&4].attempt, got[&5].attempt),
+        (0, i32::MAX, 1)
+    );
+    assert_eq!(got[&8].step, "b");
+    assert_eq!(got[&8].order_id, "second");
     assert_eq!(
         db.count("SELECT count(*) FROM events WHERE step_order IS NOT NULL")
             .await,
         2,
         "only the steps keyed by something else than their order carry it"
     );
-    assert_eq!(got[&9].2, "payment");
+    assert_eq!(got[&9].step, "payment");
 
     // The timeline (of an order keyed by itself, and of one keyed by its saga) and the
     // failure summary read through indexes, never a whole partition.
